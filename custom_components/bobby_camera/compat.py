@@ -1,0 +1,31 @@
+"""Differences between the Home Assistant releases we support, in one place.
+
+Tested on 2025.4 (the oldest) and 2026.10 (the newest): see tests/integration.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant import config_entries
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.device_registry import DeviceInfo
+
+# 2025.8 added OptionsFlowWithReload and discourages reload-on-update listeners; older
+# releases need the listener. HAS_OPTIONS_FLOW_RELOAD tells __init__ which to use.
+if hasattr(config_entries, "OptionsFlowWithReload"):
+    OptionsFlowBase: type[config_entries.OptionsFlow] = config_entries.OptionsFlowWithReload
+    HAS_OPTIONS_FLOW_RELOAD = True
+else:  # pragma: no cover - exercised on the 2025.4 lane only
+    OptionsFlowBase = config_entries.OptionsFlow
+    HAS_OPTIONS_FLOW_RELOAD = False
+
+# 2026.8 deprecated DeviceInfo.via_device (an identifier) for via_device_id.
+_HAS_VIA_DEVICE_ID = "via_device_id" in DeviceInfo.__annotations__
+
+
+def via_device(parent: dr.DeviceEntry) -> dict[str, Any]:
+    """DeviceInfo keys that link a device to its parent device."""
+    if _HAS_VIA_DEVICE_ID:
+        return {"via_device_id": parent.id}
+    return {"via_device": next(iter(parent.identifiers))}

@@ -1,0 +1,46 @@
+"""Constants of the Bobby Camera integration."""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+DOMAIN: Final = "bobby_camera"
+LOGGER = logging.getLogger(__package__)
+
+CONF_BASE_TOPIC: Final = "base_topic"
+CONF_THRESHOLD: Final = "threshold"
+CONF_TRIGGER_AFTER: Final = "trigger_after"
+CONF_CLEAR_AFTER: Final = "clear_after"
+CONF_COMMAND_TIMEOUT: Final = "command_timeout"
+
+DEFAULT_BASE_TOPIC: Final = "bobby"
+DEFAULT_THRESHOLD: Final = 0.5
+DEFAULT_TRIGGER_AFTER: Final = 0.0
+DEFAULT_CLEAR_AFTER: Final = 30.0
+DEFAULT_COMMAND_TIMEOUT: Final = 10.0
+
+DEFAULT_OPTIONS: Final = {
+    CONF_BASE_TOPIC: DEFAULT_BASE_TOPIC,
+    CONF_THRESHOLD: DEFAULT_THRESHOLD,
+    CONF_TRIGGER_AFTER: DEFAULT_TRIGGER_AFTER,
+    CONF_CLEAR_AFTER: DEFAULT_CLEAR_AFTER,
+    CONF_COMMAND_TIMEOUT: DEFAULT_COMMAND_TIMEOUT,
+}
+
+# A service is silent after this many missed stats intervals (docs/protocol.md).
+MISSED_HEARTBEATS: Final = 3
+
+EVENT_PERSON_DETECTED: Final = "bobby_camera_person_detected"
+EVENT_SERVICE_PROBLEM: Final = "bobby_camera_service_problem"
+
+# Problems a service can have, in the order a repair issue reports them.
+PROBLEM_OFFLINE: Final = "offline"
+PROBLEM_SILENT: Final = "silent"
+PROBLEM_COMMAND_TIMEOUT: Final = "command_timeout"
+PROBLEMS: Final = (PROBLEM_OFFLINE, PROBLEM_SILENT, PROBLEM_COMMAND_TIMEOUT)
+
+ATTR_DEVICE_ID: Final = "device_id"
+ATTR_ENABLED: Final = "enabled"
+SERVICE_REQUEST_PREVIEW: Final = "request_preview"
+SERVICE_SET_ENABLED: Final = "set_enabled"

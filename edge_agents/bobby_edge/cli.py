@@ -1,0 +1,129 @@
+"""`bobby-edge`: command-line parsing only; the work happens in the agents' modules."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from . import __version__
+from .config import ConfigError, load_camera, load_detector
+from .service import StartupError
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--config", metavar="FILE", help="YAML file of options (flags and BOBBY_* variables override it)")
+    add("--validate-config", action="store_true", help="check the configuration, print it and exit")
+    add("--broker", metavar="HOST[:PORT]", help="MQTT broker (default 127.0.0.1:1883)")
+    add("--id", help="service id, unique per kind (default: the host name)")
+    add("--name", help="friendly name shown in Home Assistant")
+    add("--username", help="broker user name")
+    add("--password", help="broker password (prefer BOBBY_PASSWORD in the environment)")
+    add("--tls-ca", dest="tls_ca", metavar="FILE", help="CA certificate: connect with TLS")
+    add("--base-topic", dest="base_topic", help="topic prefix (default bobby)")
+    add("--stats-interval", dest="stats_interval", type=float, metavar="S", help="heartbeat period")
+    add("--disabled", dest="enabled", action="store_const", const=False, help="start switched off")
+    add("--log-level", dest="log_level", help="DEBUG, INFO, WARNING or ERROR")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bobby-edge", description="Bobby Camera edge agents")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    camera = sub.add_parser("camera", help="publish camera frames to MQTT")
+    _common(camera)
+    add = camera.add_argument
+    add("--source", help="picamera | images:DIR | video:FILE | http:URL (default picamera)")
+    add("--fps", type=float, help="frames per second (0.1-30, default 2)")
+    add("--width", type=int, help="frame width (default 1280)")
+    add("--height", type=int, help="frame height (default 720)")
+    add("--jpeg-quality", dest="jpeg_quality", type=int, help="1-100 (default 80)")
+    add("--preview-interval", dest="preview_interval", type=float, metavar="S", help="preview period")
+
+    detector = sub.add_parser("detector", help="detect people in frames from MQTT")
+    _common(detector)
+    add = detector.add_argument
+    add("--model", metavar="PATH", help="a .tflite model (default: the fetched DeepLab v3)")
+    add("--labels", metavar="FILE", help="labels file for detection models (one label per line)")
+    add("--person-class", dest="person_class", help="person label or class index (default person)")
+    add("--threads", type=int, help="LiteRT threads (default 2)")
+    add("--threshold", type=float, help="minimum person score 0-1 (default 0.5)")
+    add("--min-area", dest="min_area", type=float, help="minimum box area as a fraction (default 0)")
+    add("--group", help="shared-subscription group (default bobby-detectors; '' to not share)")
+    add("--max-payload", dest="max_payload", type=int, metavar="BYTES", help="largest frame accepted")
+    add("--snapshot-interval", dest="snapshot_interval", type=float, metavar="S",
+        help="minimum seconds between snapshots per camera (default 2)")
+
+    detect = sub.add_parser("detect", help="run the model on image files; one JSON line per image")
+    detect.add_argument("images", nargs="+", metavar="IMAGE")
+    detect.add_argument("--model", metavar="PATH")
+    detect.add_argument("--labels", metavar="FILE")
+    detect.add_argument("--person-class", dest="person_class", default="person")
+    detect.add_argument("--threads", type=int, default=2)
+    detect.add_argument("--threshold", type=float, default=0.5)
+    detect.add_argument("--min-area", dest="min_area", type=float, default=0.0)
+
+    model = sub.add_parser("model", help="manage the default model")
+    model_sub = model.add_subparsers(dest="model_command", required=True)
+    fetch = model_sub.add_parser("fetch", help="download and verify the default model into the cache")
+    fetch.add_argument("--dest", metavar="DIR", help="cache folder (default ~/.cache/bobby-camera/models)")
+    model_sub.add_parser("path", help="print where the default model is (or would be) installed")
+    return parser
+
+
+def _flags(args: argparse.Namespace, skip: set[str]) -> dict[str, Any]:
+    values = {k: v for k, v in vars(args).items() if k not in skip}
+    if values.get("group") == "":
+        values["group"] = None
+    return values
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    log = logging.getLogger("bobby_edge")
+    try:
+        if args.command in ("camera", "detector"):
+            flags = _flags(args, {"command", "config", "validate_config"})
+            config = (load_camera if args.command == "camera" else load_detector)(flags, args.config)
+            logging.getLogger().setLevel(config.log_level)
+            if args.validate_config:
+                print(config)
+                return 0
+            if args.command == "camera":
+                from .camera.agent import CameraAgent
+
+                agent: Any = CameraAgent(config)
+            else:
+                from .detector.agent import DetectorAgent
+
+                agent = DetectorAgent(config)
+            agent.install_signal_handlers()
+            agent.run()
+            return 0
+        if args.command == "detect":
+            from .detector.detect import detect_files
+
+            return detect_files(args)
+        from .detector import model_store
+
+        if args.model_command == "fetch":
+            print(model_store.fetch_default(args.dest))
+        else:
+            print(model_store.default_model_path())
+        return 0
+    except ConfigError as err:
+        log.error("%s", err)
+        return 2
+    except StartupError as err:
+        log.error("%s", err)
+        return 1
+    except KeyboardInterrupt:
+        return 130

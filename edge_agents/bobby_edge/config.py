@@ -1,0 +1,224 @@
+"""One validated configuration per agent, merged from YAML, environment and flags.
+
+Precedence, lowest first: built-in defaults, the YAML file (`--config`), environment
+variables (`BOBBY_<OPTION>`, e.g. `BOBBY_PASSWORD` — keep secrets out of the command
+line), command-line flags. Every error names the option and what it accepts.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import voluptuous as vol
+import yaml
+
+from .protocol import DEFAULT_BASE_TOPIC, DEFAULT_DETECTOR_GROUP, FPS_RANGE, SERVICE_ID_RE
+
+ENV_PREFIX = "BOBBY_"
+DEFAULT_MAX_PAYLOAD = 8 * 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message says which option and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Broker:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in logs
+    tls_ca: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def parse_broker(value: Any) -> tuple[str, int]:
+    """`HOST[:PORT]` → (host, port); the port defaults to 1883."""
+    if not isinstance(value, str) or not value.strip():
+        raise vol.Invalid("expected HOST or HOST:PORT, e.g. 192.168.1.10:1883")
+    host, sep, port_text = value.strip().rpartition(":")
+    if not sep:
+        return value.strip(), 1883
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise vol.Invalid(f"port {port_text!r} is not a number between 1 and 65535")
+    return host, int(port_text)
+
+
+def _service_id(value: Any) -> str:
+    if not isinstance(value, str) or not SERVICE_ID_RE.match(value):
+        raise vol.Invalid("use 1-64 characters of A-Z a-z 0-9 _ - (e.g. porch or pi4-a)")
+    return value
+
+
+def _base_topic(value: Any) -> str:
+    if not isinstance(value, str) or not value or any(c in value for c in "#+$") or value.endswith("/"):
+        raise vol.Invalid("a topic prefix without wildcards or a trailing slash, e.g. bobby")
+    return value
+
+
+def _existing_file(value: Any) -> str:
+    if not isinstance(value, str) or not Path(value).expanduser().is_file():
+        raise vol.Invalid(f"file {value!r} does not exist")
+    return str(Path(value).expanduser())
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if isinstance(value, str) and value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise vol.Invalid("expected true or false")
+
+
+def _number(lo: float, hi: float, kind: type = float) -> vol.All:
+    return vol.All(vol.Coerce(kind), vol.Range(min=lo, max=hi))
+
+
+COMMON_SCHEMA: dict[Any, Any] = {
+    vol.Required("broker", default="127.0.0.1:1883"): vol.All(str, parse_broker),
+    vol.Required("id", default=socket.gethostname().split(".")[0]): _service_id,
+    vol.Optional("name"): str,
+    vol.Optional("username"): vol.Any(None, str),
+    vol.Optional("password"): vol.Any(None, str),
+    vol.Optional("tls_ca"): vol.Any(None, _existing_file),
+    vol.Required("base_topic", default=DEFAULT_BASE_TOPIC): _base_topic,
+    vol.Required("stats_interval", default=10.0): _number(0.5, 3600),
+    vol.Required("enabled", default=True): _bool,
+    vol.Required("log_level", default="INFO"): vol.All(
+        vol.Upper, vol.In(["DEBUG", "INFO", "WARNING", "ERROR"])
+    ),
+}
+
+CAMERA_SCHEMA: dict[Any, Any] = {
+    **COMMON_SCHEMA,
+    vol.Required("source", default="picamera"): str,
+    vol.Required("fps", default=2.0): _number(*FPS_RANGE),
+    vol.Required("width", default=1280): _number(16, 8192, int),
+    vol.Required("height", default=720): _number(16, 8192, int),
+    vol.Required("jpeg_quality", default=80): _number(1, 100, int),
+    vol.Required("preview_interval", default=5.0): _number(0.5, 3600),
+    vol.Required("preview_width", default=320): _number(32, 4096, int),
+}
+
+DETECTOR_SCHEMA: dict[Any, Any] = {
+    **COMMON_SCHEMA,
+    vol.Optional("model"): vol.Any(None, str),
+    vol.Optional("labels"): vol.Any(None, _existing_file),
+    vol.Required("person_class", default="person"): vol.Any(int, str),
+    vol.Required("threads", default=2): _number(1, 64, int),
+    vol.Required("threshold", default=0.5): _number(0.0, 1.0),
+    vol.Required("min_area", default=0.0): _number(0.0, 1.0),
+    vol.Required("group", default=DEFAULT_DETECTOR_GROUP): vol.Any(
+        None, vol.Match(r"^[A-Za-z0-9_-]{1,64}$", msg="a group name of A-Z a-z 0-9 _ -")
+    ),
+    vol.Required("max_payload", default=DEFAULT_MAX_PAYLOAD): _number(1024, 256 * 1024 * 1024, int),
+    vol.Required("snapshot_interval", default=2.0): _number(0.0, 3600),
+}
+
+SCHEMAS = {"camera": CAMERA_SCHEMA, "detector": DETECTOR_SCHEMA}
+
+
+def _format_error(err: vol.Invalid) -> str:
+    errors = err.errors if isinstance(err, vol.MultipleInvalid) else [err]
+    lines = []
+    for error in errors:
+        where = ".".join(str(p) for p in error.path) or "config"
+        msg = "unknown option (check the spelling)" if error.error_message == "extra keys not allowed" \
+            else error.error_message
+        lines.append(f"{where}: {msg}")
+    return "; ".join(lines)
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {path}: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of option: value")
+    return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+def from_environment(kind: str, environ: Mapping[str, str]) -> dict[str, str]:
+    known = {str(key) for key in SCHEMAS[kind]}
+    return {
+        name[len(ENV_PREFIX):].lower(): value
+        for name, value in environ.items()
+        if name.startswith(ENV_PREFIX) and name[len(ENV_PREFIX):].lower() in known
+    }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceConfig:
+    broker: Broker
+    id: str
+    name: str | None = None
+    base_topic: str = DEFAULT_BASE_TOPIC
+    stats_interval: float = 10.0
+    enabled: bool = True
+    log_level: str = "INFO"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CameraConfig(ServiceConfig):
+    source: str = "picamera"
+    fps: float = 2.0
+    width: int = 1280
+    height: int = 720
+    jpeg_quality: int = 80
+    preview_interval: float = 5.0
+    preview_width: int = 320
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DetectorConfig(ServiceConfig):
+    model: str | None = None
+    labels: str | None = None
+    person_class: int | str = "person"
+    threads: int = 2
+    threshold: float = 0.5
+    min_area: float = 0.0
+    group: str | None = DEFAULT_DETECTOR_GROUP
+    max_payload: int = DEFAULT_MAX_PAYLOAD
+    snapshot_interval: float = 2.0
+
+
+def _merge_and_validate(kind: str, flags: Mapping[str, Any], config_file: str | None,
+                        environ: Mapping[str, str] | None) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    if config_file:
+        merged.update(read_yaml(config_file))
+    merged.update(from_environment(kind, os.environ if environ is None else environ))
+    merged.update({k: v for k, v in flags.items() if v is not None})
+    try:
+        options: dict[str, Any] = vol.Schema(SCHEMAS[kind], extra=vol.PREVENT_EXTRA)(merged)
+    except vol.Invalid as err:
+        raise ConfigError(f"invalid {kind} configuration: {_format_error(err)}") from None
+    host, port = options.pop("broker")
+    options["broker"] = Broker(
+        host, port, options.pop("username", None), options.pop("password", None),
+        options.pop("tls_ca", None),
+    )
+    return options
+
+
+def load_camera(flags: Mapping[str, Any], config_file: str | None = None,
+                environ: Mapping[str, str] | None = None) -> CameraConfig:
+    return CameraConfig(**_merge_and_validate("camera", flags, config_file, environ))
+
+
+def load_detector(flags: Mapping[str, Any], config_file: str | None = None,
+                  environ: Mapping[str, str] | None = None) -> DetectorConfig:
+    return DetectorConfig(**_merge_and_validate("detector", flags, config_file, environ))

@@ -1,0 +1,136 @@
+"""The agents' MQTT link: MQTT v5, last will, reconnect with backoff, resubscribe.
+
+paho-mqtt's network thread reconnects by itself (`reconnect_delay_set` gives the
+backoff); on every (re)connect we resubscribe and call `on_connected`, where a service
+re-announces its retained topics.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from .config import Broker
+
+_LOGGER = logging.getLogger(__name__)
+
+MessageHandler = Callable[[mqtt.MQTTMessage], None]
+
+RECONNECT_MIN_DELAY = 1
+RECONNECT_MAX_DELAY = 30
+KEEPALIVE = 30
+
+
+@dataclass(frozen=True, slots=True)
+class _Subscription:
+    subscribe_filter: str  # what we ask the broker for (may be `$share/...`)
+    match_filter: str  # what incoming topics look like (shared prefix removed)
+    qos: int
+    handler: MessageHandler
+
+
+def _without_share_prefix(topic_filter: str) -> str:
+    if topic_filter.startswith("$share/"):
+        return topic_filter.split("/", 2)[2]
+    return topic_filter
+
+
+def user_properties(**values: str) -> Properties:
+    props = Properties(PacketTypes.PUBLISH)
+    props.UserProperty = list(values.items())
+    return props
+
+
+class MqttLink:
+    """One connection to the broker for one agent."""
+
+    def __init__(self, broker: Broker, client_id: str, will: tuple[str, str]) -> None:
+        self.broker = broker
+        self.connected = threading.Event()
+        self.on_connected: Callable[[], None] = lambda: None
+        self.connect_count = 0
+        self._subscriptions: list[_Subscription] = []
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+        )
+        if broker.username:
+            self._client.username_pw_set(broker.username, broker.password)
+        if broker.tls_ca:
+            self._client.tls_set(ca_certs=broker.tls_ca, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        will_topic, will_payload = will
+        self._client.will_set(will_topic, will_payload, qos=1, retain=True)
+        self._client.reconnect_delay_set(RECONNECT_MIN_DELAY, RECONNECT_MAX_DELAY)
+        self._client.on_connect = self._handle_connect
+        self._client.on_disconnect = self._handle_disconnect
+
+    def subscribe(self, topic_filter: str, handler: MessageHandler, qos: int = 0) -> None:
+        """Register before `start()`; kept across reconnects."""
+        sub = _Subscription(topic_filter, _without_share_prefix(topic_filter), qos, handler)
+        self._subscriptions.append(sub)
+        self._client.message_callback_add(sub.match_filter, self._guarded(handler))
+
+    @staticmethod
+    def _guarded(handler: MessageHandler) -> Callable[[mqtt.Client, Any, mqtt.MQTTMessage], None]:
+        # An exception in a handler must never take down paho's network thread.
+        def call(_client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+            try:
+                handler(message)
+            except Exception:
+                _LOGGER.exception("error handling a message on %s", message.topic)
+
+        return call
+
+    def start(self) -> None:
+        """Connect in the background; returns at once, retries until `stop()`."""
+        _LOGGER.info("connecting to MQTT broker %s", self.broker.url)
+        self._client.connect_async(self.broker.host, self.broker.port, keepalive=KEEPALIVE)
+        self._client.loop_start()
+
+    def stop(self, last_words: tuple[str, str] | None = None, timeout: float = 3.0) -> None:
+        """Publish `last_words` (retained, QoS 1) if connected, then disconnect."""
+        if last_words and self.connected.is_set():
+            info = self._client.publish(last_words[0], last_words[1], qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout)
+            except (RuntimeError, ValueError):
+                _LOGGER.warning("could not publish %s before shutdown", last_words[0])
+        self._client.disconnect()
+        self._client.loop_stop()
+        self.connected.clear()
+
+    def publish(self, topic: str, payload: bytes | str, qos: int = 0, retain: bool = False,
+                properties: Properties | None = None) -> bool:
+        """Publish; returns False when the message could not be handed to the client."""
+        info = self._client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
+
+    def _handle_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any,
+                        reason: ReasonCode, _props: Properties | None) -> None:
+        if reason.is_failure:
+            _LOGGER.error("broker %s refused the connection: %s", self.broker.url, reason)
+            return
+        self.connect_count += 1
+        _LOGGER.info("connected to %s", self.broker.url)
+        for sub in self._subscriptions:
+            client.subscribe(sub.subscribe_filter, qos=sub.qos)
+        self.connected.set()
+        try:
+            self.on_connected()
+        except Exception:
+            _LOGGER.exception("error announcing after connect")
+
+    def _handle_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any,
+                           reason: ReasonCode, _props: Properties | None) -> None:
+        self.connected.clear()
+        if reason.is_failure:
+            _LOGGER.warning("lost connection to %s (%s); reconnecting with backoff", self.broker.url, reason)

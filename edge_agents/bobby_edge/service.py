@@ -1,0 +1,191 @@
+"""What every agent does the same way: announce, obey `set`, answer on `ack`, heartbeat.
+
+A concrete agent (camera, detector) subclasses `Service` and supplies its info, its
+state, how to apply a validated command, its stats and its main loop. The agent never
+deals with MQTT details; this module never deals with frames.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import socket
+import threading
+import time
+from abc import ABC, abstractmethod
+from pathlib import Path
+from types import FrameType
+from typing import Any, ClassVar
+
+import paho.mqtt.client as mqtt
+
+from . import __version__, protocol
+from .config import ServiceConfig
+from .mqtt import MqttLink
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class StartupError(RuntimeError):
+    """The agent cannot start (no camera, no model, ...); the message names the fix."""
+
+
+class CommandError(ValueError):
+    """A command that is valid JSON but cannot be applied; the text goes into the ack."""
+
+
+def cpu_temperature() -> float | None:
+    """The SoC temperature on a Pi (and most Linux boards), or None."""
+    try:
+        return round(int(Path("/sys/class/thermal/thermal_zone0/temp").read_text()) / 1000, 1)
+    except (OSError, ValueError):
+        return None
+
+
+class Service(ABC):
+    kind: ClassVar[str]
+
+    def __init__(self, config: ServiceConfig) -> None:
+        self.config = config
+        self.enabled = config.enabled
+        self.started = time.monotonic()
+        self.stop_event = threading.Event()
+        self.lock = threading.Lock()  # guards settings changed by commands
+        self.mqtt = MqttLink(
+            config.broker,
+            client_id=f"bobby-{self.kind}-{config.id}",
+            will=(self.topic("status"), protocol.OFFLINE),
+        )
+        self.mqtt.on_connected = self.announce
+        self.mqtt.subscribe(self.topic("set"), self._on_set, qos=1)
+
+    # --- what a concrete agent supplies ------------------------------------------
+
+    @abstractmethod
+    def info(self) -> dict[str, Any]:
+        """Agent-specific info keys (model, resolution, capabilities)."""
+
+    @abstractmethod
+    def state(self) -> dict[str, Any]:
+        """Current settings besides `enabled`."""
+
+    @abstractmethod
+    def apply(self, command: dict[str, Any]) -> None:
+        """Apply a validated command's settings (not `enabled`); raise CommandError to refuse."""
+
+    @abstractmethod
+    def stats(self, interval: float) -> dict[str, Any]:
+        """Counters and rates since the last call (`interval` seconds ago)."""
+
+    @abstractmethod
+    def work(self) -> None:
+        """The main loop; returns when `stop_event` is set."""
+
+    def close(self) -> None:
+        """Release the camera, model or other resources after the main loop ends."""
+
+    # --- MQTT conventions ----------------------------------------------------------
+
+    def topic(self, channel: str, service_id: str | None = None, kind: str | None = None) -> str:
+        return protocol.topic(self.config.base_topic, kind or self.kind, service_id or self.config.id, channel)
+
+    def publish(self, channel: str, payload: bytes | str | dict[str, Any], **kwargs: Any) -> bool:
+        """Publish on one of this service's channels with the contract's QoS and retain flag."""
+        data = protocol.encode(payload) if isinstance(payload, dict) else payload
+        return self.mqtt.publish(
+            self.topic(channel), data, qos=protocol.QOS[channel],
+            retain=channel in protocol.RETAINED, **kwargs,
+        )
+
+    def full_state(self) -> dict[str, Any]:
+        with self.lock:
+            return {"enabled": self.enabled, **self.state()}
+
+    def announce(self) -> None:
+        """Publish the retained topics; called on every (re)connect."""
+        self.publish("status", protocol.ONLINE)
+        self.publish("info", {
+            "kind": self.kind,
+            "id": self.config.id,
+            "name": self.config.name or self.config.id,
+            "version": __version__,
+            "hostname": socket.gethostname(),
+            "stats_interval": self.config.stats_interval,
+            **self.info(),
+        })
+        self.publish("state", self.full_state())
+
+    def _ack(self, request_id: str | None, error: str | None = None) -> None:
+        if error is None:
+            self.publish("ack", {"id": request_id, "ok": True, "state": {"v": protocol.SCHEMA_VERSION,
+                                                                      **self.full_state()}})
+        else:
+            _LOGGER.warning("refused command %s: %s", request_id, error)
+            self.publish("ack", {"id": request_id, "ok": False, "error": error})
+
+    def _on_set(self, message: mqtt.MQTTMessage) -> None:
+        request_id: str | None = None
+        try:
+            command = protocol.decode_json(message.payload)
+            raw_id = command.get("id")
+            request_id = raw_id if isinstance(raw_id, str) else None
+            protocol.check_command(self.kind, command)
+            with self.lock:
+                self.apply(command)
+                if "enabled" in command:
+                    self.enabled = command["enabled"]
+        except (protocol.ProtocolError, CommandError) as err:
+            self._ack(request_id, str(err))
+            return
+        _LOGGER.info("applied command %s: %s", request_id, json.dumps(command))
+        # State first, then the ack: whoever sees the ack already has the new state.
+        self.publish("state", self.full_state())
+        self._ack(request_id)
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def _heartbeat(self) -> None:
+        last = time.monotonic()
+        while not self.stop_event.wait(self.config.stats_interval):
+            now = time.monotonic()
+            try:
+                payload = {
+                    "uptime": round(now - self.started, 1),
+                    "cpu_temperature": cpu_temperature(),
+                    **self.stats(now - last),
+                }
+            except Exception:
+                _LOGGER.exception("could not gather stats")
+                continue
+            last = now
+            self.publish("stats", payload)
+
+    def request_stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
+        if signum is not None:
+            _LOGGER.info("received %s, shutting down", signal.Signals(signum).name)
+        self.stop_event.set()
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+
+    def start(self) -> None:
+        self.mqtt.start()
+        threading.Thread(target=self._heartbeat, name=f"{self.kind}-heartbeat", daemon=True).start()
+
+    def run(self) -> None:
+        """Run until SIGTERM/SIGINT (or `request_stop()`), then shut down cleanly."""
+        self.start()
+        try:
+            self.work()
+        finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        self.stop_event.set()
+        try:
+            self.close()
+        finally:
+            self.mqtt.stop(last_words=(self.topic("status"), protocol.OFFLINE))
+            _LOGGER.info("%s %s stopped", self.kind, self.config.id)
