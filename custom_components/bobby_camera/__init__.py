@@ -1,0 +1,70 @@
+"""Bobby Camera: person detection from MQTT cameras and detectors."""
+
+from __future__ import annotations
+
+from homeassistant.components import mqtt
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers.typing import ConfigType
+
+from .compat import HAS_OPTIONS_FLOW_RELOAD
+from .const import DOMAIN
+from .hub import BobbyConfigEntry, BobbyHub
+from .services import async_setup_services
+
+PLATFORMS = [
+    Platform.BINARY_SENSOR,
+    Platform.CAMERA,
+    Platform.EVENT,
+    Platform.SENSOR,
+    Platform.SWITCH,
+]
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the actions (once, for every entry)."""
+    async_setup_services(hass)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: BobbyConfigEntry) -> bool:
+    """Start the hub and its platforms."""
+    if not await mqtt.async_wait_for_mqtt_client(hass):
+        raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="mqtt_not_ready")
+    hub = BobbyHub(hass, entry)
+    entry.runtime_data = hub
+    entry.async_on_unload(hub.async_stop)
+    await hub.async_start()
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    if not HAS_OPTIONS_FLOW_RELOAD:  # pragma: no cover - 2025.4 lane
+        entry.async_on_unload(entry.add_update_listener(_async_reload))
+    return True
+
+
+async def _async_reload(hass: HomeAssistant, entry: BobbyConfigEntry) -> None:
+    await hass.config_entries.async_reload(entry.entry_id)
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: BobbyConfigEntry) -> bool:
+    """Unload the platforms; the hub stops through async_on_unload."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: BobbyConfigEntry, device: dr.DeviceEntry
+) -> bool:
+    """Let the user remove a camera or detector that is not online."""
+    hub = entry.runtime_data
+    if (DOMAIN, entry.entry_id) in device.identifiers:
+        return False  # the hub itself
+    service = hub.service_for_device(device)
+    if service is None:
+        return True
+    if service.online:
+        return False  # it would come straight back: stop the agent first
+    await hub.async_forget(service)
+    return True

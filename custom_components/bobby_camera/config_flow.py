@@ -1,0 +1,118 @@
+"""Config, options and reconfigure flows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import voluptuous as vol
+
+from homeassistant.config_entries import ConfigEntry, ConfigFlow, ConfigFlowResult, OptionsFlow
+from homeassistant.core import callback
+from homeassistant.helpers import selector
+
+from . import protocol
+from .compat import OptionsFlowBase
+from .const import (
+    CONF_BASE_TOPIC,
+    CONF_CLEAR_AFTER,
+    CONF_COMMAND_TIMEOUT,
+    CONF_THRESHOLD,
+    CONF_TRIGGER_AFTER,
+    DEFAULT_OPTIONS,
+    DOMAIN,
+)
+
+MQTT_DOMAIN = "mqtt"
+
+
+def _seconds(lo: float, hi: float) -> selector.NumberSelector:
+    return selector.NumberSelector(
+        selector.NumberSelectorConfig(min=lo, max=hi, step=1, unit_of_measurement="s",
+                                      mode=selector.NumberSelectorMode.BOX)
+    )
+
+
+def _base_topic_schema(default: str) -> vol.Schema:
+    return vol.Schema({vol.Required(CONF_BASE_TOPIC, default=default): selector.TextSelector()})
+
+
+def _options_schema(options: dict[str, Any]) -> vol.Schema:
+    return vol.Schema({
+        vol.Required(CONF_BASE_TOPIC, default=options[CONF_BASE_TOPIC]): selector.TextSelector(),
+        vol.Required(CONF_THRESHOLD, default=options[CONF_THRESHOLD]): selector.NumberSelector(
+            selector.NumberSelectorConfig(min=0.05, max=1.0, step=0.05, mode=selector.NumberSelectorMode.SLIDER)
+        ),
+        vol.Required(CONF_TRIGGER_AFTER, default=options[CONF_TRIGGER_AFTER]): _seconds(0, 600),
+        vol.Required(CONF_CLEAR_AFTER, default=options[CONF_CLEAR_AFTER]): _seconds(1, 3600),
+        vol.Required(CONF_COMMAND_TIMEOUT, default=options[CONF_COMMAND_TIMEOUT]): _seconds(1, 120),
+    })
+
+
+def _check_base_topic(user_input: dict[str, Any]) -> dict[str, str]:
+    user_input[CONF_BASE_TOPIC] = str(user_input[CONF_BASE_TOPIC]).strip()
+    if not protocol.is_valid_base_topic(user_input[CONF_BASE_TOPIC]):
+        return {CONF_BASE_TOPIC: "invalid_base_topic"}
+    return {}
+
+
+class BobbyCameraConfigFlow(ConfigFlow, domain=DOMAIN):
+    """One hub entry on top of Home Assistant's MQTT integration."""
+
+    VERSION = 1
+
+    def _mqtt_missing(self) -> bool:
+        return not any(
+            entry.disabled_by is None for entry in self.hass.config_entries.async_entries(MQTT_DOMAIN)
+        )
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask for the base topic; abort when MQTT is not set up."""
+        if self._mqtt_missing():
+            return self.async_abort(reason="mqtt_not_configured")
+        await self.async_set_unique_id(DOMAIN)
+        self._abort_if_unique_id_configured()
+        errors: dict[str, str] = {}
+        if user_input is not None and not (errors := _check_base_topic(user_input)):
+            return self.async_create_entry(
+                title="Bobby Camera", data={}, options={**DEFAULT_OPTIONS, **user_input}
+            )
+        return self.async_show_form(
+            step_id="user",
+            data_schema=self.add_suggested_values_to_schema(
+                _base_topic_schema(DEFAULT_OPTIONS[CONF_BASE_TOPIC]), user_input
+            ),
+            errors=errors,
+        )
+
+    async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Change the base topic of the hub."""
+        if self._mqtt_missing():
+            return self.async_abort(reason="mqtt_not_configured")
+        entry = self._get_reconfigure_entry()
+        current = {**DEFAULT_OPTIONS, **entry.options}
+        errors: dict[str, str] = {}
+        if user_input is not None and not (errors := _check_base_topic(user_input)):
+            return self.async_update_reload_and_abort(entry, options={**current, **user_input})
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=_base_topic_schema(current[CONF_BASE_TOPIC]),
+            errors=errors,
+        )
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
+        """Return the options flow."""
+        return BobbyCameraOptionsFlow()
+
+
+class BobbyCameraOptionsFlow(OptionsFlowBase):
+    """Base topic, person threshold and timing, command timeout."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Show and store the options."""
+        errors: dict[str, str] = {}
+        if user_input is not None and not (errors := _check_base_topic(user_input)):
+            return self.async_create_entry(data=user_input)
+        current = {**DEFAULT_OPTIONS, **self.config_entry.options, **(user_input or {})}
+        return self.async_show_form(step_id="init", data_schema=_options_schema(current), errors=errors)

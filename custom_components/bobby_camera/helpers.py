@@ -1,0 +1,45 @@
+"""Turn the hub's command errors into translated Home Assistant errors, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import wraps
+
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+
+from .const import DOMAIN
+from .hub import BobbyCommandError, CommandRejectedError, CommandTimeoutError, NotControllableError
+
+
+def translate_command_error(error: BobbyCommandError, timeout: float) -> HomeAssistantError:
+    """The translated error for a failed command."""
+    placeholders = {"name": error.service.name, "detail": error.detail, "timeout": f"{timeout:g}"}
+    if isinstance(error, NotControllableError):
+        return ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="not_controllable", translation_placeholders=placeholders
+        )
+    key = "command_rejected" if isinstance(error, CommandRejectedError) else "command_timeout"
+    if not isinstance(error, CommandRejectedError | CommandTimeoutError):
+        key = "command_failed"
+    return HomeAssistantError(translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders)
+
+
+def bobby_command[**P](
+    timeout: Callable[..., float],
+) -> Callable[[Callable[P, Awaitable[None]]], Callable[P, Awaitable[None]]]:
+    """Decorate a coroutine that sends commands: failures become translated errors.
+
+    `timeout` reads the command timeout from the call's first argument (for the message).
+    """
+
+    def decorator(func: Callable[P, Awaitable[None]]) -> Callable[P, Awaitable[None]]:
+        @wraps(func)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+            try:
+                await func(*args, **kwargs)
+            except BobbyCommandError as error:
+                raise translate_command_error(error, timeout(*args)) from error
+
+        return wrapper
+
+    return decorator

@@ -1,0 +1,64 @@
+"""Fixtures for the Bobby Camera integration tests (pytest-homeassistant-custom-component)."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+
+from custom_components.bobby_camera.const import DEFAULT_OPTIONS, DOMAIN
+from homeassistant.core import HomeAssistant
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Load custom_components/ in every test."""
+
+
+@pytest.fixture
+def expected_lingering_timers() -> bool:
+    """HA's MQTT client leaves a periodic timer behind (see ha-testing-notes)."""
+    return True
+
+
+@pytest.fixture
+def options() -> dict[str, Any]:
+    """Options of the hub entry; override to change them per module or test."""
+    return {**DEFAULT_OPTIONS, "clear_after": 30.0, "command_timeout": 10.0}
+
+
+@pytest.fixture
+def mock_config_entry(options: dict[str, Any]) -> MockConfigEntry:
+    """The hub entry, not yet added to HA."""
+    return MockConfigEntry(
+        domain=DOMAIN, title="Bobby Camera", data={}, options=options, unique_id=DOMAIN, version=1
+    )
+
+
+@pytest.fixture
+def platforms() -> list[str] | None:
+    """Platforms to set up; None sets up all of them."""
+    return None
+
+
+@pytest.fixture
+async def init_integration(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    mock_config_entry: MockConfigEntry,
+    platforms: list[str] | None,
+) -> Generator[MockConfigEntry]:
+    """The hub entry, set up on a mocked MQTT client."""
+    from unittest.mock import patch
+
+    mock_config_entry.add_to_hass(hass)
+    if platforms is None:
+        assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    else:
+        with patch("custom_components.bobby_camera.PLATFORMS", platforms):
+            assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    return mock_config_entry
