@@ -1,0 +1,263 @@
+"""`bobby-edge detector`: frames from a shared MQTT subscription → person detections.
+
+    paho thread:   _on_frame    keep the newest undecoded frame per camera (latest wins)
+    worker thread: work()       _next_frame → Pipeline.analyse → _publish
+                                (decode and inference never run on paho's network thread)
+
+Frames of one camera may reach other detectors of the group, so nothing here is
+per-camera state that must be consistent — only the snapshot rate limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import paho.mqtt.client as mqtt
+
+from .. import protocol
+from ..config import DetectorConfig
+from ..service import CommandError, Service
+from . import decode, snapshot
+from .models import Person
+from .pipeline import Analysis, Pipeline
+
+_LOGGER = logging.getLogger(__name__)
+
+LOG_EVERY = 10.0  # seconds between repeated warnings about bad frames
+WAKE_INTERVAL = 0.25  # how often an idle worker checks for shutdown
+SAMPLES = 10_000  # per-interval timing samples kept at most (stats thread late: no growth)
+
+
+@dataclass(slots=True, frozen=True)
+class Frame:
+    payload: bytes
+    frame_time: float  # Unix time taken (camera's user property) or received
+    arrived: float  # time.monotonic() on arrival, for the queue age
+
+
+class ThrottledLog:
+    """A warning at most every `interval` seconds, saying how many were held back."""
+
+    def __init__(self, logger: logging.Logger, interval: float = LOG_EVERY) -> None:
+        self.logger = logger
+        self.interval = interval
+        self.last = -interval
+        self.held_back = 0
+
+    def warning(self, message: str, *args: Any) -> None:
+        now = time.monotonic()
+        if now - self.last < self.interval:
+            self.held_back += 1
+            return
+        suffix = f" ({self.held_back} more since the last report)" if self.held_back else ""
+        self.logger.warning(message + suffix, *args)
+        self.last, self.held_back = now, 0
+
+
+def _frame_time(message: mqtt.MQTTMessage, received: float) -> float:
+    properties = getattr(message, "properties", None)
+    for key, value in getattr(properties, "UserProperty", None) or []:
+        if key == protocol.FRAME_TIME_PROPERTY:
+            try:
+                stamp = float(value)
+            except ValueError:
+                break
+            if 0 < stamp < 1e11:  # finite, not negative, not in milliseconds by mistake
+                return stamp
+            break
+    return received
+
+
+def _percentile(values: list[float], fraction: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))], 2)
+
+
+class DetectorAgent(Service):
+    kind: ClassVar[str] = "detector"
+
+    def __init__(self, config: DetectorConfig, pipeline: Pipeline | None = None) -> None:
+        # The model first: a missing or unusable model fails before any connection.
+        self.pipeline = pipeline or Pipeline.open(
+            config.model, threads=config.threads, labels=config.labels,
+            person_class=config.person_class, max_payload=config.max_payload,
+        )
+        super().__init__(config)
+        self.settings = config
+        self.threshold = config.threshold
+        self.min_area = config.min_area
+        self._frame_prefix = f"{config.base_topic}/camera/"
+        self._pending: dict[str, Frame] = {}
+        self._wake = threading.Condition()
+        self._last_snapshot: dict[str, float] = {}
+        self._bad_frames = ThrottledLog(_LOGGER)
+        # Counters since start, guarded by _wake's lock.
+        self.frames_received = 0
+        self.frames_analysed = 0
+        self.frames_dropped = 0
+        self.frames_invalid = 0
+        self._analysed_at_last_stats = 0
+        self._inference_ms: deque[float] = deque(maxlen=SAMPLES)
+        self._queue_age_ms: deque[float] = deque(maxlen=SAMPLES)
+        frames = protocol.frame_subscription(config.base_topic, config.group)
+        self.mqtt.subscribe(frames, self._on_frame, qos=0)
+
+    # --- Service ----------------------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        width, height = self.pipeline.model.input_size
+        return {
+            "model": self.pipeline.model.describe(),
+            "resolution": [width, height],
+            "capabilities": ["threshold", "min_area"],
+        }
+
+    def state(self) -> dict[str, Any]:
+        return {"threshold": self.threshold, "min_area": self.min_area}
+
+    def apply(self, command: dict[str, Any]) -> None:
+        if "threshold" in command and command["threshold"] <= 0:
+            raise CommandError("threshold 0 would report every frame: give a value above 0, e.g. 0.5")
+        if "threshold" in command:
+            self.threshold = float(command["threshold"])
+        if "min_area" in command:
+            self.min_area = float(command["min_area"])
+        if command.get("enabled") is False:
+            with self._wake:
+                self._pending.clear()  # switched off: what was waiting is not analysed
+
+    def stats(self, interval: float) -> dict[str, Any]:
+        with self._wake:
+            analysed = self.frames_analysed
+            inference = list(self._inference_ms)
+            ages = list(self._queue_age_ms)
+            self._inference_ms.clear()
+            self._queue_age_ms.clear()
+            fps = (analysed - self._analysed_at_last_stats) / interval if interval > 0 else 0.0
+            self._analysed_at_last_stats = analysed
+            counters = {
+                "frames_received": self.frames_received,
+                "frames_analysed": analysed,
+                "frames_dropped": self.frames_dropped,
+                "frames_invalid": self.frames_invalid,
+            }
+        return {
+            "fps": round(fps, 2),
+            **counters,
+            "inference_ms_p50": _percentile(inference, 0.5),
+            "inference_ms_p95": _percentile(inference, 0.95),
+            "queue_age_ms": round(statistics.median(ages), 2) if ages else None,
+        }
+
+    def work(self) -> None:
+        _LOGGER.info("detector %s analysing %s", self.config.id,
+                     protocol.frame_subscription(self.config.base_topic, self.settings.group))
+        while not self.stop_event.is_set():
+            picked = self._next_frame()
+            if picked is not None:
+                self.process(*picked)
+
+    # --- paho's thread: receive -------------------------------------------------------
+
+    def _on_frame(self, message: mqtt.MQTTMessage) -> None:
+        received = time.time()
+        arrived = time.monotonic()
+        with self._wake:
+            self.frames_received += 1
+        if not self.enabled:
+            return
+        camera = message.topic[len(self._frame_prefix):-len("/frame")]
+        payload = bytes(message.payload)  # paho types it bytes | bytearray; bytes is no copy
+        try:
+            protocol.validate_service_id(camera)
+            # Cheap checks here, so oversized or non-JPEG payloads never displace a good frame.
+            decode.check_payload(payload, self.settings.max_payload)
+        except (protocol.ProtocolError, decode.InvalidFrame) as err:
+            self._invalid(camera, str(err))
+            return
+        frame = Frame(payload, _frame_time(message, received), arrived)
+        with self._wake:
+            if camera in self._pending:
+                self.frames_dropped += 1
+            self._pending[camera] = frame
+            self._wake.notify()
+
+    def pending(self) -> int:
+        """Frames waiting for analysis: at most one per camera."""
+        with self._wake:
+            return len(self._pending)
+
+    def _invalid(self, camera: str, reason: str) -> None:
+        with self._wake:
+            self.frames_invalid += 1
+        self._bad_frames.warning("skipped a frame from camera %r: %s", camera, reason)
+
+    # --- worker thread: decode, infer, publish ----------------------------------------
+
+    def _next_frame(self) -> tuple[str, Frame] | None:
+        """The longest-waiting camera's newest frame (fair across cameras), or None."""
+        with self._wake:
+            if not self._pending and not self._wake.wait(WAKE_INTERVAL):
+                return None
+            if not self._pending:
+                return None
+            camera = min(self._pending, key=lambda cam: self._pending[cam].arrived)
+            return camera, self._pending.pop(camera)
+
+    def process(self, camera: str, frame: Frame) -> None:
+        """Analyse one frame and publish what it shows."""
+        queue_age_ms = (time.monotonic() - frame.arrived) * 1000
+        try:
+            analysis = self.pipeline.analyse(frame.payload)
+        except decode.InvalidFrame as err:
+            self._invalid(camera, str(err))
+            return
+        except Exception:  # a model failure must not end the service; it is counted and logged
+            _LOGGER.exception("analysing a frame from camera %r failed", camera)
+            self._invalid(camera, "analysis failed (see the error above)")
+            return
+        with self.lock:
+            threshold, min_area = self.threshold, self.min_area
+        people = analysis.select(threshold, min_area)
+        with self._wake:
+            self.frames_analysed += 1
+            self._inference_ms.append(analysis.inference_ms)
+            self._queue_age_ms.append(queue_age_ms)
+        if people:
+            self._publish(camera, frame, analysis, people)
+
+    def _publish(self, camera: str, frame: Frame, analysis: Analysis, people: list[Person]) -> None:
+        now = time.monotonic()
+        with_snapshot = now - self._last_snapshot.get(camera, -1e9) >= self.settings.snapshot_interval
+        if with_snapshot:
+            # Before the detection: whoever reads `snapshot: true` finds the image retained.
+            self._last_snapshot[camera] = now
+            try:
+                self._send(camera, "snapshot", snapshot.render(frame.payload, people))
+            except (OSError, ValueError) as err:
+                with_snapshot = False
+                _LOGGER.warning("could not draw the snapshot for camera %r: %s", camera, err)
+        self._send(camera, "detection", protocol.encode({
+            "camera": camera,
+            "detector": self.config.id,
+            "frame_time": round(frame.frame_time, 3),
+            "detection_time": round(time.time(), 3),
+            "score": people[0].score,
+            "boxes": [{"score": p.score, "box": list(p.box)} for p in people],
+            "inference_ms": round(analysis.inference_ms, 2),
+            "snapshot": with_snapshot,
+        }))
+
+    def _send(self, camera: str, channel: str, payload: bytes) -> None:
+        self.mqtt.publish(self.topic(channel, service_id=camera, kind="camera"), payload,
+                          qos=protocol.QOS[channel], retain=channel in protocol.RETAINED)
+
+

@@ -1,0 +1,74 @@
+"""`bobby-edge detect IMAGE...`: run the model on files, one JSON line per image.
+
+Exit code 0 when every image was read, 1 when any was not (its line carries "error").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import decode
+from .models import Person
+from .pipeline import Pipeline
+
+_LOGGER = logging.getLogger(__name__)
+
+FILE_LIMIT = 256 * 1024 * 1024  # files are trusted more than network frames
+
+
+def _people_in_other_format(pipeline: Pipeline, data: bytes) -> tuple[list[Person], float]:
+    """PNG and other formats Pillow reads (frames on MQTT are always JPEG)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        import io
+
+        with Image.open(io.BytesIO(data)) as image:
+            decode.check_size(*image.size)
+            rgb = np.asarray(image.convert("RGB"))
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        if isinstance(err, decode.InvalidFrame):
+            raise
+        raise decode.InvalidFrame(f"not an image Pillow can read: {err}") from None
+    return pipeline.model.detect(decode.resize_nearest(rgb, pipeline.model.input_size))
+
+
+def detect_one(pipeline: Pipeline, path: str, threshold: float, min_area: float) -> dict[str, Any]:
+    data = Path(path).read_bytes()
+    if data.startswith(decode.JPEG_MAGIC):
+        analysis = pipeline.analyse(data)
+        people, inference_ms = analysis.select(threshold, min_area), analysis.inference_ms
+    else:
+        candidates, inference_ms = _people_in_other_format(pipeline, data)
+        people = [p for p in candidates if p.score >= threshold and p.area >= min_area]
+    return {
+        "image": path,
+        "person": bool(people),
+        "score": people[0].score if people else 0.0,
+        "boxes": [{"score": p.score, "box": list(p.box)} for p in people],
+        "inference_ms": round(inference_ms, 2),
+    }
+
+
+def detect_files(args: argparse.Namespace) -> int:
+    pipeline = Pipeline.open(args.model, threads=args.threads, labels=args.labels,
+                             person_class=args.person_class, max_payload=FILE_LIMIT)
+    failed = False
+    for path in args.images:
+        try:
+            line = detect_one(pipeline, path, args.threshold, args.min_area)
+        except (OSError, decode.InvalidFrame) as err:
+            failed = True
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+            _LOGGER.error("cannot analyse %s: %s", path, reason)
+            line = {"image": path, "error": f"cannot analyse {path}: {reason}"}
+        sys.stdout.write(json.dumps(line) + "\n")
+        sys.stdout.flush()
+    return 1 if failed else 0

@@ -1,0 +1,99 @@
+"""Semantic segmentation models (DeepLab v3): person pixels give a score and a box.
+
+One [1,H,W,3] float input, one [1,H,W,C] output of per-class logits at the input's
+resolution. A pixel is a person pixel where the person class has the largest logit.
+
+The score is the model's mean person probability over the person pixels, not the
+person-pixel fraction: the fraction measures how much of the frame a person fills
+(scikit-image's astronaut 0.47, camera 0.31), so a 0.5 threshold would miss both, while
+the mean probability is 0.94 / 0.95 for them and 0 for chelsea, coffee and rocket — a
+confidence on the same 0..1 scale as an SSD score. A region smaller than
+MIN_PERSON_FRACTION of the frame is noise, not a person. The box is the bounding box
+of all person pixels (one box: the model does not separate people).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from ..runtime import TensorInfo
+from .base import ModelError, ModelFamily, ModelOptions, Person, clip_box, image_input, register
+
+VOC_PERSON = 15  # Pascal VOC: 0 background, ..., 15 person
+MIN_PERSON_FRACTION = 0.002
+# Post-processing reads every STRIDE-th pixel in each direction: the box moves by under
+# 1 % of the frame for a quarter of the work. The score, a mean, is taken over at most
+# SCORE_SAMPLES person pixels. Measured: 0.4-0.5 ms per frame instead of 5 ms at full size.
+STRIDE = 2
+SCORE_SAMPLES = 1024
+
+
+def person_class_id(options: ModelOptions, classes: int) -> int:
+    wanted = options.person_class
+    if isinstance(wanted, str) and wanted.strip().isdigit():
+        wanted = int(wanted)
+    if isinstance(wanted, str):
+        if options.labels:
+            names = [label.strip().lower() for label in options.labels]
+            if wanted.lower() not in names:
+                raise ModelError(
+                    f"label {wanted!r} is not in the labels file: check --person-class or --labels"
+                )
+            wanted = names.index(wanted.lower())
+        elif wanted.lower() == "person":
+            wanted = VOC_PERSON
+        else:
+            raise ModelError(
+                f"person class {wanted!r} is a label but no labels file was given: "
+                "pass --labels FILE or give the class index with --person-class N"
+            )
+    if not 0 <= wanted < classes:
+        raise ModelError(
+            f"person class {wanted} is outside the model's {classes} classes: check --person-class"
+        )
+    return wanted
+
+
+@register
+class SegmentationFamily(ModelFamily):
+    name: ClassVar[str] = "segmentation"
+
+    def __init__(self, inputs: list[TensorInfo], outputs: list[TensorInfo], options: ModelOptions) -> None:
+        super().__init__(inputs, outputs, options)
+        self.classes = outputs[0].shape[3]
+        self.person = person_class_id(options, self.classes)
+
+    @classmethod
+    def matches(cls, inputs: list[TensorInfo], outputs: list[TensorInfo]) -> bool:
+        tensor = image_input(inputs)
+        if tensor is None or tensor.dtype is not np.float32 or len(outputs) != 1:
+            return False
+        shape = outputs[0].shape
+        return len(shape) == 4 and shape[:3] == tensor.shape[:3] and shape[3] >= 2
+
+    def describe(self) -> str:
+        return f"segmentation, person class {self.person}"
+
+    def postprocess(self, outputs: list[npt.NDArray[Any]]) -> list[Person]:
+        logits = self.outputs[0].dequantize(outputs[0])[0, ::STRIDE, ::STRIDE, :]
+        # A max over a 21-long last axis is slow in numpy; one maximum per class is 2x faster.
+        best = logits[..., 0].copy()
+        for c in range(1, self.classes):
+            np.maximum(best, logits[..., c], out=best)
+        mask = logits[..., self.person] >= best
+        if mask.mean() < MIN_PERSON_FRACTION:
+            return []
+        # Softmax only where it is needed: (a sample of) the person pixels, whose largest
+        # logit is the person's, so p(person) = 1 / sum(exp(logit - person logit)).
+        selected = logits[mask]
+        selected = selected[:: max(1, len(selected) // SCORE_SAMPLES)]
+        exp = np.exp(selected - selected[:, self.person : self.person + 1])
+        score = float((1.0 / exp.sum(axis=1)).mean())
+        rows = np.flatnonzero(mask.any(axis=1))
+        cols = np.flatnonzero(mask.any(axis=0))
+        height, width = mask.shape
+        box = clip_box(cols[0] / width, rows[0] / height, (cols[-1] + 1) / width, (rows[-1] + 1) / height)
+        return [Person(round(score, 4), box)]
