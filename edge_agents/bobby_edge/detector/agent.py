@@ -227,12 +227,13 @@ class DetectorAgent(Service):
         with self.lock:
             threshold, min_area = self.threshold, self.min_area
         people = analysis.select(threshold, min_area)
+        if people:
+            self._publish(camera, frame, analysis, people)
+        # Counted after publishing: a frame counted as analysed has had its result sent.
         with self._wake:
             self.frames_analysed += 1
             self._inference_ms.append(analysis.inference_ms)
             self._queue_age_ms.append(queue_age_ms)
-        if people:
-            self._publish(camera, frame, analysis, people)
 
     def _publish(self, camera: str, frame: Frame, analysis: Analysis, people: list[Person]) -> None:
         now = time.monotonic()

@@ -115,6 +115,8 @@ def _decode_pillow(payload: bytes, target: tuple[int, int]) -> npt.NDArray[np.ui
             image.draft("RGB", (-(-width // divisor), -(-height // divisor)))
             rgb: npt.NDArray[np.uint8] = np.asarray(image.convert("RGB"))
             return rgb
+    except Image.DecompressionBombError:
+        raise InvalidFrame(f"JPEG is not a plausible camera frame: over {MAX_PIXELS // 1_000_000} MP") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         if isinstance(err, InvalidFrame):
             raise

