@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
-from .config import ConfigError, load_camera, load_detector
+from .config import CameraConfig, ConfigError, load_camera, load_detector
 from .service import StartupError
 
 
@@ -97,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.validate_config:
                 print(config)
                 return 0
-            if args.command == "camera":
+            if isinstance(config, CameraConfig):
                 from .camera.agent import CameraAgent
 
                 agent: Any = CameraAgent(config)

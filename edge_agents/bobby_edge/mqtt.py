@@ -46,7 +46,7 @@ def _without_share_prefix(topic_filter: str) -> str:
 
 
 def user_properties(**values: str) -> Properties:
-    props = Properties(PacketTypes.PUBLISH)
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
     props.UserProperty = list(values.items())
     return props
 

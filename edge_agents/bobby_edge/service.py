@@ -127,7 +127,7 @@ class Service(ABC):
     def _on_set(self, message: mqtt.MQTTMessage) -> None:
         request_id: str | None = None
         try:
-            command = protocol.decode_json(message.payload)
+            command = protocol.decode_json(bytes(message.payload))
             raw_id = command.get("id")
             request_id = raw_id if isinstance(raw_id, str) else None
             protocol.check_command(self.kind, command)

@@ -1,0 +1,271 @@
+"""`bobby-edge camera`: frames from one source to `<base>/camera/<id>/frame`, at a steady rate.
+
+The capture loop runs on the main thread and is the only caller of the source.
+Commands arrive on paho's network thread; `apply` only validates and records them, and
+wakes the loop, which acts on them at once. The schedule uses monotonic deadlines: a
+frame is due every 1/fps seconds from the previous deadline (no drift), and when a
+capture overruns the next deadline the schedule restarts from now instead of catching
+up, so frames are never sent faster than the target rate.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import statistics
+import threading
+import time
+from types import FrameType
+from typing import Any
+
+from PIL import Image
+
+from ..config import CameraConfig
+from ..mqtt import user_properties
+from ..protocol import FRAME_TIME_PROPERTY
+from ..service import CommandError, Service
+from . import sources
+
+_LOGGER = logging.getLogger(__name__)
+
+PREVIEW_QUALITY = 70
+ERROR_LOG_EVERY = 60.0  # seconds between repeated capture-error messages (journald stays readable)
+REOPEN_AFTER_ERRORS = 10  # consecutive failed captures before the source is closed and reopened
+REOPEN_EVERY = 30.0  # ... and at most this often
+IDLE_WAIT = 1.0  # how long the loop sleeps while disabled or offline before looking again
+
+
+def small_preview(frame: bytes, width: int, quality: int = PREVIEW_QUALITY) -> bytes:
+    """A JPEG `width` pixels wide (aspect kept); the frame itself if it is no wider."""
+    with Image.open(io.BytesIO(frame)) as image:
+        if image.width <= width:
+            return frame
+        height = max(1, round(image.height * width / image.width))
+        image.draft("RGB", (width, height))  # libjpeg scales down while decoding: cheap on a Pi
+        small = image.convert("RGB").resize((width, height), Image.Resampling.BILINEAR)
+    out = io.BytesIO()
+    small.save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
+class CameraAgent(Service):
+    kind = "camera"
+    config: CameraConfig
+
+    def __init__(self, config: CameraConfig) -> None:
+        # Before the MQTT link exists: an unknown source is a configuration error (exit code 2).
+        self.source = sources.create(
+            config.source,
+            sources.SourceOptions(config.width, config.height, config.fps, config.jpeg_quality),
+        )
+        super().__init__(config)
+        self.fps = config.fps
+        self._wake = threading.Event()
+        self._full_preview_requested = False
+        self._next_preview = 0.0  # monotonic; 0 = with the next frame
+        self._announced_size: tuple[int, int] | None = None
+        self._counts_lock = threading.Lock()
+        self._frames_sent = 0
+        self._capture_errors = 0
+        self._interval_sent = 0
+        self._interval_ticks = 0
+        self._interval_late = 0
+        self._capture_seconds: list[float] = []
+        self._last_error = ""
+
+    # --- Service hooks ------------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        self._announced_size = self.source.size
+        return {
+            "model": self.source.description,
+            "resolution": list(self.source.size),
+            "capabilities": ["fps", "preview"],
+        }
+
+    def state(self) -> dict[str, Any]:
+        return {"fps": self.fps}
+
+    def apply(self, command: dict[str, Any]) -> None:
+        # Check everything before changing anything: a refused command changes nothing.
+        enabled = command.get("enabled", self.enabled)
+        fps = command.get("fps")
+        if fps is not None:
+            max_fps = self.source.max_fps
+            if max_fps is not None and fps > max_fps:
+                raise CommandError(
+                    f"fps {fps} is more than {self.source.description} delivers at "
+                    f"{self.source.size[0]}x{self.source.size[1]} (at most {max_fps}): ask for less"
+                )
+        if command.get("action") == "preview" and not enabled:
+            raise CommandError(
+                "cannot take a preview while the camera is disabled: send enabled: true first (or with it)"
+            )
+        if fps is not None:
+            self.fps = float(fps)
+        if command.get("action") == "preview":
+            self._full_preview_requested = True
+        self._wake.set()
+
+    def stats(self, interval: float) -> dict[str, Any]:
+        with self._counts_lock:
+            sent, ticks, late = self._interval_sent, self._interval_ticks, self._interval_late
+            seconds, self._capture_seconds = self._capture_seconds, []
+            self._interval_sent = self._interval_ticks = self._interval_late = 0
+            frames_sent, capture_errors = self._frames_sent, self._capture_errors
+        return {
+            "fps": round(sent / interval, 2) if interval > 0 else 0.0,
+            "frames_sent": frames_sent,
+            "capture_errors": capture_errors,
+            "fps_target": self.fps,
+            # Slow when at least half the captures ran past the next frame's deadline.
+            "capture_slow": self.enabled and ticks > 0 and 2 * late >= ticks,
+            "capture_ms": round(statistics.median(seconds) * 1000, 1) if seconds else None,
+        }
+
+    def announce(self) -> None:
+        super().announce()
+        self._next_preview = 0.0  # retained previews are gone after a broker restart: send one soon
+
+    def request_stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
+        super().request_stop(signum, _frame)
+        self._wake.set()
+
+    def start(self) -> None:
+        # Open the source before connecting: a missing camera is a clear fatal error, not a
+        # service that flaps online and offline.
+        self.source.open()
+        if not self.enabled:
+            self.source.pause()
+        super().start()
+
+    def close(self) -> None:
+        self.source.close()
+
+    # --- the capture loop ------------------------------------------------------------
+
+    def work(self) -> None:
+        capturing = self.enabled
+        fps_applied = self.fps
+        next_due = time.monotonic()
+        last_tick = next_due
+        errors_in_a_row = 0
+        last_error_log = last_reopen = -float("inf")
+        suppressed = 0
+        while not self.stop_event.is_set():
+            self._wake.clear()
+            with self.lock:  # a command is applied under this lock: see all of it or none
+                enabled, fps = self.enabled, self.fps
+                full_preview, self._full_preview_requested = self._full_preview_requested, False
+
+            if not enabled:
+                if capturing:
+                    self._control(self.source.pause)
+                    capturing = False
+                    _LOGGER.info("disabled: capture stopped")
+                self._wake.wait(IDLE_WAIT)
+                continue
+            if not capturing:
+                self._control(self.source.resume)
+                capturing = True
+                next_due = time.monotonic()
+                _LOGGER.info("enabled: capturing at %s fps", fps)
+            period = 1.0 / fps
+            if fps != fps_applied:
+                self._control(self.source.set_fps, fps)
+                fps_applied = fps
+                next_due = last_tick + period  # the new rate counts from the last frame sent
+
+            if not self.mqtt.connected.is_set():
+                # Nothing would reach the broker: do not capture for nothing.
+                self._wake.wait(min(IDLE_WAIT, period))
+                next_due = time.monotonic()
+                continue
+
+            now = time.monotonic()
+            if full_preview:
+                frame = self._capture()
+                if frame is None:
+                    _LOGGER.warning("no preview: the capture failed (%s)", self._last_error)
+                else:
+                    self.publish("preview", frame[0])
+                    _LOGGER.info("sent a full-size preview (%d bytes)", len(frame[0]))
+                continue
+            if now < next_due:
+                self._wake.wait(next_due - now)
+                continue
+            if now - next_due > period:
+                next_due = now  # we were idle (reconnect, resume): start afresh, no burst
+
+            last_tick = now
+            captured = self._capture()
+            if captured is None:
+                errors_in_a_row += 1
+                suppressed += 1
+                if now - last_error_log >= ERROR_LOG_EVERY:
+                    _LOGGER.warning("capture from %s failing (%d failures since last report; last: %s)",
+                                    self.source.description, suppressed, self._last_error)
+                    last_error_log, suppressed = now, 0
+                if errors_in_a_row >= REOPEN_AFTER_ERRORS and now - last_reopen >= REOPEN_EVERY:
+                    last_reopen = now
+                    self._reopen()
+            else:
+                if errors_in_a_row >= REOPEN_AFTER_ERRORS:
+                    _LOGGER.info("capture from %s works again", self.source.description)
+                errors_in_a_row = 0
+                self._send(*captured)
+
+            next_due += period
+            late = time.monotonic() > next_due
+            if late:
+                next_due = time.monotonic()
+            with self._counts_lock:
+                self._interval_ticks += 1
+                self._interval_late += late
+
+    def _capture(self) -> tuple[bytes, float] | None:
+        """One frame and its Unix time, or None (counted and remembered) when the capture fails."""
+        frame_time = time.time()
+        started = time.monotonic()
+        try:
+            frame = self.source.read()
+        except Exception as err:  # any failure of a source is retried, never fatal
+            self._last_error = f"{type(err).__name__}: {err}"
+            _LOGGER.debug("capture failed", exc_info=True)
+            with self._counts_lock:
+                self._capture_errors += 1
+            return None
+        with self._counts_lock:
+            self._capture_seconds.append(time.monotonic() - started)
+        return frame, frame_time
+
+    def _send(self, frame: bytes, frame_time: float) -> None:
+        if self.source.size != self._announced_size:
+            self.announce()  # e.g. an HTTP camera's real size, known after its first snapshot
+        sent = self.publish(
+            "frame", frame, properties=user_properties(**{FRAME_TIME_PROPERTY: f"{frame_time:.3f}"})
+        )
+        with self._counts_lock:
+            self._frames_sent += sent
+            self._interval_sent += sent
+        if time.monotonic() >= self._next_preview:
+            self._next_preview = time.monotonic() + self.config.preview_interval
+            try:
+                self.publish("preview", small_preview(frame, self.config.preview_width))
+            except (OSError, ValueError) as err:
+                _LOGGER.warning("could not make a preview from a %d-byte frame: %s", len(frame), err)
+
+    def _control(self, method: Any, *args: Any) -> None:
+        """pause/resume/set_fps: a failure is logged; the captures that follow show whether it matters."""
+        try:
+            method(*args)
+        except Exception as err:
+            _LOGGER.error("%s of %s failed: %s", method.__name__, self.source.description, err)
+
+    def _reopen(self) -> None:
+        _LOGGER.warning("reopening %s after %d failed captures", self.source.description, REOPEN_AFTER_ERRORS)
+        try:
+            self.source.close()
+            self.source.open()
+        except Exception as err:
+            _LOGGER.error("could not reopen %s: %s (will retry)", self.source.description, err)
