@@ -36,12 +36,20 @@ DEMO_OPTIONS = {"trigger_after": 0, "clear_after": 5}
 def parse_args() -> argparse.Namespace:
     cache = Path(os.environ.get("BOBBY_CACHE", "~/.cache/bobby-camera")).expanduser()
     parser = argparse.ArgumentParser(prog="scripts/run", description=__doc__.splitlines()[0])
-    parser.add_argument("--run-dir", type=Path, default=cache / "run",
-                        help="working folder; logs go to RUN_DIR/logs (default %(default)s)")
+    parser.add_argument(
+        "--run-dir",
+        type=Path,
+        default=cache / "run",
+        help="working folder; logs go to RUN_DIR/logs (default %(default)s)",
+    )
     parser.add_argument("--hass-port", type=int, default=8123, help="preferred port (default %(default)s)")
     parser.add_argument("--broker-port", type=int, default=18830, help="preferred port (default %(default)s)")
-    parser.add_argument("--duration", type=float, default=0,
-                        help="stop by itself after this many seconds (default: run until Ctrl-C)")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=0,
+        help="stop by itself after this many seconds (default: run until Ctrl-C)",
+    )
     return parser.parse_args()
 
 
@@ -97,13 +105,24 @@ def main() -> int:
         samples = run_dir / "samples"
         make_samples(samples, fps=FPS, person_seconds=8, empty_seconds=16)
 
-        system = BobbySystem(run_dir, broker.host, broker.port, log_dir=log_dir,
-                             hass_port=free_port(args.hass_port))
+        system = BobbySystem(
+            run_dir, broker.host, broker.port, log_dir=log_dir, hass_port=free_port(args.hass_port)
+        )
         system.start_hass()
         system.setup_integrations(DEMO_OPTIONS)
         system.start_detector(DETECTOR_ID, "--name", "Demo detector")
-        system.start_camera(CAMERA_ID, f"images:{samples}", "--name", "Demo camera", "--fps", str(FPS),
-                            "--width", "640", "--height", "480")
+        system.start_camera(
+            CAMERA_ID,
+            f"images:{samples}",
+            "--name",
+            "Demo camera",
+            "--fps",
+            str(FPS),
+            "--width",
+            "640",
+            "--height",
+            "480",
+        )
         (run_dir / "login.txt").write_text(
             f"url {system.hass.url}\nuser {system.hass.username}\npassword {system.hass.password}\n"
         )

@@ -86,8 +86,16 @@ class HassError(RuntimeError):
 class HassInstance:
     """One `hass -c CONFIG_DIR` process with a ready-made user."""
 
-    def __init__(self, config_dir: Path, log_dir: Path, *, port: int | None = None,
-                 frontend: bool = True, username: str = "bobby", password: str | None = None) -> None:
+    def __init__(
+        self,
+        config_dir: Path,
+        log_dir: Path,
+        *,
+        port: int | None = None,
+        frontend: bool = True,
+        username: str = "bobby",
+        password: str | None = None,
+    ) -> None:
         self.config_dir = config_dir
         self.log_dir = log_dir
         self.port = port or free_port()
@@ -113,9 +121,22 @@ class HassInstance:
         components.mkdir()
         (components / COMPONENT.name).symlink_to(COMPONENT, target_is_directory=True)
         result = subprocess.run(
-            [sys.executable, "-m", "homeassistant", "--script", "auth", "-c", str(self.config_dir),
-             "add", self.username, self.password],
-            capture_output=True, text=True, check=False, timeout=120,
+            [
+                sys.executable,
+                "-m",
+                "homeassistant",
+                "--script",
+                "auth",
+                "-c",
+                str(self.config_dir),
+                "add",
+                self.username,
+                self.password,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
         )
         if result.returncode != 0 or "Auth created" not in result.stdout:
             raise HassError(f"`hass --script auth add` failed: {result.stdout}{result.stderr}")
@@ -129,10 +150,13 @@ class HassInstance:
             self.log_dir / "home-assistant.log",
         ).start()
         api = HassApi(self.url)
-        wait_until(lambda: self._alive() and api.reachable(), timeout, "Home Assistant answers on " + self.url)
+        wait_until(
+            lambda: self._alive() and api.reachable(), timeout, "Home Assistant answers on " + self.url
+        )
         api.login(self.username, self.password)
-        config = wait_until(lambda: self._alive() and self._running(api), timeout,
-                            "Home Assistant reaches state RUNNING")
+        config = wait_until(
+            lambda: self._alive() and self._running(api), timeout, "Home Assistant reaches state RUNNING"
+        )
         if config.get("recovery_mode") or config.get("safe_mode"):  # type: ignore[union-attr]
             raise HassError(f"Home Assistant started in recovery mode: see {self.process.log_path}")
         _LOGGER.info("Home Assistant is running at %s", self.url)
@@ -161,8 +185,16 @@ class HassApi:
         self.tokens: dict[str, Any] = {}
 
     # --- plumbing ---------------------------------------------------------------------
-    def _request(self, method: str, path: str, body: Any = None, *, form: bool = False,
-                 auth: bool = True, timeout: float = 30.0) -> Any:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        form: bool = False,
+        auth: bool = True,
+        timeout: float = 30.0,
+    ) -> Any:
         headers = {}
         data = None
         if body is not None:
@@ -179,7 +211,9 @@ class HassApi:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 text = response.read().decode()
         except urllib.error.HTTPError as err:
-            raise HassError(f"{method} {path}: HTTP {err.code}: {err.read().decode(errors='replace')}") from None
+            raise HassError(
+                f"{method} {path}: HTTP {err.code}: {err.read().decode(errors='replace')}"
+            ) from None
         return json.loads(text) if text else None
 
     def get(self, path: str) -> Any:
@@ -198,18 +232,39 @@ class HassApi:
     def login(self, username: str, password: str) -> dict[str, Any]:
         """The login flow of HA's own frontend: flow, credentials, then an authorization code."""
         client_id = self.url + "/"
-        flow = self._request("POST", "/auth/login_flow", {
-            "client_id": client_id, "handler": ["homeassistant", None],
-            "redirect_uri": self.url + "/?auth_callback=1",
-        }, auth=False)
-        result = self._request("POST", f"/auth/login_flow/{flow['flow_id']}", {
-            "client_id": client_id, "username": username, "password": password,
-        }, auth=False)
+        flow = self._request(
+            "POST",
+            "/auth/login_flow",
+            {
+                "client_id": client_id,
+                "handler": ["homeassistant", None],
+                "redirect_uri": self.url + "/?auth_callback=1",
+            },
+            auth=False,
+        )
+        result = self._request(
+            "POST",
+            f"/auth/login_flow/{flow['flow_id']}",
+            {
+                "client_id": client_id,
+                "username": username,
+                "password": password,
+            },
+            auth=False,
+        )
         if result.get("type") != "create_entry":
             raise HassError(f"login of {username} failed: {result}")
-        self.tokens = self._request("POST", "/auth/token", {
-            "grant_type": "authorization_code", "code": result["result"], "client_id": client_id,
-        }, form=True, auth=False)
+        self.tokens = self._request(
+            "POST",
+            "/auth/token",
+            {
+                "grant_type": "authorization_code",
+                "code": result["result"],
+                "client_id": client_id,
+            },
+            form=True,
+            auth=False,
+        )
         self.tokens["client_id"] = client_id
         return self.tokens
 
@@ -229,15 +284,20 @@ class HassApi:
 
     def run_config_flow(self, handler: str, *steps: dict[str, Any]) -> dict[str, Any]:
         """Start a config flow and answer its forms with `steps`; returns the created entry."""
-        result = self.post("/api/config/config_entries/flow", {"handler": handler, "show_advanced_options": False})
+        result = self.post(
+            "/api/config/config_entries/flow", {"handler": handler, "show_advanced_options": False}
+        )
         return self._answer_flow("/api/config/config_entries/flow", result, steps, handler)
 
     def run_options_flow(self, entry_id: str, *steps: dict[str, Any]) -> dict[str, Any]:
         result = self.post("/api/config/config_entries/options/flow", {"handler": entry_id})
-        return self._answer_flow("/api/config/config_entries/options/flow", result, steps, f"options {entry_id}")
+        return self._answer_flow(
+            "/api/config/config_entries/options/flow", result, steps, f"options {entry_id}"
+        )
 
-    def _answer_flow(self, base: str, result: dict[str, Any], steps: tuple[dict[str, Any], ...],
-                     what: str) -> dict[str, Any]:
+    def _answer_flow(
+        self, base: str, result: dict[str, Any], steps: tuple[dict[str, Any], ...], what: str
+    ) -> dict[str, Any]:
         for answer in steps:
             if result.get("type") != "form":
                 break
@@ -248,8 +308,9 @@ class HassApi:
             raise HassError(f"{what} flow did not create an entry: {result}")
         return result
 
-    def ensure_mqtt(self, host: str, port: int, username: str | None = None,
-                    password: str | None = None) -> dict[str, Any]:
+    def ensure_mqtt(
+        self, host: str, port: int, username: str | None = None, password: str | None = None
+    ) -> dict[str, Any]:
         """HA's MQTT integration on our broker (the config entry's format differs between HA
         versions; its flow does not, so it is made through the flow)."""
         for entry in self.config_entries("mqtt"):

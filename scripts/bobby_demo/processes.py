@@ -48,26 +48,38 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str, inter
 class ManagedProcess:
     """One child process; stdout and stderr go to `log_path` (appended, so restarts keep history)."""
 
-    def __init__(self, name: str, argv: Sequence[str], log_path: Path,
-                 env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
         self.env = env
         self.cwd = cwd
         self.process: subprocess.Popen[bytes] | None = None
+        self.killed = False  # exited because we killed it: not a failure
 
     def start(self) -> ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.killed = False
         with self.log_path.open("ab") as log:
             log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} start: {' '.join(self.argv)}\n".encode())
             log.flush()
             # A session of its own: Ctrl-C in the terminal reaches only the orchestrator, which
             # then stops the children in order (agents first, so they publish `offline`).
             self.process = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                self.argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 env={**os.environ, "PYTHONUNBUFFERED": "1", **(self.env or {})},
-                cwd=self.cwd, start_new_session=True,
+                cwd=self.cwd,
+                start_new_session=True,
             )
         _LOGGER.info("%s started (pid %s), log %s", self.name, self.process.pid, self.log_path)
         return self
@@ -81,7 +93,7 @@ class ManagedProcess:
 
     def check_running(self) -> None:
         """Raise with the tail of the log when the process has exited."""
-        if self.process is not None and self.process.poll() is not None:
+        if self.process is not None and self.process.poll() is not None and not self.killed:
             raise RuntimeError(
                 f"{self.name} exited with code {self.process.returncode}; last lines of {self.log_path}:\n"
                 + self.tail()
@@ -98,6 +110,7 @@ class ManagedProcess:
         if self.running():
             assert self.process is not None
             _LOGGER.info("%s: sending %s", self.name, signal.Signals(sig).name)
+            self.killed = True
             self.process.send_signal(sig)
             if sig == signal.SIGKILL:
                 self.process.wait(10)

@@ -29,8 +29,9 @@ def _scene(name: str):  # type: ignore[no-untyped-def]  # -> PIL.Image.Image
     return canvas
 
 
-def make_samples(dest: Path, *, fps: float = 2.0, person_seconds: float = 8.0,
-                 empty_seconds: float = 16.0) -> list[tuple[str, bool]]:
+def make_samples(
+    dest: Path, *, fps: float = 2.0, person_seconds: float = 8.0, empty_seconds: float = 16.0
+) -> list[tuple[str, bool]]:
     """Write one cycle of frames into `dest` (emptied first); returns (file name, has person)."""
     dest.mkdir(parents=True, exist_ok=True)
     for old in dest.glob("*.jpg"):

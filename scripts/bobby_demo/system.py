@@ -23,9 +23,18 @@ _LOGGER = logging.getLogger(__name__)
 class BobbySystem:
     """Home Assistant and agents around one broker; every log in `log_dir`."""
 
-    def __init__(self, run_dir: Path, broker_host: str, broker_port: int, *,
-                 log_dir: Path | None = None, hass_port: int | None = None, frontend: bool = True,
-                 username: str | None = None, password: str | None = None) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        broker_host: str,
+        broker_port: int,
+        *,
+        log_dir: Path | None = None,
+        hass_port: int | None = None,
+        frontend: bool = True,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
         self.run_dir = run_dir
         self.log_dir = log_dir or run_dir / "logs"
         self.broker = f"{broker_host}:{broker_port}"
@@ -69,7 +78,9 @@ class BobbySystem:
 
     def start_camera(self, camera_id: str, source: str, *args: str) -> ManagedProcess:
         """`bobby-edge camera --source SOURCE ...`; a running one with this id is stopped first."""
-        return self._start(f"camera-{camera_id}", self._agent_argv("camera", camera_id, "--source", source, *args))
+        return self._start(
+            f"camera-{camera_id}", self._agent_argv("camera", camera_id, "--source", source, *args)
+        )
 
     def start_detector(self, detector_id: str, *args: str) -> ManagedProcess:
         """`bobby-edge detector --model <default model> ...`."""
@@ -102,7 +113,10 @@ def fetch_model() -> Path:
     """The default model's path, fetched (sha256-checked) on first use by `bobby-edge model fetch`."""
     result = subprocess.run(
         [sys.executable, "-m", "bobby_edge", "model", "fetch"],
-        capture_output=True, text=True, check=False, timeout=600,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
     )
     if result.returncode != 0:
         raise RuntimeError(f"`bobby-edge model fetch` failed:\n{result.stdout}{result.stderr}")
