@@ -46,7 +46,7 @@ def _camera_agent(s: Service) -> bool:
 
 
 def _detector(s: Service) -> bool:
-    return s.kind == "detector"
+    return s.kind == "detector" and s.is_agent
 
 
 DESCRIPTIONS: tuple[BobbySensorDescription, ...] = (

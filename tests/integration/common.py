@@ -50,3 +50,33 @@ def announce(hass: HomeAssistant, name: str, *, stats: bool = True, base: str = 
         fire(hass, f"{base}/{kind}/{service_id}/{channel}", payload(name, channel), retain=True)
     if stats:
         fire(hass, f"{base}/{kind}/{service_id}/stats", payload(name, "stats"))
+
+
+def entity_summary(hass: HomeAssistant, config_entry_id: str, domain: str) -> dict[str, Any]:
+    """The entities of one platform, as a snapshot that holds on both HA lanes.
+
+    HA's own snapshot of registry entries lists every field of the registry, which
+    grows between releases; this keeps the fields our code decides.
+    """
+    from homeassistant.helpers import entity_registry as er
+
+    summary: dict[str, Any] = {}
+    for entry in er.async_entries_for_config_entry(er.async_get(hass), config_entry_id):
+        if entry.domain != domain:
+            continue
+        state = hass.states.get(entry.entity_id)
+        summary[entry.entity_id] = {
+            "unique_id": entry.unique_id,
+            "translation_key": entry.translation_key,
+            "original_name": entry.original_name,
+            "original_device_class": entry.original_device_class,
+            "entity_category": entry.entity_category,
+            "unit_of_measurement": entry.unit_of_measurement,
+            "disabled_by": entry.disabled_by,
+            "state": None if state is None else state.state,
+            "attributes": None if state is None else {
+                k: v for k, v in state.attributes.items() if k not in {"access_token", "entity_picture"}
+            },
+        }
+    assert summary, f"no {domain} entities"
+    return dict(sorted(summary.items()))

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from typing import Any
+from unittest.mock import PropertyMock, patch
 
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.bobby_camera.const import DEFAULT_OPTIONS, DOMAIN
 from homeassistant.core import HomeAssistant
@@ -19,6 +22,23 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
 
 
 @pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshots in Home Assistant's format (ids and times left out)."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Generator[None]:
+    """Create entities that are disabled by default as enabled."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        return_value=True,
+        new_callable=PropertyMock,
+    ):
+        yield
+
+
+@pytest.fixture
 def expected_lingering_timers() -> bool:
     """HA's MQTT client leaves a periodic timer behind (see ha-testing-notes)."""
     return True
@@ -26,15 +46,20 @@ def expected_lingering_timers() -> bool:
 
 @pytest.fixture
 def options() -> dict[str, Any]:
-    """Options of the hub entry; override to change them per module or test."""
-    return {**DEFAULT_OPTIONS, "clear_after": 30.0, "command_timeout": 10.0}
+    """Options that differ from the defaults; parametrize to change them per test."""
+    return {}
 
 
 @pytest.fixture
 def mock_config_entry(options: dict[str, Any]) -> MockConfigEntry:
-    """The hub entry, not yet added to HA."""
+    """The hub entry, not yet added to HA (clear after 30 s, command timeout 10 s)."""
     return MockConfigEntry(
-        domain=DOMAIN, title="Bobby Camera", data={}, options=options, unique_id=DOMAIN, version=1
+        domain=DOMAIN,
+        title="Bobby Camera",
+        data={},
+        options={**DEFAULT_OPTIONS, "clear_after": 30.0, "command_timeout": 10.0, **options},
+        unique_id=DOMAIN,
+        version=1,
     )
 
 
@@ -52,8 +77,6 @@ async def init_integration(
     platforms: list[str] | None,
 ) -> Generator[MockConfigEntry]:
     """The hub entry, set up on a mocked MQTT client."""
-    from unittest.mock import patch
-
     mock_config_entry.add_to_hass(hass)
     if platforms is None:
         assert await hass.config_entries.async_setup(mock_config_entry.entry_id)

@@ -1,0 +1,90 @@
+"""Config, options and reconfigure flows."""
+
+from __future__ import annotations
+
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+
+from homeassistant import config_entries
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+
+from custom_components.bobby_camera.const import DEFAULT_OPTIONS, DOMAIN
+
+
+async def test_user_flow_creates_the_hub(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> None:
+    """With MQTT set up the user gives a base topic and gets one hub entry."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"base_topic": "home/#"})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base_topic": "invalid_base_topic"}
+
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"base_topic": " home/bobby "})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Bobby Camera"
+    entry = result["result"]
+    assert entry.unique_id == DOMAIN
+    assert entry.options == {**DEFAULT_OPTIONS, "base_topic": "home/bobby"}
+    await hass.async_block_till_done()
+    assert entry.runtime_data.base_topic == "home/bobby"
+
+
+async def test_user_flow_aborts_without_mqtt(hass: HomeAssistant) -> None:
+    """No MQTT integration: a clear abort, not a broken entry."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "mqtt_not_configured"
+
+
+async def test_only_one_hub(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
+    """A second hub entry is refused."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] in {"single_instance_allowed", "already_configured"}
+
+
+async def test_options_flow_reloads_with_new_options(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
+    """Changed options reach a new hub (the entry reloads)."""
+    old_hub = init_integration.runtime_data
+    result = await hass.config_entries.options.async_init(init_integration.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    new_options = {
+        "base_topic": "cams",
+        "threshold": 0.7,
+        "trigger_after": 2,
+        "clear_after": 60,
+        "command_timeout": 5,
+    }
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {**new_options, "base_topic": "a/+"})
+    assert result["errors"] == {"base_topic": "invalid_base_topic"}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], new_options)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    hub = init_integration.runtime_data
+    assert hub is not old_hub
+    assert (hub.base_topic, hub.threshold, hub.trigger_after, hub.clear_after, hub.command_timeout) == (
+        "cams", 0.7, 2, 60, 5,
+    )
+
+
+@pytest.mark.parametrize("new_base", ["garden/bobby"])
+async def test_reconfigure_changes_base_topic(
+    hass: HomeAssistant, init_integration: MockConfigEntry, mqtt_mock: MqttMockHAClient, new_base: str
+) -> None:
+    """Reconfigure moves the hub to another base topic and keeps the other options."""
+    result = await init_integration.start_reconfigure_flow(hass)
+    assert result["step_id"] == "reconfigure"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"base_topic": "bad//topic"})
+    assert result["errors"] == {"base_topic": "invalid_base_topic"}
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"base_topic": new_base})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert init_integration.options["base_topic"] == new_base
+    assert init_integration.options["clear_after"] == 30.0
+    topics = {call.args[0] for call in mqtt_mock.async_subscribe.call_args_list}
+    assert f"{new_base}/+/+/status" in topics
