@@ -242,9 +242,12 @@ class CameraAgent(Service):
     def _send(self, frame: bytes, frame_time: float) -> None:
         if self.source.size != self._announced_size:
             self.announce()  # e.g. an HTTP camera's real size, known after its first snapshot
-        sent = self.publish(
-            "frame", frame, properties=user_properties(**{FRAME_TIME_PROPERTY: f"{frame_time:.3f}"})
-        )
+        properties = user_properties(**{FRAME_TIME_PROPERTY: f"{frame_time:.3f}"})
+        with self.lock:
+            # Checked under the command lock: once a disable is acknowledged, not one more frame.
+            if not self.enabled:
+                return
+            sent = self.publish("frame", frame, properties=properties)
         with self._counts_lock:
             self._frames_sent += sent
             self._interval_sent += sent
