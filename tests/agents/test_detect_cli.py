@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.agents.test_detector_fixtures import NO_PEOPLE, PEOPLE, model_path, scene  # noqa: F401
+from tests.agents import test_detector_fixtures as fx
+from tests.agents.test_detector_fixtures import NO_PEOPLE, PEOPLE, scene
+
+model_path = fx.model_path  # a session fixture, shared by the detector tests
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -17,12 +20,15 @@ REPO = Path(__file__).resolve().parents[2]
 def run_detect(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bobby_edge", "detect", "--threads", "2", *args],
-        capture_output=True, text=True, check=False, timeout=120,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
         env={"PYTHONPATH": str(REPO / "edge_agents"), "PATH": "/usr/bin:/bin"},
     )
 
 
-def test_detect_says_person_only_where_there_is_one(tmp_path: Path, model_path: Path) -> None:  # noqa: F811
+def test_detect_says_person_only_where_there_is_one(tmp_path: Path, model_path: Path) -> None:
     files = []
     for name in (*PEOPLE, *NO_PEOPLE):
         path = tmp_path / f"{name}.jpg"
@@ -49,7 +55,7 @@ def test_detect_says_person_only_where_there_is_one(tmp_path: Path, model_path: 
             assert line["boxes"] == []
 
 
-def test_detect_reports_unreadable_images_and_fails_at_the_end(tmp_path: Path, model_path: Path) -> None:  # noqa: F811
+def test_detect_reports_unreadable_images_and_fails_at_the_end(tmp_path: Path, model_path: Path) -> None:
     good = tmp_path / "astronaut.png"  # not a JPEG: other formats are read too
     from PIL import Image
     from skimage import data
@@ -70,12 +76,19 @@ def test_detect_reports_unreadable_images_and_fails_at_the_end(tmp_path: Path, m
     assert "No such file" in lines["missing.jpg"]["error"]
 
 
-@pytest.mark.parametrize(("flags", "message"), [
-    (["--model", "/nonexistent/model.tflite"], "does not exist: run `bobby-edge model fetch`"),
-    (["--person-class", "pedestrian"], "no labels file"),
-])
-def test_detect_startup_errors_name_the_fix(model_path: Path, tmp_path: Path,  # noqa: F811
-                                            flags: list[str], message: str) -> None:
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--model", "/nonexistent/model.tflite"], "does not exist: run `bobby-edge model fetch`"),
+        (["--person-class", "pedestrian"], "no labels file"),
+    ],
+)
+def test_detect_startup_errors_name_the_fix(
+    model_path: Path,
+    tmp_path: Path,
+    flags: list[str],
+    message: str,
+) -> None:
     image = tmp_path / "a.jpg"
     image.write_bytes(scene("astronaut"))
     args = ["--model", str(model_path), *flags] if "--model" not in flags else flags

@@ -38,17 +38,22 @@ def test_pillow_fallback_gives_the_same_picture(monkeypatch: pytest.MonkeyPatch)
 
 
 @pytest.mark.parametrize("use_pillow", [False, True], ids=["simplejpeg", "pillow"])
-@pytest.mark.parametrize(("payload", "message"), [
-    (b"hello, not a picture", "not a JPEG"),
-    (b"\x89PNG\r\n\x1a\n" + bytes(100), "not a JPEG"),
-    (b"", "not a JPEG"),
-    (scene("astronaut")[:4000], "corrupt JPEG"),
-    (scene("astronaut")[:200], "corrupt JPEG"),
-    (with_claimed_size(scene("astronaut"), 60000, 60000), "not a plausible camera frame"),
-    (scene("astronaut", (8, 8)), "not a plausible camera frame"),
-], ids=["text", "png", "empty", "truncated", "header-only", "absurd-size", "tiny"])
-def test_bad_frames_are_rejected(payload: bytes, message: str, use_pillow: bool,
-                                 monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"hello, not a picture", "not a JPEG"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(100), "not a JPEG"),
+        (b"", "not a JPEG"),
+        (scene("astronaut")[:4000], "corrupt JPEG"),
+        (scene("astronaut")[:200], "corrupt JPEG"),
+        (with_claimed_size(scene("astronaut"), 60000, 60000), "not a plausible camera frame"),
+        (scene("astronaut", (8, 8)), "not a plausible camera frame"),
+    ],
+    ids=["text", "png", "empty", "truncated", "header-only", "absurd-size", "tiny"],
+)
+def test_bad_frames_are_rejected(
+    payload: bytes, message: str, use_pillow: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if use_pillow:
         monkeypatch.setattr(decode, "simplejpeg", None)
     with pytest.raises(decode.InvalidFrame, match=message):

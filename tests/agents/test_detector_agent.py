@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 
 from bobby_edge import protocol
+from tests.agents import test_detector_fixtures as fx
 from tests.agents.conftest import spawn_agent
-from tests.agents.test_detector_fixtures import (  # noqa: F401 (fixtures)
+from tests.agents.test_detector_fixtures import (
     Camera,
-    camera,
     detection_payloads,
-    model_path,
     noise_jpeg,
     running_detector,
     scene,
@@ -26,24 +25,36 @@ from tests.agents.test_detector_fixtures import (  # noqa: F401 (fixtures)
 from tests.support.mosquitto import Mosquitto
 from tests.support.probe import Probe
 
+model_path = fx.model_path  # session fixtures shared by the detector tests
+camera = fx.camera
+
 PERSON = scene("astronaut")
 EMPTY = scene("chelsea")
 
 
-def last_stats(probe: Probe, detector: str) -> dict[str, object]:
-    topic = f"bobby/detector/{detector}/stats"
-    message = [m for m in probe.messages if m.topic == topic][-1]
-    return protocol.parse_message(message.topic, message.payload)[1]  # type: ignore[no-any-return]
-
-
 def test_esp32_style_frames_as_a_real_process(
-    broker: Mosquitto, probe: Probe, camera: Camera,  # noqa: F811
-    model_path: Path, agent_process: list[subprocess.Popen[bytes]],  # noqa: F811
+    broker: Mosquitto,
+    probe: Probe,
+    camera: Camera,
+    model_path: Path,
+    agent_process: list[subprocess.Popen[bytes]],
 ) -> None:
     probe.subscribe("bobby/#")
-    proc = spawn_agent(agent_process, "detector", "--broker", f"127.0.0.1:{broker.port}", "--id", "pi4",
-                       "--model", str(model_path), "--threads", "1", "--stats-interval", "0.5",
-                       log=broker.workdir.parent / "detector.log")
+    proc = spawn_agent(
+        agent_process,
+        "detector",
+        "--broker",
+        f"127.0.0.1:{broker.port}",
+        "--id",
+        "pi4",
+        "--model",
+        str(model_path),
+        "--threads",
+        "1",
+        "--stats-interval",
+        "0.5",
+        log=broker.workdir.parent / "detector.log",
+    )
     info = probe.on_topic("bobby/detector/pi4/info", timeout=30)
     _, info_data = protocol.parse_message(info.topic, info.payload)
     assert info_data["model"].startswith("deeplabv3.tflite (segmentation")
@@ -100,18 +111,26 @@ def test_esp32_style_frames_as_a_real_process(
     probe.wait_for(lambda m: m.topic == "bobby/detector/pi4/status" and m.payload == b"offline")
 
 
-def test_two_detectors_share_one_cameras_frames(broker: Mosquitto, probe: Probe, camera: Camera,  # noqa: F811
-                                                model_path: Path) -> None:  # noqa: F811
+def test_two_detectors_share_one_cameras_frames(
+    broker: Mosquitto,
+    probe: Probe,
+    camera: Camera,
+    model_path: Path,
+) -> None:
     probe.subscribe("bobby/camera/+/detection")
     frames = 30
-    with running_detector(broker, probe, model_path, "det-a") as a, \
-            running_detector(broker, probe, model_path, "det-b") as b:
+    with (
+        running_detector(broker, probe, model_path, "det-a") as a,
+        running_detector(broker, probe, model_path, "det-b") as b,
+    ):
         for i in range(frames):
             camera.send("door", PERSON, frame_time=1_700_000_000.0 + i)
         agents = (a, b)
         wait_until(lambda: sum(x.frames_received for x in agents) == frames, what="all frames received")
-        wait_until(lambda: sum(x.frames_analysed + x.frames_dropped for x in agents) == frames,
-                   what="all frames analysed or dropped")
+        wait_until(
+            lambda: sum(x.frames_analysed + x.frames_dropped for x in agents) == frames,
+            what="all frames analysed or dropped",
+        )
         analysed = sum(x.frames_analysed for x in agents)
         wait_until(lambda: len(detection_payloads(probe, "door")) == analysed, what="all detections")
         detections = detection_payloads(probe, "door")
@@ -128,8 +147,12 @@ def test_two_detectors_share_one_cameras_frames(broker: Mosquitto, probe: Probe,
     assert sum(d["detector"] == "det-a" for d in detections) == a.frames_analysed
 
 
-def test_a_flood_never_builds_a_backlog(broker: Mosquitto, probe: Probe, camera: Camera,  # noqa: F811
-                                        model_path: Path) -> None:  # noqa: F811
+def test_a_flood_never_builds_a_backlog(
+    broker: Mosquitto,
+    probe: Probe,
+    camera: Camera,
+    model_path: Path,
+) -> None:
     probe.subscribe("bobby/#")
     cameras = ("cam1", "cam2", "cam3")
     per_camera = 60
@@ -168,8 +191,12 @@ def test_a_flood_never_builds_a_backlog(broker: Mosquitto, probe: Probe, camera:
     assert stats["frames_received"] == total
 
 
-def test_bad_frames_are_counted_and_survived(broker: Mosquitto, probe: Probe, camera: Camera,  # noqa: F811
-                                             model_path: Path) -> None:  # noqa: F811
+def test_bad_frames_are_counted_and_survived(
+    broker: Mosquitto,
+    probe: Probe,
+    camera: Camera,
+    model_path: Path,
+) -> None:
     probe.subscribe("bobby/#")
     oversized = noise_jpeg(800, 600)
     assert len(oversized) > 100_000
@@ -206,13 +233,21 @@ def _command(probe: Probe, payload: bytes | str) -> dict[str, object]:
     return protocol.parse_message(ack.topic, ack.payload)[1]  # type: ignore[no-any-return]
 
 
-def test_threshold_and_enabled_commands(broker: Mosquitto, probe: Probe, camera: Camera,  # noqa: F811
-                                        model_path: Path) -> None:  # noqa: F811
+def test_threshold_and_enabled_commands(
+    broker: Mosquitto,
+    probe: Probe,
+    camera: Camera,
+    model_path: Path,
+) -> None:
     probe.subscribe("bobby/#")
     with running_detector(broker, probe, model_path, "ctl") as agent:
         ack = _command(probe, protocol.encode({"id": "r1", "threshold": 0.99}))
-        assert ack == {"v": 1, "id": "r1", "ok": True,
-                       "state": {"v": 1, "enabled": True, "threshold": 0.99, "min_area": 0.0}}
+        assert ack == {
+            "v": 1,
+            "id": "r1",
+            "ok": True,
+            "state": {"v": 1, "enabled": True, "threshold": 0.99, "min_area": 0.0},
+        }
         state = [m for m in probe.messages if m.topic == "bobby/detector/ctl/state"][-1]
         assert protocol.parse_message(state.topic, state.payload)[1]["threshold"] == 0.99
 
@@ -249,16 +284,24 @@ def test_threshold_and_enabled_commands(broker: Mosquitto, probe: Probe, camera:
         probe.on_topic("bobby/camera/hall/detection", timeout=30, since=mark)
 
 
-@pytest.mark.parametrize(("payload", "error"), [
-    (protocol.encode({"id": "b1", "threshold": 2}), "'threshold' must be between"),
-    (protocol.encode({"id": "b2", "threshold": 0}), "threshold 0 would report every frame"),
-    (protocol.encode({"id": "b3", "fps": 5}), "unknown setting(s) fps for a detector"),
-    (protocol.encode({"id": "b4", "enabled": "yes"}), "'enabled' must be a bool"),
-    (protocol.encode({"id": "b5", "action": "preview"}), "unknown action"),
-    (b"{not json", "not valid JSON"),
-])
-def test_bad_commands_are_answered_not_applied(broker: Mosquitto, probe: Probe, model_path: Path,  # noqa: F811
-                                               payload: bytes, error: str) -> None:
+@pytest.mark.parametrize(
+    ("payload", "error"),
+    [
+        (protocol.encode({"id": "b1", "threshold": 2}), "'threshold' must be between"),
+        (protocol.encode({"id": "b2", "threshold": 0}), "threshold 0 would report every frame"),
+        (protocol.encode({"id": "b3", "fps": 5}), "unknown setting(s) fps for a detector"),
+        (protocol.encode({"id": "b4", "enabled": "yes"}), "'enabled' must be a bool"),
+        (protocol.encode({"id": "b5", "action": "preview"}), "unknown action"),
+        (b"{not json", "not valid JSON"),
+    ],
+)
+def test_bad_commands_are_answered_not_applied(
+    broker: Mosquitto,
+    probe: Probe,
+    model_path: Path,
+    payload: bytes,
+    error: str,
+) -> None:
     probe.subscribe("bobby/detector/ctl/#")
     with running_detector(broker, probe, model_path, "ctl") as agent:
         ack = _command(probe, payload)

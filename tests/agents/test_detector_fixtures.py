@@ -72,7 +72,7 @@ def with_claimed_size(jpeg: bytes, width: int, height: int) -> bytes:
         at = jpeg.find(marker)
         if at >= 0:
             header = at + 5  # marker(2) length(2) precision(1), then height(2) width(2)
-            return jpeg[:header] + height.to_bytes(2, "big") + width.to_bytes(2, "big") + jpeg[header + 4:]
+            return jpeg[:header] + height.to_bytes(2, "big") + width.to_bytes(2, "big") + jpeg[header + 4 :]
     raise AssertionError("no SOF marker")
 
 
@@ -85,11 +85,14 @@ class Camera:
         self._client.loop_start()
 
     def send(self, camera: str, payload: bytes, frame_time: float | None = None) -> None:
-        props = None if frame_time is None else user_properties(
-            **{protocol.FRAME_TIME_PROPERTY: repr(frame_time)}
+        props = (
+            None
+            if frame_time is None
+            else user_properties(**{protocol.FRAME_TIME_PROPERTY: repr(frame_time)})
         )
-        self._client.publish(f"bobby/camera/{camera}/frame", payload, qos=0,
-                             properties=props).wait_for_publish(5)
+        self._client.publish(
+            f"bobby/camera/{camera}/frame", payload, qos=0, properties=props
+        ).wait_for_publish(5)
 
     def close(self) -> None:
         self._client.disconnect()
@@ -113,11 +116,18 @@ def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str =
 
 
 @contextmanager
-def running_detector(broker: Mosquitto, probe: Probe, model: Path, detector_id: str = "det1",
-                     **options: Any) -> Iterator[DetectorAgent]:
+def running_detector(
+    broker: Mosquitto, probe: Probe, model: Path, detector_id: str = "det1", **options: Any
+) -> Iterator[DetectorAgent]:
     """An in-process detector (its work loop on a thread of its own), ready for frames."""
-    flags = {"broker": f"127.0.0.1:{broker.port}", "id": detector_id, "model": str(model),
-             "threads": 1, "stats_interval": 0.5, **options}
+    flags = {
+        "broker": f"127.0.0.1:{broker.port}",
+        "id": detector_id,
+        "model": str(model),
+        "threads": 1,
+        "stats_interval": 0.5,
+        **options,
+    }
     agent = DetectorAgent(load_detector(flags, environ={}))
     state_topic = f"bobby/detector/{detector_id}/state"
     mark = probe.mark()
@@ -137,5 +147,4 @@ def running_detector(broker: Mosquitto, probe: Probe, model: Path, detector_id: 
 
 def detection_payloads(probe: Probe, camera: str, since: int = 0) -> list[dict[str, Any]]:
     topic = f"bobby/camera/{camera}/detection"
-    return [protocol.parse_message(m.topic, m.payload)[1]
-            for m in probe.messages[since:] if m.topic == topic]
+    return [protocol.parse_message(m.topic, m.payload)[1] for m in probe.messages[since:] if m.topic == topic]

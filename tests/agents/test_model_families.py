@@ -19,8 +19,9 @@ from bobby_edge.detector.pipeline import load_labels
 from bobby_edge.detector.runtime import TensorInfo
 
 
-def tensor(index: int, shape: tuple[int, ...], dtype: type[np.generic] = np.float32,
-           name: str = "") -> TensorInfo:
+def tensor(
+    index: int, shape: tuple[int, ...], dtype: type[np.generic] = np.float32, name: str = ""
+) -> TensorInfo:
     return TensorInfo(index=index, name=name, shape=shape, dtype=dtype)
 
 
@@ -46,12 +47,16 @@ def test_deeplab_recognised_as_segmentation() -> None:
     assert family.person == 15
 
 
-@pytest.mark.parametrize(("inputs", "outputs"), [
-    ([tensor(0, (1, 224, 224, 3), np.uint8)], [tensor(1, (1, 1000), np.uint8)]),  # classifier
-    ([tensor(0, (1, 224, 224, 3))], [tensor(1, (1, 2254, 12)), tensor(2, (1, 2254, 1))]),  # BlazePose
-    ([tensor(0, (1, 300, 300, 1), np.uint8)], TF1_OUTPUTS),  # grey input
-    ([tensor(0, (1, 300, 300, 3)), tensor(1, (1,))], TF1_OUTPUTS),  # two inputs
-], ids=["classifier", "anchors", "grey", "two-inputs"])
+@pytest.mark.parametrize(
+    ("inputs", "outputs"),
+    [
+        ([tensor(0, (1, 224, 224, 3), np.uint8)], [tensor(1, (1, 1000), np.uint8)]),  # classifier
+        ([tensor(0, (1, 224, 224, 3))], [tensor(1, (1, 2254, 12)), tensor(2, (1, 2254, 1))]),  # BlazePose
+        ([tensor(0, (1, 300, 300, 1), np.uint8)], TF1_OUTPUTS),  # grey input
+        ([tensor(0, (1, 300, 300, 3)), tensor(1, (1,))], TF1_OUTPUTS),  # two inputs
+    ],
+    ids=["classifier", "anchors", "grey", "two-inputs"],
+)
 def test_unknown_model_gets_a_clear_error(inputs: list[TensorInfo], outputs: list[TensorInfo]) -> None:
     with pytest.raises(ModelError, match=r"no family .* Supported: 'ssd' .* 'segmentation'"):
         recognise(inputs, outputs, ModelOptions())
@@ -74,7 +79,8 @@ def test_ssd_tf1_order_decodes_person_boxes() -> None:
     # [ymin, xmin, ymax, xmax]: a person, a dog (class 17), a weak person, a box spilling out.
     outputs = _tf1_arrays(
         [[0.1, 0.2, 0.9, 0.6], [0.0, 0.0, 0.5, 0.5], [0.5, 0.5, 0.7, 0.6], [-0.1, 0.8, 0.4, 1.2]],
-        [0, 17, 0, 0], [0.83, 0.99, 0.31, 0.6],
+        [0, 17, 0, 0],
+        [0.83, 0.99, 0.31, 0.6],
     )
     people = family.postprocess(outputs)
     assert [p.score for p in people] == pytest.approx([0.83, 0.6, 0.31])
@@ -86,8 +92,12 @@ def test_ssd_tf1_order_decodes_person_boxes() -> None:
 def test_ssd_tf2_order_decodes_the_same() -> None:
     family = recognise(UINT8_300, TF2_OUTPUTS, ModelOptions())
     n = 25
-    scores, boxes, count, classes = (np.zeros((1, n), np.float32), np.zeros((1, n, 4), np.float32),
-                                     np.array([3], np.float32), np.zeros((1, n), np.float32))
+    scores, boxes, count, classes = (
+        np.zeros((1, n), np.float32),
+        np.zeros((1, n, 4), np.float32),
+        np.array([3], np.float32),
+        np.zeros((1, n), np.float32),
+    )
     scores[0, :3] = [0.9, 0.75, 0.4]
     classes[0, :3] = [2, 0, 0]  # a car (class 2) scores highest: must not be taken as a person
     boxes[0, :3] = [[0, 0, 1, 1], [0.2, 0.3, 0.6, 0.5], [0.1, 0.1, 0.2, 0.2]]
@@ -114,8 +124,12 @@ def test_ssd_no_detections_and_ambiguous_values() -> None:
 
 
 def test_ssd_quantised_outputs_are_dequantised() -> None:
-    outputs_info = [TensorInfo(1, "", (1, 10, 4), np.uint8, 1 / 255, 0),
-                    tensor(2, (1, 10)), TensorInfo(3, "", (1, 10), np.uint8, 1 / 255, 0), tensor(4, (1,))]
+    outputs_info = [
+        TensorInfo(1, "", (1, 10, 4), np.uint8, 1 / 255, 0),
+        tensor(2, (1, 10)),
+        TensorInfo(3, "", (1, 10), np.uint8, 1 / 255, 0),
+        tensor(4, (1,)),
+    ]
     family = recognise(UINT8_300, outputs_info, ModelOptions())
     b = np.zeros((1, 10, 4), np.uint8)
     b[0, 0] = [0, 0, 255, 255]

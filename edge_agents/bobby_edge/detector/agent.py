@@ -87,8 +87,11 @@ class DetectorAgent(Service):
     def __init__(self, config: DetectorConfig, pipeline: Pipeline | None = None) -> None:
         # The model first: a missing or unusable model fails before any connection.
         self.pipeline = pipeline or Pipeline.open(
-            config.model, threads=config.threads, labels=config.labels,
-            person_class=config.person_class, max_payload=config.max_payload,
+            config.model,
+            threads=config.threads,
+            labels=config.labels,
+            person_class=config.person_class,
+            max_payload=config.max_payload,
         )
         super().__init__(config)
         self.settings = config
@@ -158,8 +161,11 @@ class DetectorAgent(Service):
         }
 
     def work(self) -> None:
-        _LOGGER.info("detector %s analysing %s", self.config.id,
-                     protocol.frame_subscription(self.config.base_topic, self.settings.group))
+        _LOGGER.info(
+            "detector %s analysing %s",
+            self.config.id,
+            protocol.frame_subscription(self.config.base_topic, self.settings.group),
+        )
         while not self.stop_event.is_set():
             picked = self._next_frame()
             if picked is not None:
@@ -174,7 +180,7 @@ class DetectorAgent(Service):
             self.frames_received += 1
         if not self.enabled:
             return
-        camera = message.topic[len(self._frame_prefix):-len("/frame")]
+        camera = message.topic[len(self._frame_prefix) : -len("/frame")]
         payload = bytes(message.payload)  # paho types it bytes | bytearray; bytes is no copy
         try:
             protocol.validate_service_id(camera)
@@ -246,19 +252,27 @@ class DetectorAgent(Service):
             except (OSError, ValueError) as err:
                 with_snapshot = False
                 _LOGGER.warning("could not draw the snapshot for camera %r: %s", camera, err)
-        self._send(camera, "detection", protocol.encode({
-            "camera": camera,
-            "detector": self.config.id,
-            "frame_time": round(frame.frame_time, 3),
-            "detection_time": round(time.time(), 3),
-            "score": people[0].score,
-            "boxes": [{"score": p.score, "box": list(p.box)} for p in people],
-            "inference_ms": round(analysis.inference_ms, 2),
-            "snapshot": with_snapshot,
-        }))
+        self._send(
+            camera,
+            "detection",
+            protocol.encode(
+                {
+                    "camera": camera,
+                    "detector": self.config.id,
+                    "frame_time": round(frame.frame_time, 3),
+                    "detection_time": round(time.time(), 3),
+                    "score": people[0].score,
+                    "boxes": [{"score": p.score, "box": list(p.box)} for p in people],
+                    "inference_ms": round(analysis.inference_ms, 2),
+                    "snapshot": with_snapshot,
+                }
+            ),
+        )
 
     def _send(self, camera: str, channel: str, payload: bytes) -> None:
-        self.mqtt.publish(self.topic(channel, service_id=camera, kind="camera"), payload,
-                          qos=protocol.QOS[channel], retain=channel in protocol.RETAINED)
-
-
+        self.mqtt.publish(
+            self.topic(channel, service_id=camera, kind="camera"),
+            payload,
+            qos=protocol.QOS[channel],
+            retain=channel in protocol.RETAINED,
+        )

@@ -96,7 +96,10 @@ def _decode_simplejpeg(payload: bytes, target: tuple[int, int]) -> npt.NDArray[n
     try:
         # min_width/min_height of exactly 1/divisor makes libjpeg-turbo pick that scale.
         rgb: npt.NDArray[np.uint8] = simplejpeg.decode_jpeg(
-            payload, colorspace="RGB", min_width=-(-width // divisor), min_height=-(-height // divisor),
+            payload,
+            colorspace="RGB",
+            min_width=-(-width // divisor),
+            min_height=-(-height // divisor),
         )
     except ValueError as err:
         # strict mode: libjpeg-turbo's warnings (truncated data, bad Huffman codes) are errors
@@ -142,19 +145,3 @@ def decode(payload: bytes, size: tuple[int, int], max_payload: int) -> npt.NDArr
     check_payload(payload, max_payload)
     rgb = _decode_simplejpeg(payload, size) if simplejpeg is not None else _decode_pillow(payload, size)
     return resize_nearest(rgb, size)
-
-
-def image_size(payload: bytes) -> tuple[int, int] | None:
-    """(width, height) from the JPEG header, or None."""
-    try:
-        if simplejpeg is not None:
-            height, width = simplejpeg.decode_jpeg_header(payload)[:2]
-            return int(width), int(height)
-        from PIL import Image
-
-        with Image.open(io.BytesIO(payload)) as image:
-            return image.size
-    except Exception:  # only a hint for logs; the decode itself reports errors
-        return None
-
-

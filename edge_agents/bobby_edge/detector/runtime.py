@@ -34,9 +34,12 @@ class TensorInfo:
     def from_details(cls, details: dict[str, Any]) -> TensorInfo:
         scale, zero_point = details.get("quantization", (0.0, 0))
         return cls(
-            index=int(details["index"]), name=str(details.get("name", "")),
-            shape=tuple(int(d) for d in details["shape"]), dtype=np.dtype(details["dtype"]).type,
-            scale=float(scale), zero_point=int(zero_point),
+            index=int(details["index"]),
+            name=str(details.get("name", "")),
+            shape=tuple(int(d) for d in details["shape"]),
+            dtype=np.dtype(details["dtype"]).type,
+            scale=float(scale),
+            zero_point=int(zero_point),
         )
 
     def dequantize(self, values: npt.NDArray[Any]) -> npt.NDArray[np.float32]:

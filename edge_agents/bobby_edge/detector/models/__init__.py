@@ -8,6 +8,14 @@ from . import segmentation, ssd
 from .base import FAMILIES, Box, ModelError, ModelFamily, ModelOptions, Person, recognise, register
 
 __all__ = [
-    "FAMILIES", "Box", "ModelError", "ModelFamily", "ModelOptions", "Person", "recognise", "register",
-    "segmentation", "ssd",
+    "FAMILIES",
+    "Box",
+    "ModelError",
+    "ModelFamily",
+    "ModelOptions",
+    "Person",
+    "recognise",
+    "register",
+    "segmentation",
+    "ssd",
 ]

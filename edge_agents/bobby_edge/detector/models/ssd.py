@@ -89,14 +89,20 @@ class SsdFamily(ModelFamily):
     def matches(cls, inputs: list[TensorInfo], outputs: list[TensorInfo]) -> bool:
         if image_input(inputs) is None or len(outputs) != 4:
             return False
-        return (sum(map(_is_boxes, outputs)) == 1 and sum(map(_is_count, outputs)) == 1
-                and sum(map(_is_per_box, outputs)) == 2)
+        return (
+            sum(map(_is_boxes, outputs)) == 1
+            and sum(map(_is_count, outputs)) == 1
+            and sum(map(_is_per_box, outputs)) == 2
+        )
 
     def describe(self) -> str:
         return f"ssd, person class {self.person}"
 
-    def _split(self, a: npt.NDArray[np.float32], b: npt.NDArray[np.float32],
-               ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] | None:
+    def _split(
+        self,
+        a: npt.NDArray[np.float32],
+        b: npt.NDArray[np.float32],
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] | None:
         """(classes, scores) of the pair's valid entries, or None when they cannot be told apart."""
         first, second = self.pair
         if self.classes_index is None:
@@ -114,14 +120,15 @@ class SsdFamily(ModelFamily):
         boxes = info[self.boxes_index].dequantize(outputs[self.boxes_index])[0]
         count = max(0, min(int(count_out[0]) if count_out.size else 0, boxes.shape[0]))
         first, second = self.pair
-        split = self._split(info[first].dequantize(outputs[first])[0][:count],
-                            info[second].dequantize(outputs[second])[0][:count])
+        split = self._split(
+            info[first].dequantize(outputs[first])[0][:count],
+            info[second].dequantize(outputs[second])[0][:count],
+        )
         if count == 0 or split is None:
             return []
         classes, scores = split
         people = [
-            Person(round(float(scores[i]), 4),
-                   clip_box(boxes[i][1], boxes[i][0], boxes[i][3], boxes[i][2]))
+            Person(round(float(scores[i]), 4), clip_box(boxes[i][1], boxes[i][0], boxes[i][3], boxes[i][2]))
             for i in range(count)
             if round(float(classes[i])) == self.person and scores[i] > 0
         ]
