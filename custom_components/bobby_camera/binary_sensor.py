@@ -65,7 +65,9 @@ async def async_setup_entry(
 ) -> None:
     """Add binary sensors for known services and for those that appear later."""
 
-    def create(hub: BobbyHub, service: Service, description: BobbyBinarySensorDescription) -> BinarySensorEntity:
+    def create(
+        hub: BobbyHub, service: Service, description: BobbyBinarySensorDescription
+    ) -> BinarySensorEntity:
         if description is PERSON:
             return BobbyPersonSensor(hub, service, description)
         return BobbyBinarySensor(hub, service, description)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import voluptuous as vol
-
 from homeassistant.config_entries import ConfigEntry, ConfigFlow, ConfigFlowResult, OptionsFlow
 from homeassistant.core import callback
 from homeassistant.helpers import selector
@@ -27,8 +26,9 @@ MQTT_DOMAIN = "mqtt"
 
 def _seconds(lo: float, hi: float) -> selector.NumberSelector:
     return selector.NumberSelector(
-        selector.NumberSelectorConfig(min=lo, max=hi, step=1, unit_of_measurement="s",
-                                      mode=selector.NumberSelectorMode.BOX)
+        selector.NumberSelectorConfig(
+            min=lo, max=hi, step=1, unit_of_measurement="s", mode=selector.NumberSelectorMode.BOX
+        )
     )
 
 
@@ -37,15 +37,19 @@ def _base_topic_schema(default: str) -> vol.Schema:
 
 
 def _options_schema(options: dict[str, Any]) -> vol.Schema:
-    return vol.Schema({
-        vol.Required(CONF_BASE_TOPIC, default=options[CONF_BASE_TOPIC]): selector.TextSelector(),
-        vol.Required(CONF_THRESHOLD, default=options[CONF_THRESHOLD]): selector.NumberSelector(
-            selector.NumberSelectorConfig(min=0.05, max=1.0, step=0.05, mode=selector.NumberSelectorMode.SLIDER)
-        ),
-        vol.Required(CONF_TRIGGER_AFTER, default=options[CONF_TRIGGER_AFTER]): _seconds(0, 600),
-        vol.Required(CONF_CLEAR_AFTER, default=options[CONF_CLEAR_AFTER]): _seconds(1, 3600),
-        vol.Required(CONF_COMMAND_TIMEOUT, default=options[CONF_COMMAND_TIMEOUT]): _seconds(1, 120),
-    })
+    return vol.Schema(
+        {
+            vol.Required(CONF_BASE_TOPIC, default=options[CONF_BASE_TOPIC]): selector.TextSelector(),
+            vol.Required(CONF_THRESHOLD, default=options[CONF_THRESHOLD]): selector.NumberSelector(
+                selector.NumberSelectorConfig(
+                    min=0.05, max=1.0, step=0.05, mode=selector.NumberSelectorMode.SLIDER
+                )
+            ),
+            vol.Required(CONF_TRIGGER_AFTER, default=options[CONF_TRIGGER_AFTER]): _seconds(0, 600),
+            vol.Required(CONF_CLEAR_AFTER, default=options[CONF_CLEAR_AFTER]): _seconds(1, 3600),
+            vol.Required(CONF_COMMAND_TIMEOUT, default=options[CONF_COMMAND_TIMEOUT]): _seconds(1, 120),
+        }
+    )
 
 
 def _check_base_topic(user_input: dict[str, Any]) -> dict[str, str]:

@@ -16,12 +16,16 @@ def translate_command_error(error: BobbyCommandError, timeout: float) -> HomeAss
     placeholders = {"name": error.service.name, "detail": error.detail, "timeout": f"{timeout:g}"}
     if isinstance(error, NotControllableError):
         return ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="not_controllable", translation_placeholders=placeholders
+            translation_domain=DOMAIN,
+            translation_key="not_controllable",
+            translation_placeholders=placeholders,
         )
     key = "command_rejected" if isinstance(error, CommandRejectedError) else "command_timeout"
     if not isinstance(error, CommandRejectedError | CommandTimeoutError):
         key = "command_failed"
-    return HomeAssistantError(translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders)
+    return HomeAssistantError(
+        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders
+    )
 
 
 def bobby_command[**P](

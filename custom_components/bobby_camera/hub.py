@@ -18,7 +18,8 @@ from uuid import uuid4
 from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
@@ -47,8 +48,14 @@ type BobbyConfigEntry = ConfigEntry[BobbyHub]
 
 # Channels the hub subscribes to: per channel the kind filter and the QoS.
 _SUBSCRIPTIONS: tuple[tuple[str, str], ...] = (
-    ("+", "status"), ("+", "info"), ("+", "state"), ("+", "ack"), ("+", "stats"),
-    ("camera", "detection"), ("camera", "snapshot"), ("camera", "preview"),
+    ("+", "status"),
+    ("+", "info"),
+    ("+", "state"),
+    ("+", "ack"),
+    ("+", "stats"),
+    ("camera", "detection"),
+    ("camera", "snapshot"),
+    ("camera", "preview"),
 )
 _RETAINED_TO_CLEAR = ("status", "info", "state", "snapshot", "preview")
 
@@ -438,8 +445,13 @@ class BobbyHub:
             if active:
                 LOGGER.warning("%s %s: %s", service.kind, service.service_id, problem)
                 ir.async_create_issue(
-                    self.hass, DOMAIN, issue_id, is_fixable=False, severity=ir.IssueSeverity.WARNING,
-                    translation_key=problem, translation_placeholders=placeholders,
+                    self.hass,
+                    DOMAIN,
+                    issue_id,
+                    is_fixable=False,
+                    severity=ir.IssueSeverity.WARNING,
+                    translation_key=problem,
+                    translation_placeholders=placeholders,
                 )
             else:
                 LOGGER.info("%s %s recovered from: %s", service.kind, service.service_id, problem)
@@ -457,7 +469,9 @@ class BobbyHub:
                 },
             )
         event_type = current[0] if current else "recovered"
-        async_dispatcher_send(self.hass, self.signal_problem(service), event_type, {"problems": list(current)})
+        async_dispatcher_send(
+            self.hass, self.signal_problem(service), event_type, {"problems": list(current)}
+        )
 
     # --- commands ---------------------------------------------------------------------
 
@@ -469,9 +483,7 @@ class BobbyHub:
         description = ", ".join(f"{k}={v}" for k, v in fields.items())
         payload = protocol.encode_command(request_id, **fields)
         protocol.check_command(service.kind, protocol.decode_json(payload))
-        pending = self._pending[request_id] = _Pending(
-            service, self.hass.loop.create_future(), description
-        )
+        pending = self._pending[request_id] = _Pending(service, self.hass.loop.create_future(), description)
         pending.cancel_timeout = async_call_later(
             self.hass, self.command_timeout, partial(self._async_command_timeout, request_id)
         )

@@ -7,11 +7,11 @@ installed in Home Assistant). Both parsers are tested against tests/protocol_exa
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 import json
 import math
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
 SCHEMA_VERSION: Final = 1
@@ -31,8 +31,16 @@ CHANNELS: Final = frozenset({"status"}) | JSON_CHANNELS | BINARY_CHANNELS
 
 # QoS and retain flags per channel, as the table in docs/protocol.md gives them.
 QOS: Final = {
-    "status": 1, "info": 1, "state": 1, "set": 1, "ack": 1, "stats": 0,
-    "frame": 0, "detection": 1, "snapshot": 0, "preview": 0,
+    "status": 1,
+    "info": 1,
+    "state": 1,
+    "set": 1,
+    "ack": 1,
+    "stats": 0,
+    "frame": 0,
+    "detection": 1,
+    "snapshot": 0,
+    "preview": 0,
 }
 RETAINED: Final = frozenset({"status", "info", "state", "snapshot", "preview"})
 
@@ -96,6 +104,7 @@ def parse_topic(topic: str, base: str | None = None) -> Topic:
 
 # --- value checks -----------------------------------------------------------------------
 
+
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -104,8 +113,9 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _need(data: dict[str, Any], key: str, ok: Callable[[Any], bool], what: str,
-          *, required: bool = True) -> None:
+def _need(
+    data: dict[str, Any], key: str, ok: Callable[[Any], bool], what: str, *, required: bool = True
+) -> None:
     if key not in data:
         if required:
             raise ProtocolError(f"{key!r} is missing")
@@ -114,11 +124,14 @@ def _need(data: dict[str, Any], key: str, ok: Callable[[Any], bool], what: str,
         raise ProtocolError(f"{key!r} must be {what}, got {data[key]!r}")
 
 
-def _number(lo: float | None = None, hi: float | None = None, *, nullable: bool = False) -> Callable[[Any], bool]:
+def _number(
+    lo: float | None = None, hi: float | None = None, *, nullable: bool = False
+) -> Callable[[Any], bool]:
     def check(value: Any) -> bool:
         if value is None:
             return nullable
         return _is_number(value) and (lo is None or value >= lo) and (hi is None or value <= hi)
+
     return check
 
 
@@ -198,8 +211,14 @@ def _check_ack(kind: str, data: dict[str, Any]) -> None:
 def _check_stats(_kind: str, data: dict[str, Any]) -> None:
     _need(data, "uptime", _number(0), "a number ≥ 0")
     _need(data, "fps", _number(0), "a number ≥ 0")
-    for key in ("frames_sent", "capture_errors", "frames_received", "frames_analysed",
-                "frames_dropped", "frames_invalid"):
+    for key in (
+        "frames_sent",
+        "capture_errors",
+        "frames_received",
+        "frames_analysed",
+        "frames_dropped",
+        "frames_invalid",
+    ):
         _need(data, key, _is_counter, "a whole number ≥ 0", required=False)
     for key in ("inference_ms_p50", "inference_ms_p95", "queue_age_ms", "cpu_temperature"):
         _need(data, key, _number(nullable=True), "a number or null", required=False)
@@ -209,7 +228,9 @@ def _check_stats(_kind: str, data: dict[str, Any]) -> None:
 
 def _check_detection(t: Topic, data: dict[str, Any]) -> None:
     if data.get("camera") != t.service_id:
-        raise ProtocolError(f"detection camera {data.get('camera')!r} does not match the topic's {t.service_id!r}")
+        raise ProtocolError(
+            f"detection camera {data.get('camera')!r} does not match the topic's {t.service_id!r}"
+        )
     _need(data, "detector", _is_str, "a string")
     _need(data, "frame_time", _number(0), "a Unix time")
     _need(data, "detection_time", _number(0), "a Unix time")
@@ -241,7 +262,9 @@ def decode_json(payload: bytes | str) -> dict[str, Any]:
     if not _is_int(version):
         raise ProtocolError("payload has no integer schema version 'v'")
     if not 1 <= version <= SCHEMA_VERSION:
-        raise ProtocolError(f"schema version {version} is not supported (this integration reads {SCHEMA_VERSION})")
+        raise ProtocolError(
+            f"schema version {version} is not supported (this integration reads {SCHEMA_VERSION})"
+        )
     return data
 
 

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import voluptuous as vol
-
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, ServiceCall, callback
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import device_registry as dr
 
 from .const import ATTR_DEVICE_ID, ATTR_ENABLED, DOMAIN, SERVICE_REQUEST_PREVIEW, SERVICE_SET_ENABLED
 from .helpers import translate_command_error
 from .hub import BobbyCommandError, BobbyConfigEntry, BobbyHub, Service
 
 SCHEMA_REQUEST_PREVIEW = vol.Schema({vol.Required(ATTR_DEVICE_ID): cv.string})
-SCHEMA_SET_ENABLED = vol.Schema({vol.Required(ATTR_DEVICE_ID): cv.string, vol.Required(ATTR_ENABLED): cv.boolean})
+SCHEMA_SET_ENABLED = vol.Schema(
+    {vol.Required(ATTR_DEVICE_ID): cv.string, vol.Required(ATTR_ENABLED): cv.boolean}
+)
 
 
 def _resolve(hass: HomeAssistant, device_id: str) -> tuple[BobbyHub, Service]:
@@ -30,7 +32,9 @@ def _resolve(hass: HomeAssistant, device_id: str) -> tuple[BobbyHub, Service]:
             if (service := entry.runtime_data.service_for_device(device)) is not None:
                 return entry.runtime_data, service
     raise ServiceValidationError(
-        translation_domain=DOMAIN, translation_key="unknown_device", translation_placeholders={"device_id": device_id}
+        translation_domain=DOMAIN,
+        translation_key="unknown_device",
+        translation_placeholders={"device_id": device_id},
     )
 
 
@@ -38,7 +42,9 @@ async def _async_request_preview(call: ServiceCall) -> None:
     hub, service = _resolve(call.hass, call.data[ATTR_DEVICE_ID])
     if service.kind != "camera":
         raise ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="not_a_camera", translation_placeholders={"name": service.name}
+            translation_domain=DOMAIN,
+            translation_key="not_a_camera",
+            translation_placeholders={"name": service.name},
         )
     try:
         await hub.async_request_preview(service)
@@ -57,5 +63,7 @@ async def _async_set_enabled(call: ServiceCall) -> None:
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the integration's actions."""
-    hass.services.async_register(DOMAIN, SERVICE_REQUEST_PREVIEW, _async_request_preview, SCHEMA_REQUEST_PREVIEW)
+    hass.services.async_register(
+        DOMAIN, SERVICE_REQUEST_PREVIEW, _async_request_preview, SCHEMA_REQUEST_PREVIEW
+    )
     hass.services.async_register(DOMAIN, SERVICE_SET_ENABLED, _async_set_enabled, SCHEMA_SET_ENABLED)

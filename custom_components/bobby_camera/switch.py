@@ -80,7 +80,7 @@ class BobbyHubSwitch(SwitchEntity):
     def __init__(self, hub: BobbyHub) -> None:
         """Attach to the hub device."""
         self.hub = hub
-        self._attr_unique_id = f"{hub.entry.entry_id}_all_enabled"
+        self._attr_unique_id = "hub_all_enabled"  # one hub entry per installation
         self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, hub.entry.entry_id)})
 
     async def async_added_to_hass(self) -> None:

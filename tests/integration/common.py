@@ -8,9 +8,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
-
 from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # The smallest valid JPEG would do for HA; the bytes are opaque to the integration.
@@ -74,9 +73,9 @@ def entity_summary(hass: HomeAssistant, config_entry_id: str, domain: str) -> di
             "unit_of_measurement": entry.unit_of_measurement,
             "disabled_by": entry.disabled_by,
             "state": None if state is None else state.state,
-            "attributes": None if state is None else {
-                k: v for k, v in state.attributes.items() if k not in {"access_token", "entity_picture"}
-            },
+            "attributes": None
+            if state is None
+            else {k: v for k, v in state.attributes.items() if k not in {"access_token", "entity_picture"}},
         }
     assert summary, f"no {domain} entities"
     return dict(sorted(summary.items()))

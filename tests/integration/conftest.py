@@ -7,13 +7,17 @@ from typing import Any
 from unittest.mock import PropertyMock, patch
 
 import pytest
+from homeassistant.components.mqtt import config_flow as _mqtt_config_flow  # noqa: F401
+from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.bobby_camera.const import DEFAULT_OPTIONS, DOMAIN
-from homeassistant.core import HomeAssistant
+
+# MQTT's config flow imports dataclasses that mashumaro compiles with the real datetime:
+# imported first under a frozen clock (the freezer fixture) they fail, so import it now.
 
 
 @pytest.fixture(autouse=True)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
-from pytest_homeassistant_custom_component.typing import MqttMockHAClient
-
 from homeassistant import config_entries
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 from custom_components.bobby_camera.const import DEFAULT_OPTIONS, DOMAIN
 
@@ -47,7 +46,9 @@ async def test_only_one_hub(hass: HomeAssistant, init_integration: MockConfigEnt
     assert result["reason"] in {"single_instance_allowed", "already_configured"}
 
 
-async def test_options_flow_reloads_with_new_options(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
+async def test_options_flow_reloads_with_new_options(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
     """Changed options reach a new hub (the entry reloads)."""
     old_hub = init_integration.runtime_data
     result = await hass.config_entries.options.async_init(init_integration.entry_id)
@@ -59,7 +60,9 @@ async def test_options_flow_reloads_with_new_options(hass: HomeAssistant, init_i
         "clear_after": 60,
         "command_timeout": 5,
     }
-    result = await hass.config_entries.options.async_configure(result["flow_id"], {**new_options, "base_topic": "a/+"})
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**new_options, "base_topic": "a/+"}
+    )
     assert result["errors"] == {"base_topic": "invalid_base_topic"}
     result = await hass.config_entries.options.async_configure(result["flow_id"], new_options)
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -67,7 +70,11 @@ async def test_options_flow_reloads_with_new_options(hass: HomeAssistant, init_i
     hub = init_integration.runtime_data
     assert hub is not old_hub
     assert (hub.base_topic, hub.threshold, hub.trigger_after, hub.clear_after, hub.command_timeout) == (
-        "cams", 0.7, 2, 60, 5,
+        "cams",
+        0.7,
+        2,
+        60,
+        5,
     )
 
 

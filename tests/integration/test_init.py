@@ -2,31 +2,38 @@
 
 from __future__ import annotations
 
-from pytest_homeassistant_custom_component.common import MockConfigEntry
-from pytest_homeassistant_custom_component.typing import MqttMockHAClient
-
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 from custom_components.bobby_camera.const import DOMAIN
 
 from .common import announce, detection, fire
 
 
-async def test_setup_and_unload(hass: HomeAssistant, init_integration: MockConfigEntry,
-                                mqtt_mock: MqttMockHAClient) -> None:
+async def test_setup_and_unload(
+    hass: HomeAssistant, init_integration: MockConfigEntry, mqtt_mock: MqttMockHAClient
+) -> None:
     """The entry loads, subscribes to the agents' topics and unloads cleanly."""
     assert init_integration.state is ConfigEntryState.LOADED
     topics = {call.args[0] for call in mqtt_mock.async_subscribe.call_args_list}
-    assert {"bobby/+/+/status", "bobby/+/+/info", "bobby/camera/+/detection", "bobby/camera/+/preview"} <= topics
+    assert {
+        "bobby/+/+/status",
+        "bobby/+/+/info",
+        "bobby/camera/+/detection",
+        "bobby/camera/+/preview",
+    } <= topics
     assert not any(t.endswith("/frame") for t in topics)
     assert await hass.config_entries.async_unload(init_integration.entry_id)
     assert init_integration.state is ConfigEntryState.NOT_LOADED
 
 
-async def test_discovery_of_agents(hass: HomeAssistant, init_integration: MockConfigEntry,
-                                   device_registry: dr.DeviceRegistry) -> None:
+async def test_discovery_of_agents(
+    hass: HomeAssistant, init_integration: MockConfigEntry, device_registry: dr.DeviceRegistry
+) -> None:
     """Retained announcements become devices linked to the hub."""
     announce(hass, "camera_porch")
     announce(hass, "detector_pi4")
@@ -51,7 +58,9 @@ async def test_dumb_camera_appears_on_first_detection(
     fire(hass, "bobby/camera/porch/detection", detection())
     await hass.async_block_till_done()
     assert hass.states.get("binary_sensor.porch_person").state == "on"
-    entities = {e.unique_id for e in er.async_entries_for_config_entry(entity_registry, init_integration.entry_id)}
+    entities = {
+        e.unique_id for e in er.async_entries_for_config_entry(entity_registry, init_integration.entry_id)
+    }
     assert "camera_porch_person" in entities
     assert "camera_porch_enabled" not in entities
     assert "camera_porch_connectivity" not in entities

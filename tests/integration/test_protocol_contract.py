@@ -56,12 +56,21 @@ def test_commands_we_send_are_valid() -> None:
     payload = protocol.encode_command("r1", enabled=False)
     protocol.check_command("camera", protocol.decode_json(payload))
     with pytest.raises(protocol.ProtocolError):
-        protocol.check_command("detector", protocol.decode_json(protocol.encode_command("r2", action="preview")))
+        protocol.check_command(
+            "detector", protocol.decode_json(protocol.encode_command("r2", action="preview"))
+        )
 
 
 @pytest.mark.parametrize(
     ("base", "valid"),
-    [("bobby", True), ("home/bobby", True), ("", False), ("a/+/b", False), ("bobby/#", False), ("/bobby", False)],
+    [
+        ("bobby", True),
+        ("home/bobby", True),
+        ("", False),
+        ("a/+/b", False),
+        ("bobby/#", False),
+        ("/bobby", False),
+    ],
 )
 def test_base_topic_validation(base: str, valid: bool) -> None:
     """Base topics with wildcards or empty levels are refused by the config flow."""

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
-from syrupy.assertion import SnapshotAssertion
-
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN, Platform
 from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from syrupy.assertion import SnapshotAssertion
 
 from .common import announce, detection, entity_summary, fire, payload
 
@@ -19,7 +18,9 @@ def platforms() -> list[str]:
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
-async def test_entities(hass: HomeAssistant, init_integration: MockConfigEntry, snapshot: SnapshotAssertion) -> None:
+async def test_entities(
+    hass: HomeAssistant, init_integration: MockConfigEntry, snapshot: SnapshotAssertion
+) -> None:
     """Every sensor of a camera agent and a detector agent, after stats and one detection."""
     announce(hass, "camera_porch")
     announce(hass, "detector_pi4")
@@ -35,7 +36,11 @@ async def test_values_follow_stats(hass: HomeAssistant, init_integration: MockCo
     assert hass.states.get("sensor.pi_4_detector_inference_time").state == "6.1"
     assert hass.states.get("sensor.pi_4_detector_analysed_frame_rate").state == "14.2"
     assert hass.states.get("sensor.pi_4_detector_dropped_frames").state == "50"
-    fire(hass, "bobby/detector/pi4/stats", payload("detector_pi4", "stats", frames_dropped=75, inference_ms_p50=None))
+    fire(
+        hass,
+        "bobby/detector/pi4/stats",
+        payload("detector_pi4", "stats", frames_dropped=75, inference_ms_p50=None),
+    )
     await hass.async_block_till_done()
     assert hass.states.get("sensor.pi_4_detector_dropped_frames").state == "75"
     assert hass.states.get("sensor.pi_4_detector_inference_time").state == STATE_UNKNOWN

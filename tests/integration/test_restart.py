@@ -1,0 +1,139 @@
+"""True state right after a restart, stale devices, and set-up without MQTT."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from unittest.mock import patch
+
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant, State
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+    mock_restore_cache_with_extra_data,
+)
+from pytest_homeassistant_custom_component.typing import MqttMockHAClient, WebSocketGenerator
+
+from custom_components.bobby_camera.const import DOMAIN
+
+from .common import announce, fire
+
+PERSON = "binary_sensor.porch_person"
+
+
+def _known_camera(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """What the registries hold for a camera seen before the restart."""
+    entry.add_to_hass(hass)
+    device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id, identifiers={(DOMAIN, "camera_porch")}, name="Porch"
+    )
+    er.async_get(hass).async_get_or_create(
+        "binary_sensor",
+        DOMAIN,
+        "camera_porch_person",
+        suggested_object_id="porch_person",
+        config_entry=entry,
+        device_id=device.id,
+    )
+
+
+@pytest.mark.parametrize(("seen_ago", "expected"), [(10, "on"), (45, "off")])
+async def test_person_state_survives_restart(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    mqtt_mock: MqttMockHAClient,
+    mock_config_entry: MockConfigEntry,
+    *,
+    seen_ago: int,
+    expected: str,
+) -> None:
+    """Detections are not retained: the person sensor restores its last sighting.
+
+    Seen 10 s before the restart with clear_after 30 s: on at once, off 20 s later.
+    Seen 45 s before: off at once.
+    """
+    _known_camera(hass, mock_config_entry)
+    last_hit = dt_util.utcnow() - timedelta(seconds=seen_ago)
+    mock_restore_cache_with_extra_data(hass, [(State(PERSON, "on"), {"last_hit": last_hit.isoformat()})])
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get(PERSON).state == expected
+    freezer.tick(timedelta(seconds=30 - seen_ago + 0.5 if seen_ago < 30 else 1))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert hass.states.get(PERSON).state == "off"
+
+
+async def test_retained_state_shows_at_once(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
+    """After a restart the retained status, info and state give every entity its value."""
+    announce(hass, "camera_porch", stats=False)
+    fire(hass, "bobby/camera/porch/state", {"v": 1, "enabled": False, "fps": 2.0}, retain=False)
+    await hass.async_block_till_done()
+    assert hass.states.get("switch.porch_enabled").state == "off"
+    assert hass.states.get("binary_sensor.porch_connectivity").state == "on"
+
+
+async def test_remove_stale_device(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    mqtt_mock: MqttMockHAClient,
+    device_registry: dr.DeviceRegistry,
+    hass_ws_client: WebSocketGenerator,
+) -> None:
+    """An online agent cannot be removed; an offline one can, and its retained topics are cleared."""
+    assert await async_setup_component(hass, "config", {})
+    announce(hass, "detector_pi4")
+    await hass.async_block_till_done()
+    device = device_registry.async_get_device(identifiers={(DOMAIN, "detector_pi4")})
+    client = await hass_ws_client(hass)
+
+    async def remove() -> dict:
+        await client.send_json_auto_id(
+            {
+                "type": "config/device_registry/remove_config_entry",
+                "config_entry_id": init_integration.entry_id,
+                "device_id": device.id,
+            }
+        )
+        return await client.receive_json()
+
+    assert (await remove())["success"] is False
+    fire(hass, "bobby/detector/pi4/status", "offline")
+    await hass.async_block_till_done()
+    assert (await remove())["success"] is True
+    await hass.async_block_till_done()
+    assert device_registry.async_get_device(identifiers={(DOMAIN, "detector_pi4")}) is None
+    assert hass.states.get("switch.pi_4_detector_enabled") is None
+    cleared = [c.args for c in mqtt_mock.async_publish.call_args_list if c.args[3] is True]
+    assert {(topic, payload) for topic, payload, *_ in cleared} == {
+        ("bobby/detector/pi4/status", b""),
+        ("bobby/detector/pi4/info", b""),
+        ("bobby/detector/pi4/state", b""),
+    }
+    # The hub device itself stays.
+    hub = device_registry.async_get_device(identifiers={(DOMAIN, init_integration.entry_id)})
+    await client.send_json_auto_id(
+        {
+            "type": "config/device_registry/remove_config_entry",
+            "config_entry_id": init_integration.entry_id,
+            "device_id": hub.id,
+        }
+    )
+    assert (await client.receive_json())["success"] is False
+    assert "detector_pi4" not in init_integration.runtime_data.services
+
+
+async def test_setup_retries_while_mqtt_is_not_ready(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, mock_config_entry: MockConfigEntry
+) -> None:
+    """No MQTT client yet: ConfigEntryNotReady, so HA retries later."""
+    mock_config_entry.add_to_hass(hass)
+    with patch("homeassistant.components.mqtt.async_wait_for_mqtt_client", return_value=False):
+        await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY

@@ -1,0 +1,100 @@
+"""Actions: request_preview and set_enabled, with translated errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import device_registry as dr
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+
+from custom_components.bobby_camera.const import DOMAIN
+
+from .common import announce, detection, fire
+
+
+@pytest.fixture
+async def devices(
+    hass: HomeAssistant, init_integration: MockConfigEntry, device_registry: dr.DeviceRegistry
+) -> dict[str, str]:
+    """Device ids of a camera agent, a detector agent and a camera that only streams."""
+    announce(hass, "camera_porch")
+    announce(hass, "detector_pi4")
+    fire(hass, "bobby/camera/esp32/detection", detection(camera="esp32"))
+    await hass.async_block_till_done()
+    return {
+        key: device_registry.async_get_device(identifiers={(DOMAIN, key)}).id
+        for key in ("camera_porch", "detector_pi4", "camera_esp32")
+    }
+
+
+async def _answer_next_command(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, topic: str, **ack: object
+) -> dict:
+    for _ in range(20):
+        await asyncio.sleep(0)
+    call = mqtt_mock.async_publish.call_args_list[-1]
+    assert call.args[0] == topic
+    command = json.loads(call.args[1])
+    fire(hass, topic.replace("/set", "/ack"), {"v": 1, "id": command["id"], **ack})
+    return command
+
+
+async def test_request_preview(
+    hass: HomeAssistant, devices: dict[str, str], mqtt_mock: MqttMockHAClient
+) -> None:
+    """request_preview sends action=preview to the camera and returns on its ack."""
+    call = hass.async_create_background_task(
+        hass.services.async_call(
+            DOMAIN, "request_preview", {"device_id": devices["camera_porch"]}, blocking=True
+        ),
+        "preview",
+    )
+    command = await _answer_next_command(
+        hass, mqtt_mock, "bobby/camera/porch/set", ok=True, state={"v": 1, "enabled": True}
+    )
+    await call
+    assert command["action"] == "preview"
+
+
+async def test_set_enabled(hass: HomeAssistant, devices: dict[str, str], mqtt_mock: MqttMockHAClient) -> None:
+    """set_enabled switches a detector; a refusal becomes a translated error."""
+    call = hass.async_create_background_task(
+        hass.services.async_call(
+            DOMAIN, "set_enabled", {"device_id": devices["detector_pi4"], "enabled": False}, blocking=True
+        ),
+        "disable",
+    )
+    await _answer_next_command(
+        hass,
+        mqtt_mock,
+        "bobby/detector/pi4/set",
+        ok=False,
+        error="model not loaded: run bobby-edge model fetch",
+    )
+    with pytest.raises(HomeAssistantError) as err:
+        await call
+    assert err.value.translation_key == "command_rejected"
+    assert "model fetch" in err.value.translation_placeholders["detail"]
+
+
+@pytest.mark.parametrize(
+    ("service", "device", "data", "key"),
+    [
+        ("request_preview", "detector_pi4", {}, "not_a_camera"),
+        ("set_enabled", "camera_esp32", {"enabled": True}, "not_controllable"),
+        ("set_enabled", None, {"enabled": True}, "unknown_device"),
+    ],
+)
+async def test_invalid_targets(
+    hass: HomeAssistant, devices: dict[str, str], *, service: str, device: str | None, data: dict, key: str
+) -> None:
+    """Wrong devices are refused with translated validation errors, nothing is sent."""
+    device_id = devices[device] if device else "not-a-device"
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(DOMAIN, service, {"device_id": device_id, **data}, blocking=True)
+    assert err.value.translation_key == key
