@@ -22,6 +22,8 @@ _LOGGER = logging.getLogger(__name__)
 
 MAX_LAG = 2.0  # seconds behind the video clock before we jump instead of decoding through
 
+_now = time.monotonic  # the video clock's source (tests replace it)
+
 
 @register("video")
 class VideoFileSource(FrameSource):
@@ -67,7 +69,7 @@ class VideoFileSource(FrameSource):
         if stream.average_rate:
             self._frame_duration = 1 / float(stream.average_rate)
         self._frames = self._container.decode(stream)
-        self._t0 = time.monotonic()
+        self._t0 = _now()
         _LOGGER.info("playing %s (%s, looped)", self.path, stream.codec_context.name)
 
     def _decode_next(self) -> tuple[float, Any]:
@@ -92,7 +94,7 @@ class VideoFileSource(FrameSource):
         raise CaptureError(f"{self.path} has no video frames")
 
     def read(self) -> bytes:
-        now = time.monotonic() - self._t0
+        now = _now() - self._t0
         if self._current is None:
             self._current = self._decode_next()
             self._pending = self._decode_next()
@@ -110,11 +112,11 @@ class VideoFileSource(FrameSource):
         return self._encoded[1]
 
     def pause(self) -> None:
-        self._paused_at = time.monotonic()
+        self._paused_at = _now()
 
     def resume(self) -> None:
         if self._paused_at is not None:
-            self._t0 += time.monotonic() - self._paused_at  # continue where we stopped
+            self._t0 += _now() - self._paused_at  # continue where we stopped
             self._paused_at = None
 
     def close(self) -> None:
