@@ -240,7 +240,8 @@ def test_threshold_and_enabled_commands(
     model_path: Path,
 ) -> None:
     probe.subscribe("bobby/#")
-    with running_detector(broker, probe, model_path, "ctl") as agent:
+    # One snapshot per camera per hour: only the first detection carries one.
+    with running_detector(broker, probe, model_path, "ctl", snapshot_interval=3600) as agent:
         ack = _command(probe, protocol.encode({"id": "r1", "threshold": 0.99}))
         assert ack == {
             "v": 1,
@@ -259,7 +260,8 @@ def test_threshold_and_enabled_commands(
         assert _command(probe, protocol.encode({"id": "r2", "threshold": 0.5}))["ok"] is True
         assert probe.count("bobby/camera/hall/detection", since=mark) == 0
         camera.send("hall", PERSON)
-        probe.on_topic("bobby/camera/hall/detection", timeout=30, since=mark)
+        first = probe.on_topic("bobby/camera/hall/detection", timeout=30, since=mark)
+        assert protocol.parse_message(first.topic, first.payload)[1]["snapshot"] is True
 
         # min_area above the person's box area filters it out.
         assert _command(probe, protocol.encode({"id": "r3", "min_area": 0.95}))["ok"] is True
@@ -281,7 +283,9 @@ def test_threshold_and_enabled_commands(
         assert agent.frames_dropped == agent.frames_invalid == 0
         assert probe.count("bobby/camera/hall/detection", since=mark) == 0
         camera.send("hall", PERSON)
-        probe.on_topic("bobby/camera/hall/detection", timeout=30, since=mark)
+        later = probe.on_topic("bobby/camera/hall/detection", timeout=30, since=mark)
+        assert protocol.parse_message(later.topic, later.payload)[1]["snapshot"] is False
+    assert probe.count("bobby/camera/hall/snapshot") == 1
 
 
 @pytest.mark.parametrize(

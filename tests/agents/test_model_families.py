@@ -161,20 +161,55 @@ def test_person_class_from_labels_and_index(tmp_path: Path) -> None:
 
 
 def test_segmentation_postprocess_scores_and_boxes_person_pixels() -> None:
-    family = recognise([tensor(0, (1, 64, 64, 3))], [tensor(1, (1, 64, 64, 21))], ModelOptions())
-    logits = np.zeros((1, 64, 64, 21), np.float32)
+    family = recognise([tensor(0, (1, 257, 257, 3))], [tensor(1, (1, 257, 257, 21))], ModelOptions())
+    logits = np.zeros((1, 257, 257, 21), np.float32)
     logits[..., 0] = 5.0  # background everywhere
-    logits[0, 16:48, 8:24, 15] = 10.0  # a confident person, rows 16-47, columns 8-23
+    logits[0, 64:192, 32:96, 15] = 10.0  # a confident person, rows 64-191, columns 32-95
     people = family.postprocess([logits])
     assert len(people) == 1
     assert people[0].score == pytest.approx(1 / (1 + np.exp(-5)), abs=1e-3)
-    assert people[0].box == pytest.approx((8 / 64, 16 / 64, 24 / 64, 48 / 64), abs=1 / 32)
+    assert people[0].box == pytest.approx((32 / 257, 64 / 257, 96 / 257, 192 / 257), abs=0.015)
 
-    logits[0, 16:48, 8:24, 15] = 0.0
-    logits[0, 0, 0, 15] = 10.0  # one stray pixel is noise, not a person
+    logits[0, 64:192, 32:96, 15] = 0.0
+    logits[0, 0:2, 0:2, 15] = 10.0  # a few stray pixels are noise, not a person
     assert family.postprocess([logits]) == []
 
 
 def test_segmentation_person_class_outside_model_is_refused() -> None:
     with pytest.raises(ModelError, match="outside the model's 21 classes"):
         recognise([tensor(0, (1, 257, 257, 3))], [tensor(1, (1, 257, 257, 21))], ModelOptions(None, 30))
+
+
+def test_runtime_falls_back_to_tflite_runtime_then_explains(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    from bobby_edge.detector import runtime
+    from bobby_edge.service import StartupError
+
+    fake = types.ModuleType("tflite_runtime.interpreter")
+    fake.Interpreter = object  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)  # import fails
+    monkeypatch.setitem(sys.modules, "tflite_runtime", types.ModuleType("tflite_runtime"))
+    monkeypatch.setitem(sys.modules, "tflite_runtime.interpreter", fake)
+    assert runtime.interpreter_class() is object
+    monkeypatch.setitem(sys.modules, "tflite_runtime.interpreter", None)
+    with pytest.raises(StartupError, match=r"no LiteRT runtime is installed: run `pip install"):
+        runtime.interpreter_class()
+
+
+def test_bad_frame_warnings_are_throttled(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from bobby_edge.detector.agent import ThrottledLog
+
+    log = ThrottledLog(logging.getLogger("test.throttle"), interval=3600)
+    with caplog.at_level(logging.WARNING, logger="test.throttle"):
+        for i in range(50):
+            log.warning("bad frame %d", i)
+    assert [r.getMessage() for r in caplog.records] == ["bad frame 0"]
+    assert log.held_back == 49
+    log.last -= 3600  # the interval has passed
+    with caplog.at_level(logging.WARNING, logger="test.throttle"):
+        log.warning("bad frame %d", 50)
+    assert caplog.records[-1].getMessage() == "bad frame 50 (49 more since the last report)"

@@ -24,10 +24,11 @@ from .base import ModelError, ModelFamily, ModelOptions, Person, clip_box, image
 
 VOC_PERSON = 15  # Pascal VOC: 0 background, ..., 15 person
 MIN_PERSON_FRACTION = 0.002
-# Post-processing reads every STRIDE-th pixel in each direction: the box moves by under
-# 1 % of the frame for a quarter of the work. The score, a mean, is taken over at most
-# SCORE_SAMPLES person pixels. Measured: 0.4-0.5 ms per frame instead of 5 ms at full size.
-STRIDE = 2
+# Post-processing reads every STRIDE-th pixel in each direction: the box moves by about
+# 1 % of the frame for a ninth of the work. The score, a mean, is taken over at most
+# SCORE_SAMPLES person pixels. Measured on 257×257×21 logits: 0.3 ms per frame at stride 3,
+# 0.6 ms at stride 2, 5 ms at full size — against ~9 ms of inference.
+STRIDE = 3
 SCORE_SAMPLES = 1024
 
 
@@ -92,8 +93,11 @@ class SegmentationFamily(ModelFamily):
         selected = selected[:: max(1, len(selected) // SCORE_SAMPLES)]
         exp = np.exp(selected - selected[:, self.person : self.person + 1])
         score = float((1.0 / exp.sum(axis=1)).mean())
-        rows = np.flatnonzero(mask.any(axis=1))
-        cols = np.flatnonzero(mask.any(axis=0))
-        height, width = mask.shape
-        box = clip_box(cols[0] / width, rows[0] / height, (cols[-1] + 1) / width, (rows[-1] + 1) / height)
+        # Sample i covers pixels i*STRIDE .. i*STRIDE+STRIDE-1 of the full-size output.
+        rows = np.flatnonzero(mask.any(axis=1)) * STRIDE
+        cols = np.flatnonzero(mask.any(axis=0)) * STRIDE
+        height, width = self.outputs[0].shape[1:3]
+        box = clip_box(
+            cols[0] / width, rows[0] / height, (cols[-1] + STRIDE) / width, (rows[-1] + STRIDE) / height
+        )
         return [Person(round(score, 4), box)]
