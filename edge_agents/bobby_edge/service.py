@@ -82,13 +82,15 @@ class Service(ABC):
     def work(self) -> None:
         """The main loop; returns when `stop_event` is set."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook, not abstract
         """Release the camera, model or other resources after the main loop ends."""
 
     # --- MQTT conventions ----------------------------------------------------------
 
     def topic(self, channel: str, service_id: str | None = None, kind: str | None = None) -> str:
-        return protocol.topic(self.config.base_topic, kind or self.kind, service_id or self.config.id, channel)
+        return protocol.topic(
+            self.config.base_topic, kind or self.kind, service_id or self.config.id, channel
+        )
 
     def publish(self, channel: str, payload: bytes | str | dict[str, Any], **kwargs: Any) -> bool:
         """Publish on one of this service's channels with the contract's QoS and retain flag."""

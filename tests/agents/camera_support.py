@@ -94,7 +94,8 @@ def wait_count(probe: Probe, topic: str, count: int, timeout: float = 5.0, since
     deadline = time.monotonic() + timeout
     while probe.count(topic, since) < count:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"only {probe.count(topic, since)} of {count} messages on {topic} in {timeout}s")
+            seen = probe.count(topic, since)
+            raise TimeoutError(f"only {seen} of {count} messages on {topic} in {timeout}s")
         time.sleep(0.02)
 
 

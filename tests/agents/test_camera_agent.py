@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from pathlib import Path
@@ -38,7 +39,7 @@ def measure_rate(probe: Probe, window: float) -> tuple[int, float, float]:
     got = frames(probe, since)
     times = frame_times(got)
     assert len(times) >= 2, f"only {len(times)} frames in {window}s"
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     return len(got), (len(times) - 1) / (times[-1] - times[0]), min(gaps)
 
 
@@ -60,7 +61,9 @@ def test_frames_at_the_configured_rate(broker: Mosquitto, probe: Probe, images: 
 def test_announces_retained_info_state_and_stats(broker: Mosquitto, probe: Probe, images: str) -> None:
     with running_agent(broker, images, fps=5.0):
         probe.subscribe(f"{TOPIC}/#")
-        stats = probe.wait_for(lambda m: m.topic == f"{TOPIC}/stats" and json.loads(m.payload)["frames_sent"] > 0)
+        stats = probe.wait_for(
+            lambda m: m.topic == f"{TOPIC}/stats" and json.loads(m.payload)["frames_sent"] > 0
+        )
         late = Probe(broker.port)
         late.subscribe(f"{TOPIC}/#")  # a newcomer sees the retained topics
         try:
@@ -105,7 +108,9 @@ def test_disable_stops_frames_and_enable_resumes(broker: Mosquitto, probe: Probe
         probe.wait_for(lambda m: m.topic == f"{TOPIC}/frame", timeout=2, since=probe.mark())
 
 
-def test_starts_disabled_and_sends_nothing_until_enabled(broker: Mosquitto, probe: Probe, images: str) -> None:
+def test_starts_disabled_and_sends_nothing_until_enabled(
+    broker: Mosquitto, probe: Probe, images: str
+) -> None:
     probe.subscribe(f"{TOPIC}/#")
     with running_agent(broker, images, enabled=False):
         state = probe.on_topic(f"{TOPIC}/state")
@@ -160,7 +165,7 @@ def test_preview_action_sends_a_full_size_preview(broker: Mosquitto, probe: Prob
         (b'{"v": 1, "id": "b6"}', "b6", "nothing to do"),
     ],
 )
-def test_bad_commands_are_refused_and_the_agent_keeps_going(
+def test_bad_commands_are_refused_and_the_agent_keeps_going(  # noqa: PLR0917 - fixtures and parameters
     broker: Mosquitto, probe: Probe, images: str, payload: bytes, request_id: str | None, words: str
 ) -> None:
     probe.subscribe(f"{TOPIC}/#")

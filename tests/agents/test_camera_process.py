@@ -69,7 +69,7 @@ def run_cli(*args: str, pythonpath: tuple[Path, ...] = ()) -> subprocess.Complet
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOBBY_")}
     env["PYTHONPATH"] = os.pathsep.join(str(p) for p in (*pythonpath, REPO / "edge_agents"))
     return subprocess.run([sys.executable, "-m", "bobby_edge", *args], capture_output=True, text=True,
-                          env=env, timeout=30)
+                          env=env, timeout=30, check=False)
 
 
 @pytest.mark.parametrize(
@@ -104,7 +104,9 @@ def test_unknown_yaml_key_exits_2(tmp_path: Path) -> None:
 def test_broken_picamera2_exits_1_with_the_install_hint(tmp_path: Path) -> None:
     # As on a Pi where picamera2 came from pip without libcamera's Python bindings.
     (tmp_path / "picamera2").mkdir()
-    (tmp_path / "picamera2" / "__init__.py").write_text("raise ImportError(\"No module named 'libcamera'\")\n")
+    (tmp_path / "picamera2" / "__init__.py").write_text(
+        "raise ImportError(\"No module named 'libcamera'\")\n"
+    )
     result = run_cli("camera", "--broker", "127.0.0.1:1", "--source", "picamera", pythonpath=(tmp_path,))
     assert result.returncode == 1, result.stderr
     assert "libcamera" in result.stderr
