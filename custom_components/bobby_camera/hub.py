@@ -57,6 +57,8 @@ _SUBSCRIPTIONS: tuple[tuple[str, str], ...] = (
     ("camera", "snapshot"),
     ("camera", "preview"),
 )
+# Messages that show a camera exists even when no agent announces it.
+_EVIDENCE = frozenset({"detection", "snapshot", "preview"})
 _RETAINED_TO_CLEAR = ("status", "info", "state", "snapshot", "preview")
 
 
@@ -103,6 +105,7 @@ class Service:
     # Bookkeeping of the hub and the platforms.
     reported_problems: tuple[str, ...] = ()
     entity_tags: set[str] = field(default_factory=set)
+    offered: bool = False
     streak_start: datetime | None = None
     cancel_heartbeat: CALLBACK_TYPE | None = None
     cancel_clear: CALLBACK_TYPE | None = None
@@ -270,21 +273,23 @@ class BobbyHub:
             self._warned_topics.add(msg.topic)
             log("Ignoring a message on %s that does not follow docs/protocol.md: %s", msg.topic, err)
             return
-        service, is_new = self._service(topic.kind, topic.service_id)
+        service = self._service(topic.kind, topic.service_id)
         was_agent = service.is_agent
         handler: Callable[[Service, Any], None] = getattr(self, f"_on_{topic.channel}")
         handler(service, data)
-        if is_new or service.is_agent != was_agent:
+        # Entities appear once the agent's info names it, or (for a camera that only
+        # streams) once something shows it exists: so entity ids come from the real name.
+        if service.is_agent != was_agent or (not service.offered and topic.channel in _EVIDENCE):
+            service.offered = True
             async_dispatcher_send(self.hass, self.signal_new_service, service)
         self._notify(service)
 
-    def _service(self, kind: str, service_id: str) -> tuple[Service, bool]:
+    def _service(self, kind: str, service_id: str) -> Service:
         key = f"{kind}_{service_id}"
-        if (service := self.services.get(key)) is not None:
-            return service, False
-        service = self.services[key] = Service(kind, service_id)
-        self._update_device(service)
-        return service, True
+        if (service := self.services.get(key)) is None:
+            service = self.services[key] = Service(kind, service_id)
+            self._update_device(service)
+        return service
 
     @callback
     def _notify(self, service: Service) -> None:

@@ -1,0 +1,190 @@
+"""Home Assistant's real MQTT client, a real Mosquitto and a real camera agent process.
+
+No mocks between the integration and the agent: the hub discovers the agent from its
+retained topics, switches it off and on through set/ack, asks for a preview, sees a
+detection published through the broker, and reports the agent offline after SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncGenerator, Callable, Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from homeassistant.components import mqtt
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+from PIL import Image
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.bobby_camera.const import DOMAIN
+from tests.support.mosquitto import Mosquitto
+
+from .common import detection
+
+REPO = Path(__file__).resolve().parents[2]
+DEADLINE = 30.0
+
+
+@pytest.fixture
+def broker(socket_enabled: None, tmp_path: Path) -> Generator[Mosquitto]:
+    """A Mosquitto of this test's own on a free loopback port."""
+    server = Mosquitto(tmp_path / "broker").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def ha_mqtt(hass: HomeAssistant, mock_hass_config: None, broker: Mosquitto) -> AsyncGenerator[None]:
+    """HA's MQTT integration connected to the broker (entry format of the running HA)."""
+    entry = MockConfigEntry(
+        domain=mqtt.DOMAIN,
+        title="MQTT",
+        data={mqtt.CONF_BROKER: broker.host, "port": broker.port},
+        version=mqtt.CONFIG_ENTRY_VERSION,
+        minor_version=mqtt.CONFIG_ENTRY_MINOR_VERSION,
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    yield
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+@pytest.fixture
+async def hub_entry(
+    hass: HomeAssistant, ha_mqtt: None, mock_config_entry: MockConfigEntry
+) -> MockConfigEntry:
+    """The Bobby Camera hub on the real MQTT client."""
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    return mock_config_entry
+
+
+@pytest.fixture
+def camera_agent(broker: Mosquitto, tmp_path: Path) -> Generator[subprocess.Popen[bytes]]:
+    """`bobby-edge camera` on a folder of one JPEG, as a separate process."""
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.new("RGB", (64, 48), (40, 120, 200)).save(images / "frame.jpg")
+    log = (tmp_path / "camera.log").open("wb")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO / "edge_agents"), os.environ.get("PYTHONPATH", "")]),
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bobby_edge",
+            "camera",
+            "--broker",
+            broker.url,
+            "--id",
+            "cam1",
+            "--name",
+            "Yard",
+            "--source",
+            f"images:{images}",
+            "--fps",
+            "2",
+            "--width",
+            "64",
+            "--height",
+            "48",
+            "--stats-interval",
+            "1",
+            "--preview-interval",
+            "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=tmp_path,
+    )
+    yield process
+    if process.poll() is None:
+        process.kill()
+        process.wait(10)
+    log.close()
+
+
+def _read(path: Path | None) -> str:
+    return path.read_text() if path and path.exists() else ""
+
+
+async def _until(check: Callable[[], Any], what: str, agent_log: Path | None = None) -> None:
+    """Poll until `check()` is true; fail with `what` (and the agent's log) at the deadline."""
+    deadline = time.monotonic() + DEADLINE
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting until {what}\n{_read(agent_log)}")
+        await asyncio.sleep(0.05)
+
+
+def _state(hass: HomeAssistant, entity_id: str) -> str | None:
+    state = hass.states.get(entity_id)
+    return None if state is None else state.state
+
+
+async def test_real_camera_agent_through_mosquitto(
+    hass: HomeAssistant,
+    hub_entry: MockConfigEntry,
+    camera_agent: subprocess.Popen[bytes],
+    issue_registry: ir.IssueRegistry,
+    tmp_path: Path,
+) -> None:
+    """Discover, switch off and on with acks, preview, detection, SIGTERM → offline problem."""
+    log = tmp_path / "camera.log"
+    switch, connectivity, problem = (
+        "switch.yard_enabled",
+        "binary_sensor.yard_connectivity",
+        "binary_sensor.yard_problem",
+    )
+    await _until(lambda: _state(hass, switch) == "on", "the agent's switch shows on", log)
+    await _until(lambda: _state(hass, connectivity) == "on", "the agent is connected", log)
+    await _until(
+        lambda: _state(hass, "sensor.yard_frame_rate") not in (None, "unknown", "unavailable"),
+        "stats arrive",
+        log,
+    )
+    await _until(lambda: _state(hass, "camera.yard_preview") == "idle", "a preview arrives", log)
+
+    # Off: the agent applies it, acks it, and the switch shows the acknowledged state.
+    await hass.services.async_call("switch", "turn_off", {"entity_id": switch}, blocking=True)
+    assert _state(hass, switch) == "off"
+    hub = hub_entry.runtime_data
+    assert hub.services["camera_cam1"].state["enabled"] is False
+    await hass.services.async_call("switch", "turn_on", {"entity_id": switch}, blocking=True)
+    assert _state(hass, switch) == "on"
+    await hass.services.async_call(
+        DOMAIN,
+        "request_preview",
+        {"device_id": hass.data["entity_registry"].async_get(switch).device_id},
+        blocking=True,
+    )
+    assert _state(hass, problem) == "off"
+
+    # A detector's message through the broker turns the person sensor on.
+    await mqtt.async_publish(
+        hass, "bobby/camera/cam1/detection", json.dumps(detection(camera="cam1")), qos=1, retain=False
+    )
+    await _until(lambda: _state(hass, "binary_sensor.yard_person") == "on", "the person sensor turns on")
+
+    # A clean shutdown publishes offline: connectivity off, problem on, a repair issue.
+    camera_agent.send_signal(signal.SIGTERM)
+    await hass.async_add_executor_job(camera_agent.wait, 15)
+    await _until(lambda: _state(hass, connectivity) == "off", "the agent is reported offline", log)
+    assert _state(hass, problem) == "on"
+    assert issue_registry.async_get_issue(DOMAIN, "camera_cam1_offline") is not None
+    assert _state(hass, switch) == "unavailable"
