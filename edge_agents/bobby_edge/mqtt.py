@@ -7,7 +7,9 @@ re-announces its retained topics.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import ssl
 import threading
 from collections.abc import Callable
@@ -72,6 +74,7 @@ class MqttLink:
         self._client.reconnect_delay_set(RECONNECT_MIN_DELAY, RECONNECT_MAX_DELAY)
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
+        self._client.on_publish = self._handle_puback
 
     def subscribe(self, topic_filter: str, handler: MessageHandler, qos: int = 0) -> None:
         """Register before `start()`; kept across reconnects."""
@@ -128,6 +131,15 @@ class MqttLink:
             self.on_connected()
         except Exception:
             _LOGGER.exception("error announcing after connect")
+
+    def _handle_puback(self, client: mqtt.Client, *_args: Any) -> None:
+        # Acknowledge the broker's PUBACK at once. Otherwise Linux delays that TCP ACK
+        # (up to 40 ms) and Mosquitto's Nagle holds the next message to us behind it:
+        # measured, a detector's frames arrived 40 ms late after each QoS 1 detection.
+        sock = client.socket()
+        if isinstance(sock, socket.socket) and hasattr(socket, "TCP_QUICKACK"):  # Linux; TLS too
+            with contextlib.suppress(OSError):  # only latency is at stake
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
 
     def _handle_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any,
                            reason: ReasonCode, _props: Properties | None) -> None:
