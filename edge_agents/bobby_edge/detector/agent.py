@@ -6,6 +6,10 @@
 
 Frames of one camera may reach other detectors of the group, so nothing here is
 per-camera state that must be consistent — only the snapshot rate limit.
+
+Measured on loopback (2-core build machine, DeepLab v3, 640×480 frames): frame sent →
+detection published, minus inference, 2.6 ms median — once mqtt.py acknowledges the
+broker's PUBACKs at once (TCP_QUICKACK); before that, 44 ms (delayed ACK × Nagle).
 """
 
 from __future__ import annotations
