@@ -18,19 +18,9 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from tests.support.mosquitto import Mosquitto
-
-from .processes import free_port
-from .samples import make_samples
-from .system import BobbySystem
+from .demo import Demo
 
 _LOGGER = logging.getLogger("bobby_demo")
-
-CAMERA_ID = "demo-camera"
-DETECTOR_ID = "demo-detector"
-FPS = 2.0
-# Quick enough to watch: on within a frame of a person, off 5 s after the last one.
-DEMO_OPTIONS = {"trigger_after": 0, "clear_after": 5}
 
 
 def parse_args() -> argparse.Namespace:
@@ -54,7 +44,9 @@ def parse_args() -> argparse.Namespace:
 
 
 def setup_logging(log_dir: Path) -> None:
-    log_dir.mkdir(parents=True, exist_ok=True)
+    """Fresh logs per run, in one folder; run.log holds this orchestrator's own lines."""
+    shutil.rmtree(log_dir, ignore_errors=True)
+    log_dir.mkdir(parents=True)
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(formatter)
@@ -63,29 +55,10 @@ def setup_logging(log_dir: Path) -> None:
     logging.basicConfig(level=logging.INFO, handlers=[console, file])
 
 
-def banner(system: BobbySystem, log_dir: Path) -> str:
-    hass = system.hass
-    lines = [
-        "",
-        "Bobby Camera is running.",
-        f"  Home Assistant:  {hass.url}   (this machine logs in without a password)",
-        f"  Login:           user {hass.username!r}, password {hass.password!r}",
-        f"  MQTT broker:     {system.broker}",
-        f"  Camera:          {CAMERA_ID} (sample pictures: a person for 8 s, then 16 s without)",
-        f"  Detector:        {DETECTOR_ID}",
-        f"  Logs:            {log_dir}",
-        "  Stop:            Ctrl-C",
-        "",
-    ]
-    return "\n".join(lines)
-
-
 def main() -> int:
     args = parse_args()
-    run_dir: Path = args.run_dir.expanduser().resolve()
-    log_dir = run_dir / "logs"
-    shutil.rmtree(log_dir, ignore_errors=True)  # one run's logs, not an ever-growing heap
-    setup_logging(log_dir)
+    demo = Demo(args.run_dir.expanduser().resolve(), hass_port=args.hass_port, broker_port=args.broker_port)
+    setup_logging(demo.log_dir)
 
     stop = threading.Event()
 
@@ -95,39 +68,9 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-
-    broker = Mosquitto(run_dir / "mosquitto", port=free_port(args.broker_port))
-    system: BobbySystem | None = None
     try:
-        broker.start()
-        (log_dir / "mosquitto.log").symlink_to(broker.log_path)
-        _LOGGER.info("Mosquitto listening on %s", broker.url)
-        samples = run_dir / "samples"
-        make_samples(samples, fps=FPS, person_seconds=8, empty_seconds=16)
-
-        system = BobbySystem(
-            run_dir, broker.host, broker.port, log_dir=log_dir, hass_port=free_port(args.hass_port)
-        )
-        system.start_hass()
-        system.setup_integrations(DEMO_OPTIONS)
-        system.start_detector(DETECTOR_ID, "--name", "Demo detector")
-        system.start_camera(
-            CAMERA_ID,
-            f"images:{samples}",
-            "--name",
-            "Demo camera",
-            "--fps",
-            str(FPS),
-            "--width",
-            "640",
-            "--height",
-            "480",
-        )
-        (run_dir / "login.txt").write_text(
-            f"url {system.hass.url}\nuser {system.hass.username}\npassword {system.hass.password}\n"
-        )
-        print(banner(system, log_dir), flush=True)  # the one thing a person must read
-
+        system = demo.start()
+        print(demo.banner(), flush=True)  # the one thing a person must read
         deadline = time.monotonic() + args.duration if args.duration else None
         while not stop.wait(1.0):
             system.check_running()
@@ -137,15 +80,12 @@ def main() -> int:
         return 0
     except Exception as err:
         _LOGGER.error("%s", err)
-        _LOGGER.error("logs: %s", log_dir)
+        _LOGGER.error("logs: %s", demo.log_dir)
         return 1
     finally:
-        # Ctrl-C again while stopping should not leave processes behind.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        if system:
-            system.stop()
-        broker.stop()
-        _LOGGER.info("stopped; logs are in %s", log_dir)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not leave processes behind
+        demo.stop()
+        _LOGGER.info("stopped; logs are in %s", demo.log_dir)
 
 
 if __name__ == "__main__":
