@@ -29,3 +29,21 @@ def via_device(parent: dr.DeviceEntry) -> dict[str, Any]:
     if _HAS_VIA_DEVICE_ID:
         return {"via_device_id": parent.id}
     return {"via_device": next(iter(parent.identifiers))}
+
+
+# 2026.x makes a device belong to one config entry: `async_get_device` (identifiers are
+# no longer unique across entries) and `DeviceEntry.config_entries` are deprecated.
+def find_device(
+    registry: dr.DeviceRegistry, entry_id: str, identifier: tuple[str, str]
+) -> dr.DeviceEntry | None:
+    """The device of this config entry with this identifier."""
+    if hasattr(registry, "async_get_device_by_identifier"):
+        return registry.async_get_device_by_identifier(identifier, entry_id)
+    return registry.async_get_device(identifiers={identifier})  # pragma: no cover - 2025.4 lane
+
+
+def device_entry_ids(device: dr.DeviceEntry) -> set[str]:
+    """The config entries a device belongs to."""
+    if (entry_id := getattr(device, "config_entry_id", None)) is not None:
+        return {entry_id}
+    return set(device.config_entries)  # pragma: no cover - 2025.4 lane

@@ -25,7 +25,7 @@ from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
 
 from . import protocol
-from .compat import via_device
+from .compat import find_device, via_device
 from .const import (
     CONF_BASE_TOPIC,
     CONF_CLEAR_AFTER,
@@ -564,7 +564,7 @@ class BobbyHub:
         )
 
     def _device_id(self, service: Service) -> str | None:
-        device = dr.async_get(self.hass).async_get_device(identifiers={(DOMAIN, service.key)})
+        device = find_device(dr.async_get(self.hass), self.entry.entry_id, (DOMAIN, service.key))
         return device.id if device else None
 
     def service_for_device(self, device: dr.DeviceEntry) -> Service | None:

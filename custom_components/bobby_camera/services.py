@@ -9,6 +9,7 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 
+from .compat import device_entry_ids
 from .const import ATTR_DEVICE_ID, ATTR_ENABLED, DOMAIN, SERVICE_REQUEST_PREVIEW, SERVICE_SET_ENABLED
 from .helpers import translate_command_error
 from .hub import BobbyCommandError, BobbyConfigEntry, BobbyHub, Service
@@ -23,7 +24,7 @@ def _resolve(hass: HomeAssistant, device_id: str) -> tuple[BobbyHub, Service]:
     """The hub and service behind a device id, or a translated validation error."""
     device = dr.async_get(hass).async_get(device_id)
     if device is not None:
-        for entry_id in device.config_entries:
+        for entry_id in device_entry_ids(device):
             entry: BobbyConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
             if entry is None or entry.domain != DOMAIN:
                 continue

@@ -11,6 +11,7 @@ from typing import Any
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
 
+_VOLATILE = frozenset({"access_token", "entity_picture"})
 FIXTURES = Path(__file__).parent / "fixtures"
 # The smallest valid JPEG would do for HA; the bytes are opaque to the integration.
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 16 + b"\xff\xd9"
@@ -51,6 +52,15 @@ def announce(hass: HomeAssistant, name: str, *, stats: bool = True, base: str = 
         fire(hass, f"{base}/{kind}/{service_id}/stats", payload(name, "stats"))
 
 
+def device(hass: HomeAssistant, config_entry_id: str, key: str) -> Any:
+    """The device registry entry of the hub (key = entry id) or of a service (`camera_porch`)."""
+    from homeassistant.helpers import device_registry as dr
+
+    from custom_components.bobby_camera.compat import find_device
+
+    return find_device(dr.async_get(hass), config_entry_id, ("bobby_camera", key))
+
+
 def entity_summary(hass: HomeAssistant, config_entry_id: str, domain: str) -> dict[str, Any]:
     """The entities of one platform, as a snapshot that holds on both HA lanes.
 
@@ -73,9 +83,10 @@ def entity_summary(hass: HomeAssistant, config_entry_id: str, domain: str) -> di
             "unit_of_measurement": entry.unit_of_measurement,
             "disabled_by": entry.disabled_by,
             "state": None if state is None else state.state,
+            # 2026.x keys some attributes by StrEnum members: plain strings hold on both lanes.
             "attributes": None
             if state is None
-            else {k: v for k, v in state.attributes.items() if k not in {"access_token", "entity_picture"}},
+            else {str(getattr(k, "value", k)): v for k, v in state.attributes.items() if k not in _VOLATILE},
         }
     assert summary, f"no {domain} entities"
     return dict(sorted(summary.items()))

@@ -15,9 +15,9 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.bobby_camera.const import DOMAIN, EVENT_PERSON_DETECTED
+from custom_components.bobby_camera.const import EVENT_PERSON_DETECTED
 
-from .common import announce, detection, fire
+from .common import announce, detection, device, fire
 
 
 @pytest.fixture
@@ -45,9 +45,9 @@ async def test_person_event_entity_and_bus_event(
     assert state.attributes["score"] == 0.91
     assert state.attributes["boxes"] == [{"score": 0.91, "box": [0.1, 0.2, 0.4, 0.9]}]
     assert len(bus) == 1
-    device = device_registry.async_get_device(identifiers={(DOMAIN, "camera_porch")})
+    camera = device(hass, init_integration.entry_id, "camera_porch")
     assert bus[0].data == {
-        "device_id": device.id,
+        "device_id": camera.id,
         "camera": "porch",
         "name": "Porch",
         "score": 0.91,

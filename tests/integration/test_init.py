@@ -9,9 +9,7 @@ from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
-from custom_components.bobby_camera.const import DOMAIN
-
-from .common import announce, detection, fire
+from .common import announce, detection, device, fire
 
 
 async def test_setup_and_unload(
@@ -38,12 +36,12 @@ async def test_discovery_of_agents(
     announce(hass, "camera_porch")
     announce(hass, "detector_pi4")
     await hass.async_block_till_done()
-    camera = device_registry.async_get_device(identifiers={(DOMAIN, "camera_porch")})
+    camera = device(hass, init_integration.entry_id, "camera_porch")
     assert camera is not None
     assert camera.name == "Porch"
     assert camera.sw_version == "0.1.0"
     assert camera.model_id == "picamera: imx219"
-    hub = device_registry.async_get_device(identifiers={(DOMAIN, init_integration.entry_id)})
+    hub = device(hass, init_integration.entry_id, init_integration.entry_id)
     assert camera.via_device_id == hub.id
     assert hass.states.get("binary_sensor.porch_person").state == "off"
     assert hass.states.get("switch.porch_enabled").state == "on"

@@ -22,7 +22,7 @@ from pytest_homeassistant_custom_component.typing import MqttMockHAClient, WebSo
 
 from custom_components.bobby_camera.const import DOMAIN
 
-from .common import announce, fire
+from .common import announce, device, fire
 
 PERSON = "binary_sensor.porch_person"
 
@@ -90,7 +90,7 @@ async def test_remove_stale_device(
     assert await async_setup_component(hass, "config", {})
     announce(hass, "detector_pi4")
     await hass.async_block_till_done()
-    device = device_registry.async_get_device(identifiers={(DOMAIN, "detector_pi4")})
+    stale = device(hass, init_integration.entry_id, "detector_pi4")
     client = await hass_ws_client(hass)
 
     async def remove() -> dict:
@@ -98,7 +98,7 @@ async def test_remove_stale_device(
             {
                 "type": "config/device_registry/remove_config_entry",
                 "config_entry_id": init_integration.entry_id,
-                "device_id": device.id,
+                "device_id": stale.id,
             }
         )
         return await client.receive_json()
@@ -108,7 +108,7 @@ async def test_remove_stale_device(
     await hass.async_block_till_done()
     assert (await remove())["success"] is True
     await hass.async_block_till_done()
-    assert device_registry.async_get_device(identifiers={(DOMAIN, "detector_pi4")}) is None
+    assert device(hass, init_integration.entry_id, "detector_pi4") is None
     assert hass.states.get("switch.pi_4_detector_enabled") is None
     cleared = [c.args for c in mqtt_mock.async_publish.call_args_list if c.args[3] is True]
     assert {(topic, payload) for topic, payload, *_ in cleared} == {
@@ -117,7 +117,7 @@ async def test_remove_stale_device(
         ("bobby/detector/pi4/state", b""),
     }
     # The hub device itself stays.
-    hub = device_registry.async_get_device(identifiers={(DOMAIN, init_integration.entry_id)})
+    hub = device(hass, init_integration.entry_id, init_integration.entry_id)
     await client.send_json_auto_id(
         {
             "type": "config/device_registry/remove_config_entry",

@@ -14,7 +14,7 @@ from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 from custom_components.bobby_camera.const import DOMAIN
 
-from .common import announce, detection, fire
+from .common import announce, detection, device, fire
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ async def devices(
     fire(hass, "bobby/camera/esp32/detection", detection(camera="esp32"))
     await hass.async_block_till_done()
     return {
-        key: device_registry.async_get_device(identifiers={(DOMAIN, key)}).id
+        key: device(hass, init_integration.entry_id, key).id
         for key in ("camera_porch", "detector_pi4", "camera_esp32")
     }
 
