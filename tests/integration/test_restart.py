@@ -93,20 +93,23 @@ async def test_remove_stale_device(
     stale = device(hass, init_integration.entry_id, "detector_pi4")
     client = await hass_ws_client(hass)
 
-    async def remove() -> dict:
-        await client.send_json_auto_id(
-            {
+    async def remove(device_id: str) -> bool:
+        """Remove a device from the UI's device page (the command changed name in 2026.x)."""
+        if hasattr(device_registry, "async_get_device_by_identifier"):
+            message = {"type": "config/device_registry/remove", "device_id": device_id}
+        else:
+            message = {
                 "type": "config/device_registry/remove_config_entry",
                 "config_entry_id": init_integration.entry_id,
-                "device_id": stale.id,
+                "device_id": device_id,
             }
-        )
-        return await client.receive_json()
+        await client.send_json_auto_id(message)
+        return bool((await client.receive_json())["success"])
 
-    assert (await remove())["success"] is False
+    assert await remove(stale.id) is False  # online
     fire(hass, "bobby/detector/pi4/status", "offline")
     await hass.async_block_till_done()
-    assert (await remove())["success"] is True
+    assert await remove(stale.id) is True
     await hass.async_block_till_done()
     assert device(hass, init_integration.entry_id, "detector_pi4") is None
     assert hass.states.get("switch.pi_4_detector_enabled") is None
@@ -118,14 +121,7 @@ async def test_remove_stale_device(
     }
     # The hub device itself stays.
     hub = device(hass, init_integration.entry_id, init_integration.entry_id)
-    await client.send_json_auto_id(
-        {
-            "type": "config/device_registry/remove_config_entry",
-            "config_entry_id": init_integration.entry_id,
-            "device_id": hub.id,
-        }
-    )
-    assert (await client.receive_json())["success"] is False
+    assert await remove(hub.id) is False
     assert "detector_pi4" not in init_integration.runtime_data.services
 
 
