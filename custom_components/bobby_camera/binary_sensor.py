@@ -51,6 +51,7 @@ DESCRIPTIONS: tuple[BobbyBinarySensorDescription, ...] = (
     ),
     BobbyBinarySensorDescription(
         key="problem",
+        translation_key="problem",
         device_class=BinarySensorDeviceClass.PROBLEM,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda s: bool(s.problems),
@@ -95,7 +96,11 @@ class BobbyBinarySensor(BobbyEntity, BinarySensorEntity):
 
 
 class BobbyPersonSensor(BobbyBinarySensor, RestoreEntity):
-    """Person occupancy; keeps the last detection time over restarts (detections are not retained)."""
+    """Person occupancy; keeps the last detection time over restarts (detections are not retained).
+
+    No per-detection attributes: at many detections a second they would write a new state
+    each time; the last-score sensor and the event entity carry the details.
+    """
 
     async def async_added_to_hass(self) -> None:
         """Restore the person state where no detection has arrived since start."""
@@ -110,13 +115,3 @@ class BobbyPersonSensor(BobbyBinarySensor, RestoreEntity):
         """Store when a person was last seen."""
         last_hit = self.service.last_hit
         return RestoredExtraData({"last_hit": last_hit.isoformat() if last_hit else None})
-
-    @property
-    def extra_state_attributes(self) -> dict[str, Any] | None:
-        """Score of the last detection and when a person was last seen."""
-        detection = self.service.last_detection or {}
-        return {
-            "score": detection.get("score"),
-            "detector": detection.get("detector"),
-            "last_seen": self.service.last_hit.isoformat() if self.service.last_hit else None,
-        }

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from PIL import Image
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -72,50 +73,57 @@ async def hub_entry(
 
 
 @pytest.fixture
-def camera_agent(broker: Mosquitto, tmp_path: Path) -> Generator[subprocess.Popen[bytes]]:
-    """`bobby-edge camera` on a folder of one JPEG, as a separate process."""
+def camera_agent(broker: Mosquitto, tmp_path: Path) -> Generator[Callable[[], subprocess.Popen[bytes]]]:
+    """Start `bobby-edge camera` (id cam1, on a folder of one JPEG) as a separate process."""
     images = tmp_path / "images"
     images.mkdir()
     Image.new("RGB", (64, 48), (40, 120, 200)).save(images / "frame.jpg")
-    log = (tmp_path / "camera.log").open("wb")
+    log = (tmp_path / "camera.log").open("ab")
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO / "edge_agents"), os.environ.get("PYTHONPATH", "")]),
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bobby_edge",
-            "camera",
-            "--broker",
-            broker.url,
-            "--id",
-            "cam1",
-            "--name",
-            "Yard",
-            "--source",
-            f"images:{images}",
-            "--fps",
-            "2",
-            "--width",
-            "64",
-            "--height",
-            "48",
-            "--stats-interval",
-            "1",
-            "--preview-interval",
-            "1",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=tmp_path,
-    )
-    yield process
-    if process.poll() is None:
-        process.kill()
-        process.wait(10)
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bobby_edge",
+                "camera",
+                "--broker",
+                broker.url,
+                "--id",
+                "cam1",
+                "--name",
+                "Yard",
+                "--source",
+                f"images:{images}",
+                "--fps",
+                "2",
+                "--width",
+                "64",
+                "--height",
+                "48",
+                "--stats-interval",
+                "1",
+                "--preview-interval",
+                "1",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp_path,
+        )
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
     log.close()
 
 
@@ -140,17 +148,18 @@ def _state(hass: HomeAssistant, entity_id: str) -> str | None:
 async def test_real_camera_agent_through_mosquitto(
     hass: HomeAssistant,
     hub_entry: MockConfigEntry,
-    camera_agent: subprocess.Popen[bytes],
+    camera_agent: Callable[[], subprocess.Popen[bytes]],
     issue_registry: ir.IssueRegistry,
     tmp_path: Path,
 ) -> None:
-    """Discover, switch off and on with acks, preview, detection, SIGTERM → offline problem."""
+    """Discover, switch off and on with acks, preview, detection; kill -9 → problem; restart → clear."""
     log = tmp_path / "camera.log"
     switch, connectivity, problem = (
         "switch.yard_enabled",
         "binary_sensor.yard_connectivity",
         "binary_sensor.yard_problem",
     )
+    agent = camera_agent()
     await _until(lambda: _state(hass, switch) == "on", "the agent's switch shows on", log)
     await _until(lambda: _state(hass, connectivity) == "on", "the agent is connected", log)
     await _until(
@@ -167,12 +176,8 @@ async def test_real_camera_agent_through_mosquitto(
     assert hub.services["camera_cam1"].state["enabled"] is False
     await hass.services.async_call("switch", "turn_on", {"entity_id": switch}, blocking=True)
     assert _state(hass, switch) == "on"
-    await hass.services.async_call(
-        DOMAIN,
-        "request_preview",
-        {"device_id": hass.data["entity_registry"].async_get(switch).device_id},
-        blocking=True,
-    )
+    device_id = er.async_get(hass).async_get(switch).device_id
+    await hass.services.async_call(DOMAIN, "request_preview", {"device_id": device_id}, blocking=True)
     assert _state(hass, problem) == "off"
 
     # A detector's message through the broker turns the person sensor on.
@@ -181,10 +186,24 @@ async def test_real_camera_agent_through_mosquitto(
     )
     await _until(lambda: _state(hass, "binary_sensor.yard_person") == "on", "the person sensor turns on")
 
-    # A clean shutdown publishes offline: connectivity off, problem on, a repair issue.
-    camera_agent.send_signal(signal.SIGTERM)
-    await hass.async_add_executor_job(camera_agent.wait, 15)
+    # A crash (SIGKILL): the broker publishes the last will; connectivity off, problem on, a repair.
+    agent.send_signal(signal.SIGKILL)
+    await hass.async_add_executor_job(agent.wait, 15)
     await _until(lambda: _state(hass, connectivity) == "off", "the agent is reported offline", log)
     assert _state(hass, problem) == "on"
     assert issue_registry.async_get_issue(DOMAIN, "camera_cam1_offline") is not None
     assert _state(hass, switch) == "unavailable"
+
+    # Restarted, it announces itself again: everything clears by itself.
+    agent = camera_agent()
+    await _until(lambda: _state(hass, problem) == "off", "the problem clears", log)
+    assert _state(hass, connectivity) == "on"
+    assert _state(hass, switch) == "on"
+    assert issue_registry.async_get_issue(DOMAIN, "camera_cam1_offline") is None
+
+    # A clean shutdown publishes offline itself.
+    agent.send_signal(signal.SIGTERM)
+    await hass.async_add_executor_job(agent.wait, 15)
+    await _until(
+        lambda: _state(hass, connectivity) == "off", "the agent is reported offline after SIGTERM", log
+    )
