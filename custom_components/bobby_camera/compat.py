@@ -5,7 +5,7 @@ Tested on 2025.4 (the oldest) and 2026.10 (the newest): see tests/integration.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homeassistant import config_entries
 from homeassistant.helpers import device_registry as dr
@@ -13,12 +13,13 @@ from homeassistant.helpers.device_registry import DeviceInfo
 
 # 2025.8 added OptionsFlowWithReload and discourages reload-on-update listeners; older
 # releases need the listener. HAS_OPTIONS_FLOW_RELOAD tells __init__ which to use.
-if hasattr(config_entries, "OptionsFlowWithReload"):
-    OptionsFlowBase: type[config_entries.OptionsFlow] = config_entries.OptionsFlowWithReload
-    HAS_OPTIONS_FLOW_RELOAD = True
+HAS_OPTIONS_FLOW_RELOAD = hasattr(config_entries, "OptionsFlowWithReload")
+if TYPE_CHECKING:
+    OptionsFlowBase = config_entries.OptionsFlow
+elif HAS_OPTIONS_FLOW_RELOAD:
+    OptionsFlowBase = config_entries.OptionsFlowWithReload
 else:  # pragma: no cover - exercised on the 2025.4 lane only
     OptionsFlowBase = config_entries.OptionsFlow
-    HAS_OPTIONS_FLOW_RELOAD = False
 
 # 2026.8 deprecated DeviceInfo.via_device (an identifier) for via_device_id.
 _HAS_VIA_DEVICE_ID = "via_device_id" in DeviceInfo.__annotations__
@@ -38,7 +39,8 @@ def find_device(
 ) -> dr.DeviceEntry | None:
     """The device of this config entry with this identifier."""
     if hasattr(registry, "async_get_device_by_identifier"):
-        return registry.async_get_device_by_identifier(identifier, entry_id)
+        found: dr.DeviceEntry | None = registry.async_get_device_by_identifier(identifier, entry_id)
+        return found
     return registry.async_get_device(identifiers={identifier})  # pragma: no cover - 2025.4 lane
 
 

@@ -17,6 +17,7 @@ from .const import (
     CONF_COMMAND_TIMEOUT,
     CONF_THRESHOLD,
     CONF_TRIGGER_AFTER,
+    DEFAULT_BASE_TOPIC,
     DEFAULT_OPTIONS,
     DOMAIN,
 )
@@ -83,7 +84,7 @@ class BobbyCameraConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="user",
             data_schema=self.add_suggested_values_to_schema(
-                _base_topic_schema(DEFAULT_OPTIONS[CONF_BASE_TOPIC]), user_input
+                _base_topic_schema(DEFAULT_BASE_TOPIC), user_input
             ),
             errors=errors,
         )
@@ -99,7 +100,7 @@ class BobbyCameraConfigFlow(ConfigFlow, domain=DOMAIN):
             return self.async_update_reload_and_abort(entry, options={**current, **user_input})
         return self.async_show_form(
             step_id="reconfigure",
-            data_schema=_base_topic_schema(current[CONF_BASE_TOPIC]),
+            data_schema=_base_topic_schema(str(current[CONF_BASE_TOPIC])),
             errors=errors,
         )
 

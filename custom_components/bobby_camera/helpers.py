@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from functools import wraps
+from typing import Any
 
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
@@ -28,15 +29,16 @@ def translate_command_error(error: BobbyCommandError, timeout: float) -> HomeAss
     )
 
 
-def bobby_command[**P](
-    timeout: Callable[..., float],
-) -> Callable[[Callable[P, Awaitable[None]]], Callable[P, Awaitable[None]]]:
+type _Command[**P] = Callable[P, Coroutine[Any, Any, None]]
+
+
+def bobby_command[**P](timeout: Callable[..., float]) -> Callable[[_Command[P]], _Command[P]]:
     """Decorate a coroutine that sends commands: failures become translated errors.
 
     `timeout` reads the command timeout from the call's first argument (for the message).
     """
 
-    def decorator(func: Callable[P, Awaitable[None]]) -> Callable[P, Awaitable[None]]:
+    def decorator(func: _Command[P]) -> _Command[P]:
         @wraps(func)
         async def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
             try:

@@ -503,7 +503,7 @@ class BobbyHub:
             return await pending.future
         finally:
             self._pending.pop(request_id, None)
-            if pending.cancel_timeout:
+            if pending.cancel_timeout is not None:
                 pending.cancel_timeout()
 
     @callback

@@ -247,7 +247,7 @@ def _check_detection(t: Topic, data: dict[str, Any]) -> None:
         _need(box, "box", _is_box, "[xmin, ymin, xmax, ymax] within 0-1")
 
 
-def decode_json(payload: bytes | str) -> dict[str, Any]:
+def decode_json(payload: bytes | bytearray | str) -> dict[str, Any]:
     """Decode a JSON object payload and check its schema version."""
     size = len(payload.encode() if isinstance(payload, str) else payload)
     if size > MAX_JSON_BYTES:
@@ -258,9 +258,9 @@ def decode_json(payload: bytes | str) -> dict[str, Any]:
         raise ProtocolError(f"payload is not valid JSON: {err}") from None
     if not isinstance(data, dict):
         raise ProtocolError("payload must be a JSON object")
-    version = data.get("v")
-    if not _is_int(version):
+    if not _is_int(data.get("v")):
         raise ProtocolError("payload has no integer schema version 'v'")
+    version: int = data["v"]
     if not 1 <= version <= SCHEMA_VERSION:
         raise ProtocolError(
             f"schema version {version} is not supported (this integration reads {SCHEMA_VERSION})"
@@ -268,14 +268,14 @@ def decode_json(payload: bytes | str) -> dict[str, Any]:
     return data
 
 
-def parse_message(topic: str, payload: bytes | str, base: str | None = None) -> tuple[Topic, Any]:
+def parse_message(topic: str, payload: bytes | bytearray | str, base: str | None = None) -> tuple[Topic, Any]:
     """Parse one message: the topic, and the payload as dict (JSON), str (status) or bytes."""
     t = parse_topic(topic, base)
     if t.channel in BINARY_CHANNELS:
-        return t, payload.encode() if isinstance(payload, str) else payload
+        return t, payload.encode() if isinstance(payload, str) else bytes(payload)
     if t.channel == "status":
         try:
-            text = payload.decode() if isinstance(payload, bytes) else payload
+            text = payload if isinstance(payload, str) else bytes(payload).decode()
         except UnicodeDecodeError:
             text = repr(payload)
         if text not in (ONLINE, OFFLINE):
