@@ -1,0 +1,428 @@
+"""Bobby Camera benchmark: every figure of docs/performance.md, measured in one run.
+
+    bench/run            # full run (load levels of 60 s each; about 9 minutes)
+    bench/run --quick    # smoke run (about 2 minutes)
+
+Prints a table, writes bench/results/latest.json and .txt, and the plot
+docs/performance-latency.png. See docs/performance.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import codec  # noqa: E402
+from harness import REPO, Bench, Mosquitto, Result, person_frames, start_detector, warm_up  # noqa: E402
+
+RESULTS = REPO / "bench" / "results"
+PLOT = REPO / "docs" / "performance-latency.png"
+HA_PYTHON = Path.home() / ".cache" / "bobby-camera" / "venv-py313-ha2025" / "bin" / "python"
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# --- the bare model -------------------------------------------------------------------
+
+
+class BareModel:
+    """The detector's model, loaded as the detector loads it, timed with invoke() alone."""
+
+    def __init__(self, threads: int) -> None:
+        import numpy as np
+        from bobby_edge.detector.pipeline import Pipeline
+
+        self.model = Pipeline.open(threads=threads).model
+        width, height = self.model.input_size
+        self.tensor = self.model.family.preprocess(np.zeros((height, width, 3), np.uint8))
+        for _ in range(10):
+            self.model.invoke(self.tensor)
+
+    def fps(self, seconds: float) -> float:
+        n = 0
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            self.model.invoke(self.tensor)
+            n += 1
+        return n / (time.perf_counter() - start)
+
+
+# --- profiling ------------------------------------------------------------------------
+
+
+def py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None:
+    exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(exe).exists():
+        log("py-spy is not installed: no profile")
+        return None
+    return subprocess.Popen(
+        [exe, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "250",
+         "--format", "raw", "--output", str(out), "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def summarise_profile(path: Path) -> dict[str, Any]:
+    """Collapsed stacks → share of samples (all threads) inside the functions that matter."""
+    if not path.exists():
+        return {}
+    total = 0
+    inclusive: Counter[str] = Counter()
+    leaf: Counter[str] = Counter()
+    threads: Counter[str] = Counter()
+    for line in path.read_text().splitlines():
+        stack, _, count_s = line.rpartition(" ")
+        try:
+            count = int(count_s)
+        except ValueError:
+            continue
+        total += count
+        frames = stack.split(";")
+        names = {f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0].rsplit("/", 1)[-1] + ")" for f in frames if " (" in f}
+        for name in names:
+            inclusive[name] += count
+        if frames:
+            last = frames[-1]
+            leaf[last.split(" (")[0] + (" (" + last.split(" (")[1].split(":")[0].rsplit("/", 1)[-1] + ")" if " (" in last else "")] += count
+        threads[frames[0]] += count
+    return {
+        "samples": total,
+        "inclusive_pct": {k: round(100 * v / total, 1) for k, v in inclusive.most_common(25)},
+        "self_pct": {k: round(100 * v / total, 1) for k, v in leaf.most_common(15)},
+        "threads_pct": {k: round(100 * v / total, 1) for k, v in threads.most_common(6)},
+    }
+
+
+# --- the run --------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+    fields = dict(line.split(":", 1) for line in lscpu.splitlines() if ":" in line)
+    versions = {}
+    for dist in ("ai-edge-litert", "numpy", "simplejpeg", "Pillow", "paho-mqtt"):
+        try:
+            from importlib.metadata import version
+
+            versions[dist] = version(dist)
+        except Exception:  # noqa: BLE001 - a missing package is just not reported
+            versions[dist] = None
+    mosq = subprocess.run(["mosquitto", "-h"], capture_output=True, text=True, check=False).stdout.splitlines()
+    return {
+        "cpu": fields.get("Model name", "?").strip(),
+        "cores": psutil.cpu_count(),
+        "architecture": platform.machine(),
+        "hypervisor": fields.get("Hypervisor vendor", "").strip() or None,
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "mosquitto": mosq[0] if mosq else None,
+        "packages": versions,
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    quick = args.quick
+    level_s = args.duration if args.duration else (6.0 if quick else 60.0)
+    tp_s = 6.0 if quick else 20.0
+    bare_s = 2.0 if quick else 5.0
+    closed_n = 40 if quick else 300
+    threads = args.threads
+    out: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S %z"), "quick": quick, "machine": machine()}
+    out["settings"] = {"threads": threads, "cameras": args.cameras, "level_seconds": level_s,
+                       "throughput_seconds": tp_s, "closed_loop_frames": closed_n}
+    frames = person_frames()
+    out["frame_bytes"] = [len(f) for f in frames]
+
+    log("JPEG decode/encode")
+    out["codec"] = codec.run(quick)
+
+    workdir = Path(tempfile.mkdtemp(prefix="bobby-bench-"))
+    broker = Mosquitto(workdir / "broker").start()
+    bench = Bench(broker)
+    mosq_ps = psutil.Process(broker.process.pid)  # type: ignore[union-attr]
+    me = psutil.Process()
+    try:
+        # --- the detector with `threads` threads: latency, throughput, load --------------
+        bare = BareModel(threads)
+        log(f"bare model, {threads} thread(s)")
+        bare_before = bare.fps(bare_s)
+        det = start_detector(broker, "bench-a", threads, workdir)
+        bench.wait_online([det.id])
+        warm_up(bench, frames, [det.id])
+        cpu_of = {"detector": det.ps, "mosquitto": mosq_ps, "load generator": me}
+
+        log(f"unloaded latency ({closed_n} frames one at a time)")
+        unloaded = bench.closed_loop(frames, closed_n)
+        out["unloaded"] = unloaded.summary()
+
+        offered = 1.5 * bare_before
+        log(f"pipeline throughput: {offered:.0f} frames/s offered for {tp_s:.0f} s")
+        profile_path = RESULTS / "detector-profile.txt"
+        spy = py_spy(det.process.pid, tp_s, profile_path) if args.profile else None
+        tp = bench.open_loop(frames, offered, tp_s, args.cameras, [det.id], det.ps, cpu_of)
+        if spy:
+            spy.wait(30)
+        bare_after = bare.fps(bare_s)
+        bare_fps = (bare_before + bare_after) / 2
+        out["throughput"] = {
+            "threads": threads,
+            "bare_fps_before": round(bare_before, 2),
+            "bare_fps_after": round(bare_after, 2),
+            "bare_fps": round(bare_fps, 2),
+            "pipeline": tp.summary(),
+            "ratio": round(tp.throughput / bare_fps, 3),
+        }
+        if spy:
+            out["profile"] = summarise_profile(profile_path)
+
+        capacity = tp.throughput
+        levels = []
+        for k in (1, 2, 3):
+            log(f"offered load {k}× capacity ({k * capacity:.0f} frames/s) for {level_s:.0f} s")
+            res = bench.open_loop(frames, k * capacity, level_s, args.cameras, [det.id], det.ps, cpu_of)
+            levels.append({"multiple": k, **res.summary(), "rss_series": [(round(t, 1), round(m, 2)) for t, m in res.rss_mb]})
+        out["load"] = {"capacity_fps": round(capacity, 2), "levels": levels}
+        det.stop()
+        del bare
+
+        # --- scale-out: one and two single-threaded detectors in one group ----------------
+        one = BareModel(1)
+        log("scale-out: bare model, 1 thread")
+        bare1_before = one.fps(bare_s)
+        d1 = start_detector(broker, "bench-s1", 1, workdir)
+        bench.wait_online([d1.id])
+        warm_up(bench, frames, [d1.id])
+        offered1 = 1.5 * bare1_before
+        log(f"scale-out: 1 detector, {offered1:.0f} frames/s offered")
+        r1 = bench.open_loop(frames, offered1, tp_s, args.cameras, [d1.id], d1.ps,
+                             {"detector 1": d1.ps, "mosquitto": mosq_ps, "load generator": me})
+        d2 = start_detector(broker, "bench-s2", 1, workdir)
+        bench.wait_online([d2.id])
+        warm_up(bench, frames, [d1.id, d2.id])
+        offered2 = 1.25 * 2 * r1.throughput
+        log(f"scale-out: 2 detectors, {offered2:.0f} frames/s offered")
+        r2 = bench.open_loop(frames, offered2, tp_s, args.cameras, [d1.id, d2.id], d1.ps,
+                             {"detector 1": d1.ps, "detector 2": d2.ps, "mosquitto": mosq_ps, "load generator": me})
+        bare1_after = one.fps(bare_s)
+        for d in (d1, d2):
+            d.stop()
+        del one
+        bare1 = (bare1_before + bare1_after) / 2
+        out["scale_out"] = {
+            "bare_fps_1_thread": round(bare1, 2),
+            "one": r1.summary(),
+            "two": r2.summary(),
+            "ratio": round(r2.throughput / r1.throughput, 3) if r1.throughput else None,
+            "pipeline_ratio_1_thread": round(r1.throughput / bare1, 3),
+        }
+    finally:
+        bench.close()
+        broker.stop()
+
+    if not args.skip_ha:
+        out["ha"] = run_ha(quick)
+    out["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    shutil.rmtree(workdir, ignore_errors=True)
+    return out
+
+
+def run_ha(quick: bool) -> dict[str, Any]:
+    python = os.environ.get("BOBBY_BENCH_HA_PYTHON", str(HA_PYTHON))
+    if not Path(python).exists():
+        log(f"{python} not found (scripts/setup ha2025 creates it): integration figures skipped")
+        return {"error": f"{python} not found"}
+    log("integration: detection messages into Home Assistant")
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / "ha.json"
+        env = {**os.environ, "BOBBY_BENCH_OUT": str(target),
+               "BOBBY_BENCH_HA_SECONDS": os.environ.get("BOBBY_BENCH_HA_SECONDS", "3" if quick else "15")}
+        proc = subprocess.run(
+            [python, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-x", "bench/ha/bench_ha_detections.py"],
+            cwd=REPO, env=env, capture_output=True, text=True, check=False,
+        )
+        if proc.returncode or not target.exists():
+            log(proc.stdout[-3000:] + proc.stderr[-3000:])
+            return {"error": "the Home Assistant bench failed (output above)"}
+        return dict(json.loads(target.read_text()))
+
+
+# --- report ---------------------------------------------------------------------------
+
+
+def fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def verdict(ok: bool | None) -> str:
+    return "–" if ok is None else ("met" if ok else "MISSED")
+
+
+def table(r: dict[str, Any]) -> str:
+    lines: list[str] = []
+    add = lines.append
+    m = r["machine"]
+    add(f"Bobby Camera bench — {r['started']}{' (quick)' if r['quick'] else ''}")
+    add(f"machine: {m['cpu']}, {m['cores']} cores ({m['hypervisor'] or 'bare metal'}), {m['memory_gib']} GiB, "
+        f"Python {m['python']}, LiteRT {m['packages'].get('ai-edge-litert')}; "
+        f"load average at start {m['loadavg_at_start']}, at end {r.get('loadavg_at_end')}")
+    add(f"frames: astronaut + camera, 640×480 JPEG q80 ({'/'.join(str(b // 1024) for b in r['frame_bytes'])} KiB)")
+    add("")
+    t = r["throughput"]
+    p = t["pipeline"]
+    add(f"PIPELINE THROUGHPUT ({t['threads']} LiteRT threads, {p['rate_sent']:.0f} frames/s offered, MQTT in → detection out)")
+    add(f"  bare model invoke():   {t['bare_fps']:.1f} fps  (before {t['bare_fps_before']:.1f}, after {t['bare_fps_after']:.1f})")
+    add(f"  detector pipeline:     {p['throughput_fps']:.1f} fps")
+    add(f"  ratio:                 {t['ratio']:.3f}    target ≥ 0.90  {verdict(t['ratio'] >= 0.9)}")
+    s = r["scale_out"]
+    add(f"  same with 1 thread:    {s['one']['throughput_fps']:.1f} / {s['bare_fps_1_thread']:.1f} fps = "
+        f"{s['pipeline_ratio_1_thread']:.3f}  {verdict(s['pipeline_ratio_1_thread'] >= 0.9)}")
+    cpu = p["cpu_cores"]
+    add(f"  CPU (cores): detector {cpu.get('detector')}, mosquitto {cpu.get('mosquitto')}, "
+        f"load generator {cpu.get('load generator')}, other processes {cpu.get('others')}")
+    add("")
+    u = r["unloaded"]
+    add(f"LATENCY, frame published → detection received (unloaded: {u['sent']} frames one at a time)")
+    add("                  p50     p95     p99   ms")
+    add(f"  latency      {fmt(u['latency_ms']['p50']):>7} {fmt(u['latency_ms']['p95']):>7} {fmt(u['latency_ms']['p99']):>7}")
+    add(f"  − inference  {fmt(u['overhead_ms']['p50']):>7} {fmt(u['overhead_ms']['p95']):>7} {fmt(u['overhead_ms']['p99']):>7}"
+        f"   target p50 ≤ 10 ms  {verdict(u['overhead_ms']['p50'] <= 10)}")
+    add(f"  (inference p50 {fmt(u['inference_ms_p50'])} ms)")
+    add("")
+    load = r["load"]
+    base = u["latency_ms"]["p99"]
+    add(f"OFFERED LOAD (capacity {load['capacity_fps']:.1f} fps, {r['settings']['cameras']} camera(s), "
+        f"{r['settings']['level_seconds']:.0f} s per level; unloaded p99 {fmt(base)} ms)")
+    add("  load  offered  analysed  p50 ms  p99 ms  p99/unl  dropped  lost   RSS MB first→last (max)  MB/min")
+    for lv in load["levels"]:
+        ratio = lv["latency_ms"]["p99"] / base if base and lv["latency_ms"]["p99"] else None
+        rss = lv["rss_mb"]
+        add(f"  {lv['multiple']}×   {lv['rate_sent']:7.1f}  {lv['throughput_fps']:8.1f}  {fmt(lv['latency_ms']['p50']):>6}  "
+            f"{fmt(lv['latency_ms']['p99']):>6}  {fmt(ratio, 2):>7}  {lv['dropped']:7d}  {lv['lost']:4d}   "
+            f"{fmt(rss['first'])}→{fmt(rss['last'])} ({fmt(rss['max'])})  {fmt(rss['slope_mb_per_min'], 2):>8}")
+    last = load["levels"][-1]
+    ratio3 = last["latency_ms"]["p99"] / base if base and last["latency_ms"]["p99"] else None
+    add(f"  target p99 at 3× ≤ 2× unloaded: {fmt(ratio3, 2)}×  {verdict(ratio3 is not None and ratio3 <= 2)}; "
+        f"memory flat (|slope| < 1 MB/min at 3×): "
+        f"{verdict(abs(last['rss_mb']['slope_mb_per_min'] or 0) < 1)}")
+    add("")
+    add("SCALE-OUT (1 LiteRT thread per detector, one shared subscription group)")
+    for name in ("one", "two"):
+        x = s[name]
+        add(f"  {name:>3}: {x['throughput_fps']:.1f} fps analysed of {x['rate_sent']:.0f} offered; "
+            f"per detector {x['by_detector']}; CPU {x['cpu_cores']}")
+    add(f"  ratio two/one: {fmt(s['ratio'], 3)}   target ≥ 1.7  {verdict(s['ratio'] is not None and s['ratio'] >= 1.7)}")
+    add("")
+    c = r["codec"]
+    add("JPEG, ms per frame (astronaut, q80)       640×480  1280×720")
+    for name, v in c["decode"].items():
+        add(f"  decode {name:<38} {v['640x480']:7.2f}  {v['1280x720']:8.2f}")
+    for name, v in c["encode"].items():
+        add(f"  encode {name:<38} {v['640x480']:7.2f}  {v['1280x720']:8.2f}")
+    add("")
+    ha = r.get("ha")
+    if ha and "rates" in ha:
+        add(f"INTEGRATION in Home Assistant {ha['home_assistant']} (real MQTT client + Mosquitto, {ha['cameras']} cameras, "
+            f"{ha['seconds']:.0f} s per rate, {ha['entities']} entities)")
+        add("  offered  handled/s  lost  loop lag p50/p99/max ms   delivery p50/p99 ms")
+        for x in ha["rates"]:
+            lag, d = x["loop_lag_ms"], x["delay_ms"]
+            add(f"  {x['rate_sent']:7.0f}  {fmt(x['rate_handled']):>9}  {x['lost']:4d}  "
+                f"{fmt(lag['p50'], 2)}/{fmt(lag['p99'], 2)}/{fmt(lag['max'], 2):<14}  {fmt(d['p50'], 2)}/{fmt(d['p99'], 2)}")
+        at200 = next((x for x in ha["rates"] if x["rate_offered"] >= 200), None)
+        if at200:
+            ok = (at200["rate_handled"] or 0) >= 0.98 * at200["rate_offered"] and (at200["loop_lag_ms"]["max"] or 0) < 50
+            add(f"  target 200 msg/s with lag < 50 ms: {verdict(ok)}")
+    elif ha:
+        add(f"INTEGRATION: {ha.get('error')}")
+    return "\n".join(lines)
+
+
+def plot(r: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    u = r["unloaded"]
+    levels = r["load"]["levels"]
+    capacity = r["load"]["capacity_fps"]
+    xs = [0.0] + [lv["rate_sent"] / capacity for lv in levels]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [3, 2]})
+    for key, style in (("p50", "o-"), ("p95", "s--"), ("p99", "^-")):
+        ys = [u["latency_ms"][key]] + [lv["latency_ms"][key] for lv in levels]
+        ax.plot(xs, ys, style, label=f"latency {key}")
+    ax.plot(xs, [u["inference_ms_p50"]] + [lv["inference_ms_p50"] for lv in levels], ":", color="grey",
+            label="inference p50")
+    ax.axhline(2 * u["latency_ms"]["p99"], color="red", lw=0.8, ls="--", label="target: 2× unloaded p99")
+    ax.set_xlabel(f"offered load (× capacity; capacity = {capacity:.0f} frames/s; 0 = one frame at a time)")
+    ax.set_ylabel("frame → detection latency (ms)")
+    ax.set_xticks(xs)
+    ax.set_xticklabels([f"{x:.2f}" for x in xs])
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("Detector latency against offered load")
+    offset = 0.0
+    for lv in levels:
+        series = lv["rss_series"]
+        if series:
+            ax2.plot([offset + t for t, _ in series], [m for _, m in series], label=f"{lv['multiple']}×")
+            offset += series[-1][0]
+    ax2.set_xlabel("time (s)")
+    ax2.set_ylabel("detector RSS (MiB)")
+    ax2.set_title("Detector memory across the load levels")
+    ax2.grid(alpha=0.3)
+    ax2.legend(fontsize=8)
+    m = r["machine"]
+    fig.suptitle(f"{m['cpu']}, {m['cores']} cores, {r['settings']['threads']} LiteRT threads — {r['started']}", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="short phases: a smoke run, not figures to quote")
+    parser.add_argument("--duration", type=float, help="seconds per offered-load level (default 60; 6 with --quick)")
+    parser.add_argument("--threads", type=int, default=2, help="LiteRT threads of the main detector (default 2)")
+    parser.add_argument("--cameras", type=int, default=1, help="cameras the offered load is spread over (default 1)")
+    parser.add_argument("--no-profile", dest="profile", action="store_false", help="no py-spy during throughput")
+    parser.add_argument("--skip-ha", action="store_true", help="leave out the Home Assistant figures")
+    parser.add_argument("--plot", default=str(PLOT), help=f"where the plot goes (default {PLOT.relative_to(REPO)})")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    result = run(args)
+    text = table(result)
+    print(text)
+    name = "quick" if args.quick else "latest"
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1))
+    (RESULTS / f"{name}.txt").write_text(text + "\n")
+    plot(result, Path(args.plot) if not args.quick else RESULTS / "quick-latency.png")
+    log(f"wrote bench/results/{name}.json, {name}.txt and the plot")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
