@@ -17,6 +17,7 @@ from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.helpers.restore_state import ExtraStoredData, RestoredExtraData, RestoreEntity
 from homeassistant.util import dt as dt_util
 
+from .const import AGENT_CHANNELS, DETECTION_CHANNELS
 from .entity import BobbyEntity, async_add_service_entities
 from .hub import BobbyConfigEntry, BobbyHub, Service
 
@@ -30,6 +31,7 @@ class BobbyBinarySensorDescription(BinarySensorEntityDescription):
     value_fn: Callable[[Service], bool | None]
     exists_fn: Callable[[Service], bool]
     attributes_fn: Callable[[Service], dict[str, Any]] | None = None
+    channels: frozenset[str] = AGENT_CHANNELS
 
 
 PERSON = BobbyBinarySensorDescription(
@@ -37,6 +39,7 @@ PERSON = BobbyBinarySensorDescription(
     translation_key="person",
     device_class=BinarySensorDeviceClass.OCCUPANCY,
     value_fn=lambda s: s.person,
+    channels=DETECTION_CHANNELS,
     exists_fn=lambda s: s.kind == "camera",
 )
 

@@ -9,6 +9,7 @@ from homeassistant.components.camera import Camera, CameraEntityDescription
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
+from .const import AGENT_CHANNELS
 from .entity import BobbyEntity, async_add_service_entities
 from .hub import BobbyConfigEntry, BobbyHub, Service
 
@@ -21,6 +22,7 @@ class BobbyCameraDescription(CameraEntityDescription):
 
     image_fn: Callable[[Service], bytes | None]
     exists_fn: Callable[[Service], bool]
+    channels: frozenset[str] = AGENT_CHANNELS
 
 
 DESCRIPTIONS: tuple[BobbyCameraDescription, ...] = (
@@ -28,12 +30,14 @@ DESCRIPTIONS: tuple[BobbyCameraDescription, ...] = (
         key="preview",
         translation_key="preview",
         image_fn=lambda s: s.preview,
+        channels=frozenset({"preview"}),
         exists_fn=lambda s: s.kind == "camera" and s.is_agent,
     ),
     BobbyCameraDescription(
         key="snapshot",
         translation_key="snapshot",
         image_fn=lambda s: s.snapshot,
+        channels=frozenset({"snapshot"}),
         exists_fn=lambda s: s.kind == "camera",
     ),
 )

@@ -28,6 +28,11 @@ DEFAULT_OPTIONS: Final = {
     CONF_COMMAND_TIMEOUT: DEFAULT_COMMAND_TIMEOUT,
 }
 
+# Channels whose messages change what the agents' own entities show. Entities list the
+# channels they read, so a detection refreshes the person entities, not every entity.
+AGENT_CHANNELS: Final = frozenset({"status", "info", "state", "stats", "ack"})
+DETECTION_CHANNELS: Final = frozenset({"detection"})
+
 # A service is silent after this many missed stats intervals (docs/protocol.md).
 MISSED_HEARTBEATS: Final = 3
 

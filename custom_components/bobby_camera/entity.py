@@ -11,7 +11,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
-from .const import DOMAIN
+from .const import AGENT_CHANNELS, DOMAIN
 from .hub import BobbyConfigEntry, BobbyHub, Service
 
 
@@ -45,8 +45,9 @@ class BobbyEntity(Entity):
         )
 
     @callback
-    def _handle_update(self) -> None:
-        self.async_write_ha_state()
+    def _handle_update(self, channel: str | None) -> None:
+        if channel is None or channel in getattr(self.entity_description, "channels", AGENT_CHANNELS):
+            self.async_write_ha_state()
 
 
 def async_add_service_entities(

@@ -59,6 +59,8 @@ _SUBSCRIPTIONS: tuple[tuple[str, str], ...] = (
 )
 # Messages that show a camera exists even when no agent announces it.
 _EVIDENCE = frozenset({"detection", "snapshot", "preview"})
+# Channels that can change what the hub switch shows.
+_HUB_CHANNELS = frozenset({"status", "info", "state", "ack"})
 _RETAINED_TO_CLEAR = ("status", "info", "state", "snapshot", "preview")
 
 
@@ -200,7 +202,7 @@ class BobbyHub:
         return f"{DOMAIN}_{self.entry.entry_id}_update"
 
     def signal_update(self, service: Service) -> str:
-        """Sent when the state of one service changes."""
+        """Sent with the channel (None for timers) when the state of one service changes."""
         return f"{DOMAIN}_{self.entry.entry_id}_update_{service.key}"
 
     def signal_person(self, service: Service) -> str:
@@ -282,7 +284,7 @@ class BobbyHub:
         if service.is_agent != was_agent or (not service.offered and topic.channel in _EVIDENCE):
             service.offered = True
             async_dispatcher_send(self.hass, self.signal_new_service, service)
-        self._notify(service)
+        self._notify(service, topic.channel)
 
     def _service(self, kind: str, service_id: str) -> Service:
         key = f"{kind}_{service_id}"
@@ -292,9 +294,11 @@ class BobbyHub:
         return service
 
     @callback
-    def _notify(self, service: Service) -> None:
-        async_dispatcher_send(self.hass, self.signal_update(service))
-        async_dispatcher_send(self.hass, self.signal_hub_update)
+    def _notify(self, service: Service, channel: str | None = None) -> None:
+        """Refresh the service's entities that read this channel (None: all of them)."""
+        async_dispatcher_send(self.hass, self.signal_update(service), channel)
+        if channel is None or channel in _HUB_CHANNELS:
+            async_dispatcher_send(self.hass, self.signal_hub_update)
 
     def _on_status(self, service: Service, status: str) -> None:
         previous, service.status = service.status, status

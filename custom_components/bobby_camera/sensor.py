@@ -16,6 +16,7 @@ from homeassistant.const import EntityCategory, UnitOfTemperature, UnitOfTime
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
+from .const import AGENT_CHANNELS, DETECTION_CHANNELS
 from .entity import BobbyEntity, async_add_service_entities
 from .hub import BobbyConfigEntry, Service
 
@@ -39,6 +40,7 @@ class BobbySensorDescription(SensorEntityDescription):
     value_fn: Callable[[Service], Any]
     exists_fn: Callable[[Service], bool]
     available_fn: Callable[[Service], bool] = _reporting
+    channels: frozenset[str] = AGENT_CHANNELS
 
 
 def _camera_agent(s: Service) -> bool:
@@ -68,6 +70,7 @@ DESCRIPTIONS: tuple[BobbySensorDescription, ...] = (
         value_fn=lambda s: None if s.last_detection is None else round(s.last_detection["score"] * 100, 1),
         exists_fn=lambda s: s.kind == "camera",
         available_fn=lambda s: True,
+        channels=DETECTION_CHANNELS,
     ),
     BobbySensorDescription(
         key="inference_time",

@@ -12,7 +12,7 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
-from .const import DOMAIN
+from .const import AGENT_CHANNELS, DOMAIN
 from .entity import BobbyEntity, async_add_service_entities
 from .helpers import bobby_command
 from .hub import BobbyConfigEntry, BobbyHub, Service
@@ -25,6 +25,7 @@ class BobbySwitchDescription(SwitchEntityDescription):
     """A switch of a service."""
 
     exists_fn: Callable[[Service], bool]
+    channels: frozenset[str] = AGENT_CHANNELS
 
 
 DESCRIPTIONS: tuple[BobbySwitchDescription, ...] = (

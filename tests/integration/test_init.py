@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -66,3 +66,26 @@ async def test_dumb_camera_appears_on_first_detection(
     announce(hass, "camera_porch")
     await hass.async_block_till_done()
     assert hass.states.get("switch.porch_enabled").state == "on"
+
+
+async def test_detections_refresh_only_detection_entities(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """At many detections a second, only the entities that show detections are written."""
+    from homeassistant.const import EVENT_STATE_CHANGED, EVENT_STATE_REPORTED
+
+    announce(hass, "camera_porch")
+    fire(hass, "bobby/camera/porch/detection", detection())
+    await hass.async_block_till_done()
+    written: set[str] = set()
+
+    @callback
+    def everything(_data: object) -> bool:
+        return True
+
+    for event_type in (EVENT_STATE_CHANGED, EVENT_STATE_REPORTED):
+        hass.bus.async_listen(event_type, lambda event: written.add(event.data["entity_id"]), everything)
+    for score in (0.6, 0.7, 0.8):
+        fire(hass, "bobby/camera/porch/detection", detection(score=score))
+    await hass.async_block_till_done()
+    assert written == {"binary_sensor.porch_person", "sensor.porch_last_score"}
