@@ -151,6 +151,9 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
         harness.entities = harness.wait_for(
             lambda: find_entities(api), 60, "the agents' entities appear in HA"
         )
+        # Each test starts from a running system: camera capturing, detector online.
+        harness.wait_state("camera_switch", "on", timeout=30)
+        harness.wait_state("detector_connectivity", "on", timeout=30)
         yield harness
     finally:
         system.stop()
