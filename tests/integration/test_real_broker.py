@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from PIL import Image
@@ -207,3 +208,57 @@ async def test_real_camera_agent_through_mosquitto(
     await _until(
         lambda: _state(hass, connectivity) == "off", "the agent is reported offline after SIGTERM", log
     )
+
+
+@pytest.fixture
+def fake_agent(broker: Mosquitto) -> Generator[tuple[Any, list[Any]]]:
+    """A plain paho client playing a detector agent that never answers and goes silent."""
+    import paho.mqtt.client as paho
+
+    received: list[Any] = []
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="fake-detector")
+    client.will_set("bobby/detector/mute/status", "offline", qos=1, retain=True)
+    client.on_message = lambda _c, _u, message: received.append(message)
+    client.connect(broker.host, broker.port)
+    client.subscribe("bobby/detector/mute/set", qos=1)
+    client.loop_start()
+    yield client, received
+    client.loop_stop()
+    client.disconnect()
+
+
+@pytest.mark.parametrize("options", [{"command_timeout": 1.0}])
+async def test_silent_agent_and_unanswered_command_through_mosquitto(
+    hass: HomeAssistant, hub_entry: MockConfigEntry, fake_agent: tuple[Any, list[Any]]
+) -> None:
+    """Heartbeat and ack monitoring with the real client: silence and no ack become problems."""
+    client, received = fake_agent
+    info = {"v": 1, "kind": "detector", "id": "mute", "version": "0.0.1", "stats_interval": 0.2}
+    for channel, payload in (
+        ("status", "online"),
+        ("info", json.dumps(info)),
+        ("state", '{"v":1,"enabled":true}'),
+    ):
+        client.publish(f"bobby/detector/mute/{channel}", payload, qos=1, retain=True).wait_for_publish(5)
+    problem = "binary_sensor.mute_problem"
+    await _until(lambda: _state(hass, problem) == "on", "the silent agent is reported")
+    assert hass.states.get(problem).attributes["problems"] == ["silent"]
+    stats = json.dumps({"v": 1, "uptime": 1, "fps": 0})
+
+    def heartbeat() -> bool:
+        client.publish("bobby/detector/mute/stats", stats)
+        return _state(hass, problem) == "off"
+
+    await _until(heartbeat, "a heartbeat clears the problem")
+
+    # A command nobody acknowledges: sent once, QoS 1, not retained; then reported.
+    with pytest.raises(HomeAssistantError):
+        await hass.services.async_call(
+            "switch", "turn_off", {"entity_id": "switch.mute_enabled"}, blocking=True
+        )
+    assert len(received) == 1
+    assert (received[0].qos, received[0].retain) == (1, False)
+    assert json.loads(received[0].payload)["enabled"] is False
+    assert _state(hass, "switch.mute_enabled") == "on"
+    problems = hass.states.get(problem).attributes["problems"]
+    assert "command_timeout" in problems
