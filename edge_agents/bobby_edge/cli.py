@@ -55,8 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("--min-area", dest="min_area", type=float, help="minimum box area as a fraction (default 0)")
     add("--group", help="shared-subscription group (default bobby-detectors; '' to not share)")
     add("--max-payload", dest="max_payload", type=int, metavar="BYTES", help="largest frame accepted")
-    add("--snapshot-interval", dest="snapshot_interval", type=float, metavar="S",
-        help="minimum seconds between snapshots per camera (default 2)")
+    add(
+        "--snapshot-interval",
+        dest="snapshot_interval",
+        type=float,
+        metavar="S",
+        help="minimum seconds between snapshots per camera (default 2)",
+    )
 
     detect = sub.add_parser("detect", help="run the model on image files; one JSON line per image")
     detect.add_argument("images", nargs="+", metavar="IMAGE")
@@ -85,7 +90,8 @@ def _flags(args: argparse.Namespace, skip: set[str]) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr,
+        level=logging.INFO,
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     log = logging.getLogger("bobby_edge")

@@ -133,8 +133,11 @@ def _format_error(err: vol.Invalid) -> str:
     lines = []
     for error in errors:
         where = ".".join(str(p) for p in error.path) or "config"
-        msg = "unknown option (check the spelling)" if error.error_message == "extra keys not allowed" \
+        msg = (
+            "unknown option (check the spelling)"
+            if error.error_message == "extra keys not allowed"
             else error.error_message
+        )
         lines.append(f"{where}: {msg}")
     return "; ".join(lines)
 
@@ -154,9 +157,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 def from_environment(kind: str, environ: Mapping[str, str]) -> dict[str, str]:
     known = {str(key) for key in SCHEMAS[kind]}
     return {
-        name[len(ENV_PREFIX):].lower(): value
+        name[len(ENV_PREFIX) :].lower(): value
         for name, value in environ.items()
-        if name.startswith(ENV_PREFIX) and name[len(ENV_PREFIX):].lower() in known
+        if name.startswith(ENV_PREFIX) and name[len(ENV_PREFIX) :].lower() in known
     }
 
 
@@ -195,8 +198,9 @@ class DetectorConfig(ServiceConfig):
     snapshot_interval: float = 2.0
 
 
-def _merge_and_validate(kind: str, flags: Mapping[str, Any], config_file: str | None,
-                        environ: Mapping[str, str] | None) -> dict[str, Any]:
+def _merge_and_validate(
+    kind: str, flags: Mapping[str, Any], config_file: str | None, environ: Mapping[str, str] | None
+) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     if config_file:
         merged.update(read_yaml(config_file))
@@ -208,17 +212,22 @@ def _merge_and_validate(kind: str, flags: Mapping[str, Any], config_file: str | 
         raise ConfigError(f"invalid {kind} configuration: {_format_error(err)}") from None
     host, port = options.pop("broker")
     options["broker"] = Broker(
-        host, port, options.pop("username", None), options.pop("password", None),
+        host,
+        port,
+        options.pop("username", None),
+        options.pop("password", None),
         options.pop("tls_ca", None),
     )
     return options
 
 
-def load_camera(flags: Mapping[str, Any], config_file: str | None = None,
-                environ: Mapping[str, str] | None = None) -> CameraConfig:
+def load_camera(
+    flags: Mapping[str, Any], config_file: str | None = None, environ: Mapping[str, str] | None = None
+) -> CameraConfig:
     return CameraConfig(**_merge_and_validate("camera", flags, config_file, environ))
 
 
-def load_detector(flags: Mapping[str, Any], config_file: str | None = None,
-                  environ: Mapping[str, str] | None = None) -> DetectorConfig:
+def load_detector(
+    flags: Mapping[str, Any], config_file: str | None = None, environ: Mapping[str, str] | None = None
+) -> DetectorConfig:
     return DetectorConfig(**_merge_and_validate("detector", flags, config_file, environ))

@@ -62,9 +62,7 @@ class MqttLink:
         self.on_connected: Callable[[], None] = lambda: None
         self.connect_count = 0
         self._subscriptions: list[_Subscription] = []
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
-        )
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         if broker.username:
             self._client.username_pw_set(broker.username, broker.password)
         if broker.tls_ca:
@@ -111,14 +109,21 @@ class MqttLink:
         self._client.loop_stop()
         self.connected.clear()
 
-    def publish(self, topic: str, payload: bytes | str, qos: int = 0, retain: bool = False,
-                properties: Properties | None = None) -> bool:
+    def publish(
+        self,
+        topic: str,
+        payload: bytes | str,
+        qos: int = 0,
+        retain: bool = False,
+        properties: Properties | None = None,
+    ) -> bool:
         """Publish; returns False when the message could not be handed to the client."""
         info = self._client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
         return info.rc == mqtt.MQTT_ERR_SUCCESS
 
-    def _handle_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any,
-                        reason: ReasonCode, _props: Properties | None) -> None:
+    def _handle_connect(
+        self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Properties | None
+    ) -> None:
         if reason.is_failure:
             _LOGGER.error("broker %s refused the connection: %s", self.broker.url, reason)
             return
@@ -141,8 +146,9 @@ class MqttLink:
             with contextlib.suppress(OSError):  # only latency is at stake
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
 
-    def _handle_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any,
-                           reason: ReasonCode, _props: Properties | None) -> None:
+    def _handle_disconnect(
+        self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Properties | None
+    ) -> None:
         self.connected.clear()
         if reason.is_failure:
             _LOGGER.warning("lost connection to %s (%s); reconnecting with backoff", self.broker.url, reason)

@@ -34,8 +34,16 @@ SERVICE_ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 # QoS and retain per channel, as the table in docs/protocol.md gives them.
 QOS: Final = {
-    "status": 1, "info": 1, "state": 1, "set": 1, "ack": 1, "stats": 0,
-    "frame": 0, "detection": 1, "snapshot": 0, "preview": 0,
+    "status": 1,
+    "info": 1,
+    "state": 1,
+    "set": 1,
+    "ack": 1,
+    "stats": 0,
+    "frame": 0,
+    "detection": 1,
+    "snapshot": 0,
+    "preview": 0,
 }
 RETAINED: Final = frozenset({"status", "info", "state", "snapshot", "preview"})
 
@@ -63,9 +71,7 @@ class Topic:
 
 def validate_service_id(service_id: str) -> str:
     if not isinstance(service_id, str) or not SERVICE_ID_RE.match(service_id):
-        raise ProtocolError(
-            f"service id {service_id!r} is not valid: use 1-64 characters of A-Z a-z 0-9 _ -"
-        )
+        raise ProtocolError(f"service id {service_id!r} is not valid: use 1-64 characters of A-Z a-z 0-9 _ -")
     return service_id
 
 
@@ -99,8 +105,15 @@ def parse_topic(full_topic: str, base: str | None = None) -> Topic:
 # --- field checks -------------------------------------------------------------------
 
 
-def _number(data: dict[str, Any], key: str, lo: float | None = None, hi: float | None = None,
-            *, required: bool = True, nullable: bool = False) -> None:
+def _number(
+    data: dict[str, Any],
+    key: str,
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    required: bool = True,
+    nullable: bool = False,
+) -> None:
     if key not in data:
         if required:
             raise ProtocolError(f"{key!r} is missing")
@@ -153,8 +166,11 @@ def _check_info(t: Topic, data: dict[str, Any]) -> None:
     _number(data, "stats_interval", 0.1, 3600)
     if "resolution" in data:
         res = data["resolution"]
-        if not (isinstance(res, list) and len(res) == 2
-                and all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in res)):
+        if not (
+            isinstance(res, list)
+            and len(res) == 2
+            and all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in res)
+        ):
             raise ProtocolError(f"'resolution' must be [width, height], got {res!r}")
     if "capabilities" in data:
         caps = data["capabilities"]
@@ -205,8 +221,14 @@ def _check_ack(kind: str, data: dict[str, Any]) -> None:
 def _check_stats(kind: str, data: dict[str, Any]) -> None:
     _number(data, "uptime", 0)
     _number(data, "fps", 0)
-    for key in ("frames_sent", "capture_errors", "frames_received", "frames_analysed",
-                "frames_dropped", "frames_invalid"):
+    for key in (
+        "frames_sent",
+        "capture_errors",
+        "frames_received",
+        "frames_analysed",
+        "frames_dropped",
+        "frames_invalid",
+    ):
         _counter(data, key)
     for key in ("inference_ms_p50", "inference_ms_p95", "queue_age_ms", "cpu_temperature"):
         _number(data, key, required=False, nullable=True)
@@ -233,9 +255,11 @@ def _check_detection(t: Topic, data: dict[str, Any]) -> None:
             raise ProtocolError(f"a box must be an object, got {box!r}")
         _number(box, "score", 0.0, 1.0)
         coords = box.get("box")
-        if not (isinstance(coords, list) and len(coords) == 4 and all(
-                isinstance(c, int | float) and not isinstance(c, bool) and 0 <= c <= 1
-                for c in coords)):
+        if not (
+            isinstance(coords, list)
+            and len(coords) == 4
+            and all(isinstance(c, int | float) and not isinstance(c, bool) and 0 <= c <= 1 for c in coords)
+        ):
             raise ProtocolError(f"'box' must be [xmin, ymin, xmax, ymax] within 0..1, got {coords!r}")
 
 

@@ -96,8 +96,11 @@ class Service(ABC):
         """Publish on one of this service's channels with the contract's QoS and retain flag."""
         data = protocol.encode(payload) if isinstance(payload, dict) else payload
         return self.mqtt.publish(
-            self.topic(channel), data, qos=protocol.QOS[channel],
-            retain=channel in protocol.RETAINED, **kwargs,
+            self.topic(channel),
+            data,
+            qos=protocol.QOS[channel],
+            retain=channel in protocol.RETAINED,
+            **kwargs,
         )
 
     def full_state(self) -> dict[str, Any]:
@@ -107,21 +110,26 @@ class Service(ABC):
     def announce(self) -> None:
         """Publish the retained topics; called on every (re)connect."""
         self.publish("status", protocol.ONLINE)
-        self.publish("info", {
-            "kind": self.kind,
-            "id": self.config.id,
-            "name": self.config.name or self.config.id,
-            "version": __version__,
-            "hostname": socket.gethostname(),
-            "stats_interval": self.config.stats_interval,
-            **self.info(),
-        })
+        self.publish(
+            "info",
+            {
+                "kind": self.kind,
+                "id": self.config.id,
+                "name": self.config.name or self.config.id,
+                "version": __version__,
+                "hostname": socket.gethostname(),
+                "stats_interval": self.config.stats_interval,
+                **self.info(),
+            },
+        )
         self.publish("state", self.full_state())
 
     def _ack(self, request_id: str | None, error: str | None = None) -> None:
         if error is None:
-            self.publish("ack", {"id": request_id, "ok": True, "state": {"v": protocol.SCHEMA_VERSION,
-                                                                      **self.full_state()}})
+            self.publish(
+                "ack",
+                {"id": request_id, "ok": True, "state": {"v": protocol.SCHEMA_VERSION, **self.full_state()}},
+            )
         else:
             _LOGGER.warning("refused command %s: %s", request_id, error)
             self.publish("ack", {"id": request_id, "ok": False, "error": error})

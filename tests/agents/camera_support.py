@@ -46,8 +46,15 @@ def jpeg_dimensions(payload: bytes) -> tuple[int, int]:
 
 def camera_config(broker: Mosquitto, source: str, **options: Any) -> Any:
     flags = {
-        "broker": broker.url, "id": "cam1", "source": source, "fps": 10.0, "width": 320,
-        "height": 240, "stats_interval": 0.5, "preview_interval": 60.0, "preview_width": 80,
+        "broker": broker.url,
+        "id": "cam1",
+        "source": source,
+        "fps": 10.0,
+        "width": 320,
+        "height": 240,
+        "stats_interval": 0.5,
+        "preview_interval": 60.0,
+        "preview_width": 80,
         **options,
     }
     return load_camera(flags, environ={})

@@ -45,7 +45,9 @@ def spawn_agent(started: list[subprocess.Popen[bytes]], *args: str, log: Path) -
     env = {**os.environ, "PYTHONPATH": str(REPO / "edge_agents"), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "bobby_edge", *args],
-        stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        env=env,
     )
     started.append(proc)
     return proc

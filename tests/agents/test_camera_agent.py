@@ -250,8 +250,11 @@ def test_capture_errors_are_counted_and_retried(broker: Mosquitto, probe: Probe,
     probe.subscribe(f"{TOPIC}/#")
     with running_agent(broker, f"test-flaky:{jpeg}", fps=10.0):
         stats = probe.wait_for(
-            lambda m: m.topic == f"{TOPIC}/stats" and json.loads(m.payload)["capture_errors"] >= 3
-            and json.loads(m.payload)["frames_sent"] >= 3
+            lambda m: (
+                m.topic == f"{TOPIC}/stats"
+                and json.loads(m.payload)["capture_errors"] >= 3
+                and json.loads(m.payload)["frames_sent"] >= 3
+            )
         )
         wait_count(probe, f"{TOPIC}/frame", 3)
         assert probe.count(f"{TOPIC}/status") == 1  # never went offline

@@ -17,8 +17,24 @@ from tests.support.probe import Probe
 
 
 def camera_args(broker: Mosquitto, folder: Path, *extra: str) -> list[str]:
-    return ["camera", "--broker", broker.url, "--id", "cam1", "--source", f"images:{folder}",
-            "--fps", "5", "--width", "320", "--height", "240", "--stats-interval", "1", *extra]
+    return [
+        "camera",
+        "--broker",
+        broker.url,
+        "--id",
+        "cam1",
+        "--source",
+        f"images:{folder}",
+        "--fps",
+        "5",
+        "--width",
+        "320",
+        "--height",
+        "240",
+        "--stats-interval",
+        "1",
+        *extra,
+    ]
 
 
 def retained_status(broker: Mosquitto) -> bytes:
@@ -33,7 +49,10 @@ def retained_status(broker: Mosquitto) -> bytes:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signal_leaves_offline_retained(
-    broker: Mosquitto, probe: Probe, agent_process: list[subprocess.Popen[bytes]], tmp_path: Path,
+    broker: Mosquitto,
+    probe: Probe,
+    agent_process: list[subprocess.Popen[bytes]],
+    tmp_path: Path,
     signum: signal.Signals,
 ) -> None:
     write_samples(tmp_path / "images")
@@ -51,7 +70,10 @@ def test_signal_leaves_offline_retained(
 
 
 def test_last_will_on_sigkill(
-    broker: Mosquitto, probe: Probe, agent_process: list[subprocess.Popen[bytes]], tmp_path: Path,
+    broker: Mosquitto,
+    probe: Probe,
+    agent_process: list[subprocess.Popen[bytes]],
+    tmp_path: Path,
 ) -> None:
     write_samples(tmp_path / "images")
     probe.subscribe(f"{TOPIC}/status")
@@ -68,8 +90,14 @@ def test_last_will_on_sigkill(
 def run_cli(*args: str, pythonpath: tuple[Path, ...] = ()) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOBBY_")}
     env["PYTHONPATH"] = os.pathsep.join(str(p) for p in (*pythonpath, REPO / "edge_agents"))
-    return subprocess.run([sys.executable, "-m", "bobby_edge", *args], capture_output=True, text=True,
-                          env=env, timeout=30, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "bobby_edge", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize(

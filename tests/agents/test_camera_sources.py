@@ -184,11 +184,15 @@ def test_agent_counts_non_jpeg_answers_and_announces_the_real_size(
     probe.subscribe(f"{TOPIC}/#")
     with running_agent(broker, f"http:{camera_http.url}/flaky.jpg", fps=10.0):
         stats = probe.wait_for(
-            lambda m: m.topic == f"{TOPIC}/stats" and json.loads(m.payload)["capture_errors"] >= 2
-            and json.loads(m.payload)["frames_sent"] >= 2
+            lambda m: (
+                m.topic == f"{TOPIC}/stats"
+                and json.loads(m.payload)["capture_errors"] >= 2
+                and json.loads(m.payload)["frames_sent"] >= 2
+            )
         )
-        info = probe.wait_for(lambda m: m.topic == f"{TOPIC}/info"
-                              and json.loads(m.payload)["resolution"] == [160, 120])
+        info = probe.wait_for(
+            lambda m: m.topic == f"{TOPIC}/info" and json.loads(m.payload)["resolution"] == [160, 120]
+        )
         frame = probe.on_topic(f"{TOPIC}/frame")
     assert frame.payload == camera_http.jpeg
     assert json.loads(info.payload)["model"] == f"http: {camera_http.url}/flaky.jpg"
@@ -203,6 +207,7 @@ COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255), (0, 0, 0)]
 def write_video(path: Path) -> None:
     """Five solid-colour frames at 10 fps: 0.5 s of video."""
     import av  # in the test extra: a missing PyAV fails here rather than skipping
+
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream("mpeg4", rate=10)
         stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
@@ -216,8 +221,9 @@ def colour_of(frame: bytes) -> int:
     with Image.open(io.BytesIO(frame)) as image:
         assert image.size == (320, 240)
         mean = image.convert("RGB").resize((1, 1)).getpixel((0, 0))
-    return min(range(len(COLOURS)),
-               key=lambda i: sum(abs(a - b) for a, b in zip(mean, COLOURS[i], strict=True)))
+    return min(
+        range(len(COLOURS)), key=lambda i: sum(abs(a - b) for a, b in zip(mean, COLOURS[i], strict=True))
+    )
 
 
 def test_video_plays_on_its_own_clock_and_loops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -272,13 +278,27 @@ class FakePicamera2:
         FakePicamera2.instances.append(self)
 
     def create_video_configuration(  # noqa: PLR0917 - picamera2's own signature
-            self, main: dict[str, Any] | None = None, lores: Any = None,
-                                   raw: Any = None, transform: Any = None, colour_space: Any = None,
-                                   buffer_count: int = 6, controls: dict[str, Any] | None = None,
-                                   display: str = "main", encode: str = "main", queue: bool = True,
-                                   sensor: Any = None, use_case: str = "video") -> dict[str, Any]:
-        return {"use_case": use_case, "main": {"format": "XBGR8888", "size": (1280, 720), **(main or {})},
-                "controls": dict(controls or {}), "buffer_count": buffer_count, "queue": queue}
+        self,
+        main: dict[str, Any] | None = None,
+        lores: Any = None,
+        raw: Any = None,
+        transform: Any = None,
+        colour_space: Any = None,
+        buffer_count: int = 6,
+        controls: dict[str, Any] | None = None,
+        display: str = "main",
+        encode: str = "main",
+        queue: bool = True,
+        sensor: Any = None,
+        use_case: str = "video",
+    ) -> dict[str, Any]:
+        return {
+            "use_case": use_case,
+            "main": {"format": "XBGR8888", "size": (1280, 720), **(main or {})},
+            "controls": dict(controls or {}),
+            "buffer_count": buffer_count,
+            "queue": queue,
+        }
 
     create_still_configuration = create_video_configuration
 
@@ -302,8 +322,14 @@ class FakePicamera2:
     def set_controls(self, controls: dict[str, Any]) -> None:
         self.controls_set.append(dict(controls))
 
-    def capture_file(self, file_output: Any, name: str = "main", format: str | None = None,
-                     wait: Any = None, signal_function: Any = None) -> dict[str, Any]:
+    def capture_file(
+        self,
+        file_output: Any,
+        name: str = "main",
+        format: str | None = None,
+        wait: Any = None,
+        signal_function: Any = None,
+    ) -> dict[str, Any]:
         if not self.started or self.camera_config is None:
             raise RuntimeError("camera is not running")  # the real one would wait forever
         quality = self.options.get("quality", 90)
@@ -375,8 +401,9 @@ def test_picamera_without_a_camera(
         open_source("picamera")
 
 
-def test_picamera_refusing_the_size_is_released(fake_picamera2: type[FakePicamera2],
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_picamera_refusing_the_size_is_released(
+    fake_picamera2: type[FakePicamera2], monkeypatch: pytest.MonkeyPatch
+) -> None:
     def refuse(self: FakePicamera2, camera_config: dict[str, Any]) -> None:
         raise ValueError("size not supported")
 

@@ -65,9 +65,15 @@ class Mosquitto:
             passwd.write_text("")
             passwd.chmod(0o600)
             subprocess.run(
-                [shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd", "-b",
-                 str(passwd), self.username, self.password or ""],
-                check=True, capture_output=True,
+                [
+                    shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd",
+                    "-b",
+                    str(passwd),
+                    self.username,
+                    self.password or "",
+                ],
+                check=True,
+                capture_output=True,
             )
             lines += ["allow_anonymous false", f"password_file {passwd}"]
         else:
@@ -80,7 +86,8 @@ class Mosquitto:
         conf = self._write_config()
         self.process = subprocess.Popen(
             [find_mosquitto(), "-c", str(conf)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -23,8 +23,9 @@ class Received:
 class Probe:
     """Subscribe to filters, keep every message, wait for one that matches a predicate."""
 
-    def __init__(self, port: int, host: str = "127.0.0.1", username: str | None = None,
-                 password: str | None = None) -> None:
+    def __init__(
+        self, port: int, host: str = "127.0.0.1", username: str | None = None, password: str | None = None
+    ) -> None:
         self.messages: list[Received] = []
         self._cond = threading.Condition()
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
@@ -50,8 +51,9 @@ class Probe:
     def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> None:
         self._client.publish(topic, payload, qos=qos, retain=retain).wait_for_publish(5)
 
-    def wait_for(self, predicate: Callable[[Received], bool], timeout: float = 10.0,
-                 since: int = 0) -> Received:
+    def wait_for(
+        self, predicate: Callable[[Received], bool], timeout: float = 10.0, since: int = 0
+    ) -> Received:
         """The first message (from index `since`) that satisfies `predicate`."""
         deadline = time.monotonic() + timeout
         with self._cond:

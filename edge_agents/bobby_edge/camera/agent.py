@@ -203,8 +203,12 @@ class CameraAgent(Service):
                 errors_in_a_row += 1
                 suppressed += 1
                 if now - last_error_log >= ERROR_LOG_EVERY:
-                    _LOGGER.warning("capture from %s failing (%d failures since last report; last: %s)",
-                                    self.source.description, suppressed, self._last_error)
+                    _LOGGER.warning(
+                        "capture from %s failing (%d failures since last report; last: %s)",
+                        self.source.description,
+                        suppressed,
+                        self._last_error,
+                    )
                     last_error_log, suppressed = now, 0
                 if errors_in_a_row >= REOPEN_AFTER_ERRORS and now - last_reopen >= REOPEN_EVERY:
                     last_reopen = now

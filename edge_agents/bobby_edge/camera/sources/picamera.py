@@ -67,7 +67,8 @@ class PiCameraSource(FrameSource):
         size = self.size
         try:
             config = self._camera.create_video_configuration(
-                main={"size": size}, controls={"FrameRate": self._sensor_fps(self.fps)},
+                main={"size": size},
+                controls={"FrameRate": self._sensor_fps(self.fps)},
             )
             self._camera.configure(config)
             # picamera2's own JPEG encoder reads its quality from here.

@@ -88,8 +88,9 @@ class VideoFileSource(FrameSource):
                 continue
             except self._av.FFmpegError as err:
                 raise CaptureError(f"cannot decode {self.path}: {err}") from None
-            self._last_time = (float(frame.time) if frame.time is not None
-                               else self._last_time + self._frame_duration)
+            self._last_time = (
+                float(frame.time) if frame.time is not None else self._last_time + self._frame_duration
+            )
             return self._offset + self._last_time, frame
         raise CaptureError(f"{self.path} has no video frames")
 
