@@ -1,4 +1,4 @@
-"""Agents against a broker that wants a user name and password (as the Mosquitto add-on does)."""
+"""Agents against a broker that wants a user name and password (as the Mosquitto add-on does), and TLS."""
 
 from __future__ import annotations
 
@@ -67,3 +67,32 @@ def test_camera_with_a_wrong_password_is_refused_and_publishes_nothing(
         assert probe.count("bobby/camera/cam1/frame") == 0
     finally:
         probe.close()
+
+
+@pytest.fixture
+def tls_broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    server = Mosquitto(tmp_path / "broker", username=USER, password=PASSWORD, tls=True).start()
+    yield server
+    server.stop()
+
+
+def test_camera_over_tls_streams(tls_broker: Mosquitto, tmp_path: Path) -> None:
+    ca = str(tls_broker.ca_path)
+    probe = Probe(tls_broker.port, username=USER, password=PASSWORD, tls_ca=ca)
+    try:
+        probe.subscribe("bobby/camera/cam1/#")
+        write_samples(tmp_path / "pics")
+        options = {"username": USER, "password": PASSWORD, "tls_ca": ca}
+        with running_agent(tls_broker, f"images:{tmp_path / 'pics'}", **options):
+            assert probe.on_topic("bobby/camera/cam1/status").payload == b"online"
+            probe.on_topic("bobby/camera/cam1/frame")
+    finally:
+        probe.close()
+
+
+def test_camera_without_the_ca_does_not_connect_to_a_tls_broker(
+    tls_broker: Mosquitto, tmp_path: Path
+) -> None:
+    write_samples(tmp_path / "pics")
+    with running_agent(tls_broker, f"images:{tmp_path / 'pics'}", username=USER, password=PASSWORD) as agent:
+        assert not agent.mqtt.connected.wait(3)

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 MOSQUITTO_PATHS = ("mosquitto", "/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
@@ -38,9 +39,77 @@ class Mosquitto:
     workdir: Path
     username: str | None = None
     password: str | None = None
+    tls: bool = False  # serve MQTT over TLS with a certificate from a CA made for the test
     port: int = field(default_factory=free_port)
     host: str = "127.0.0.1"
     process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def ca_path(self) -> Path:
+        """The CA certificate that signed the broker's certificate (with `tls=True`)."""
+        return self.workdir / "ca.crt"
+
+    def _make_certificates(self) -> list[str]:
+        run = partial(subprocess.run, check=True, capture_output=True, cwd=self.workdir)
+        run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=Bobby test CA",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+            ]
+        )
+        run(
+            [
+                "openssl",
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+            ]
+        )
+        (self.workdir / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        run(
+            [
+                "openssl",
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                "san.ext",
+                "-out",
+                "server.crt",
+            ]
+        )
+        return [
+            f"cafile {self.ca_path}",
+            f"certfile {self.workdir / 'server.crt'}",
+            f"keyfile {self.workdir / 'server.key'}",
+        ]
 
     @property
     def log_path(self) -> Path:
@@ -78,6 +147,8 @@ class Mosquitto:
             lines += ["allow_anonymous false", f"password_file {passwd}"]
         else:
             lines.append("allow_anonymous true")
+        if self.tls:
+            lines += self._make_certificates()
         conf = self.workdir / "mosquitto.conf"
         conf.write_text("\n".join(lines) + "\n")
         return conf

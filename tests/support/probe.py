@@ -24,13 +24,20 @@ class Probe:
     """Subscribe to filters, keep every message, wait for one that matches a predicate."""
 
     def __init__(
-        self, port: int, host: str = "127.0.0.1", username: str | None = None, password: str | None = None
+        self,
+        port: int,
+        host: str = "127.0.0.1",
+        username: str | None = None,
+        password: str | None = None,
+        tls_ca: str | None = None,
     ) -> None:
         self.messages: list[Received] = []
         self._cond = threading.Condition()
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
         if username:
             self._client.username_pw_set(username, password)
+        if tls_ca:
+            self._client.tls_set(ca_certs=tls_ca)
         self._client.on_message = self._on_message
         self._client.connect(host, port)
         self._client.loop_start()
