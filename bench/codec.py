@@ -91,8 +91,8 @@ def decoders() -> dict[str, Callable[[bytes], Any]]:
         pass
     from bobby_edge.detector import decode
 
-    out[f"detector decode.decode() → {MODEL_INPUT[0]}² ({decode.decoder_name()})"] = lambda jpeg: decode.decode(
-        jpeg, MODEL_INPUT, 10_000_000
+    out[f"detector decode.decode() → {MODEL_INPUT[0]}² ({decode.decoder_name()})"] = lambda jpeg: (
+        decode.decode(jpeg, MODEL_INPUT, 10_000_000)
     )
     return out
 
@@ -137,16 +137,25 @@ def run(quick: bool) -> dict[str, Any]:
     number, repeats = (10, 5) if quick else (50, 9)
     sizes = [(640, 480), (1280, 720)]
     rgbs = {
-        size: np.asarray(Image.fromarray(data.astronaut()).resize(size, Image.Resampling.BILINEAR)) for size in sizes
+        size: np.asarray(Image.fromarray(data.astronaut()).resize(size, Image.Resampling.BILINEAR))
+        for size in sizes
     }
     jpegs = {}
     for size, rgb in rgbs.items():
         out = io.BytesIO()
         Image.fromarray(rgb).save(out, "JPEG", quality=80)
         jpegs[size] = out.getvalue()
-    result: dict[str, Any] = {"decode": {}, "encode": {}, "frame_bytes": {f"{w}x{h}": len(j) for (w, h), j in jpegs.items()}}
+    result: dict[str, Any] = {
+        "decode": {},
+        "encode": {},
+        "frame_bytes": {f"{w}x{h}": len(j) for (w, h), j in jpegs.items()},
+    }
     for name, fn in decoders().items():
-        result["decode"][name] = {f"{w}x{h}": round(_time(lambda j=jpegs[(w, h)]: fn(j), number, repeats), 3) for w, h in sizes}
+        result["decode"][name] = {
+            f"{w}x{h}": round(_time(lambda j=jpegs[(w, h)], f=fn: f(j), number, repeats), 3) for w, h in sizes
+        }
     for name, fn in encoders().items():
-        result["encode"][name] = {f"{w}x{h}": round(_time(lambda r=rgbs[(w, h)]: fn(r), number, repeats), 3) for w, h in sizes}
+        result["encode"][name] = {
+            f"{w}x{h}": round(_time(lambda r=rgbs[(w, h)], f=fn: f(r), number, repeats), 3) for w, h in sizes
+        }
     return result

@@ -52,8 +52,15 @@ def _pct(values: list[float], q: float) -> float | None:
 
 async def _publish(broker: Mosquitto, rate: float, seconds: float, cameras: int) -> dict[str, Any]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(HERE / "publisher.py"), broker.host, str(broker.port), str(rate), str(seconds), str(cameras),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        sys.executable,
+        str(HERE / "publisher.py"),
+        broker.host,
+        str(broker.port),
+        str(rate),
+        str(seconds),
+        str(cameras),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     out, err = await proc.communicate()
     if proc.returncode:
@@ -82,7 +89,9 @@ async def _measure(hass: HomeAssistant, broker: Mosquitto) -> None:
     mqtt_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(mqtt_entry.entry_id)
     await hass.async_block_till_done()
-    entry = MockConfigEntry(domain=DOMAIN, title="Bobby Camera", data={}, options=dict(DEFAULT_OPTIONS), unique_id=DOMAIN)
+    entry = MockConfigEntry(
+        domain=DOMAIN, title="Bobby Camera", data={}, options=dict(DEFAULT_OPTIONS), unique_id=DOMAIN
+    )
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
@@ -162,4 +171,4 @@ async def _measure(hass: HomeAssistant, broker: Mosquitto) -> None:
     }
     print(json.dumps(out, indent=1))
     if target := os.environ.get("BOBBY_BENCH_OUT"):
-        Path(target).write_text(json.dumps(out, indent=1))
+        Path(target).write_text(json.dumps(out, indent=1))  # noqa: ASYNC240 - once, at the end

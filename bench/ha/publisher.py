@@ -17,8 +17,16 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 
 def main() -> None:
-    host, port, rate, seconds, cameras = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-detector-{rate}", protocol=mqtt.MQTTv5)
+    host, port, rate, seconds, cameras = (
+        sys.argv[1],
+        int(sys.argv[2]),
+        float(sys.argv[3]),
+        float(sys.argv[4]),
+        int(sys.argv[5]),
+    )
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"bench-detector-{rate}", protocol=mqtt.MQTTv5
+    )
     client.max_queued_messages_set(0)
     client.connect(host, port)
     client.loop_start()
@@ -36,10 +44,15 @@ def main() -> None:
         stamp = time.time()
         score = round(0.6 + (sent * 7919 % 390) / 1000, 3)  # varies: the score sensor's state changes
         payload = {
-            "v": 1, "camera": camera, "detector": "bench-detector", "frame_time": round(stamp - 0.02, 3),
-            "detection_time": stamp, "score": score,
+            "v": 1,
+            "camera": camera,
+            "detector": "bench-detector",
+            "frame_time": round(stamp - 0.02, 3),
+            "detection_time": stamp,
+            "score": score,
             "boxes": [{"score": score, "box": [0.0, 0.035, 0.7354, 1.0]}],
-            "inference_ms": 17.5, "snapshot": False,
+            "inference_ms": 17.5,
+            "snapshot": False,
         }
         client.publish(f"bobby/camera/{camera}/detection", json.dumps(payload), qos=1)
         sent += 1
