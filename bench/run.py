@@ -651,6 +651,8 @@ def plot(r: dict[str, Any], path: Path) -> None:
             offset += series[-1][0]
     ax2.set_xlabel("time (s)")
     ax2.set_ylabel("detector RSS (MiB)")
+    peak = max((m for lv in levels for _t, m in lv["rss_series"]), default=1.0)
+    ax2.set_ylim(0, peak * 1.25)  # from zero: a flat line looks flat
     ax2.set_title("Detector memory across the load levels")
     ax2.grid(alpha=0.3)
     ax2.legend(fontsize=8)
@@ -690,11 +692,15 @@ def main() -> int:
         help="before each phase, wait up to S s for other processes to use < 0.3 cores "
         "(default 60; 5 with --quick)",
     )
+    parser.add_argument("--replot", metavar="JSON", help="only redraw the plot from a results file")
     parser.add_argument("--skip-ha", action="store_true", help="leave out the Home Assistant figures")
     parser.add_argument(
         "--plot", default=str(PLOT), help=f"where the plot goes (default {PLOT.relative_to(REPO)})"
     )
     args = parser.parse_args()
+    if args.replot:
+        plot(json.loads(Path(args.replot).read_text()), Path(args.plot))
+        return 0
     RESULTS.mkdir(parents=True, exist_ok=True)
     result = run(args)
     text = table(result)
