@@ -129,6 +129,7 @@ class MqttLink:
             return
         self.connect_count += 1
         _LOGGER.info("connected to %s", self.broker.url)
+        self._set_socket_option(socket.TCP_NODELAY)  # a new socket on every (re)connect
         for sub in self._subscriptions:
             client.subscribe(sub.subscribe_filter, qos=sub.qos)
         self.connected.set()
@@ -137,14 +138,21 @@ class MqttLink:
         except Exception:
             _LOGGER.exception("error announcing after connect")
 
-    def _handle_puback(self, client: mqtt.Client, *_args: Any) -> None:
+    def _handle_puback(self, _client: mqtt.Client, *_args: Any) -> None:
         # Acknowledge the broker's PUBACK at once. Otherwise Linux delays that TCP ACK
         # (up to 40 ms) and Mosquitto's Nagle holds the next message to us behind it:
         # measured, a detector's frames arrived 40 ms late after each QoS 1 detection.
-        sock = client.socket()
-        if isinstance(sock, socket.socket) and hasattr(socket, "TCP_QUICKACK"):  # Linux; TLS too
+        if hasattr(socket, "TCP_QUICKACK"):  # Linux only
+            self._set_socket_option(socket.TCP_QUICKACK)
+
+    def _set_socket_option(self, option: int) -> None:
+        """Latency tuning of paho's socket. TCP_NODELAY: a small message (a detection after a
+        ~50 KB snapshot) must not wait for the ACK of the previous one's last segment, which
+        Linux delays up to 40 ms: bench/ measured p99 latency 40 ms worse without it."""
+        sock = self._client.socket()
+        if isinstance(sock, socket.socket):  # ssl.SSLSocket too; not a websocket wrapper
             with contextlib.suppress(OSError):  # only latency is at stake
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+                sock.setsockopt(socket.IPPROTO_TCP, option, 1)
 
     def _handle_disconnect(
         self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Properties | None

@@ -14,9 +14,7 @@ broker's PUBACKs at once (TCP_QUICKACK); before that, 44 ms (delayed ACK × Nagl
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import socket
 import statistics
 import threading
 import time
@@ -80,20 +78,6 @@ def _frame_time(message: mqtt.MQTTMessage, received: float) -> float:
     return received
 
 
-def _no_nagle(link: Any) -> None:
-    """TCP_NODELAY on the detector's broker socket.
-
-    A detection (small, QoS 1) is published right after a ~50 KB snapshot. With Nagle's
-    algorithm on, it waits until the broker ACKs the snapshot's last segment, which Linux
-    delays up to 40 ms: bench/ measured p99 latency 40 ms worse for it.
-    """
-    client = getattr(link, "_client", None)
-    sock = client.socket() if client is not None else None
-    if isinstance(sock, socket.socket):  # ssl.SSLSocket too; paho may hand back a websocket wrapper
-        with contextlib.suppress(OSError):  # only latency is at stake
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
 def _percentile(values: list[float], fraction: float) -> float | None:
     if not values:
         return None
@@ -134,10 +118,6 @@ class DetectorAgent(Service):
         self.mqtt.subscribe(frames, self._on_frame, qos=0)
 
     # --- Service ----------------------------------------------------------------------
-
-    def announce(self) -> None:
-        _no_nagle(self.mqtt)  # on every (re)connect: a new socket each time
-        super().announce()
 
     def info(self) -> dict[str, Any]:
         width, height = self.pipeline.model.input_size
