@@ -231,6 +231,17 @@ class Result:
     rss_mb: list[tuple[float, float]] = field(default_factory=list)  # (t, MB) of the first detector
     cpu: dict[str, float] = field(default_factory=dict)
 
+    def record_latency(self, received: float, frame_time: float, detection: dict[str, Any]) -> None:
+        """One detection's latency and its split (all times Unix seconds)."""
+        latency = (received - frame_time) * 1000
+        self.latencies_ms.append(latency)
+        self.inference_ms.append(detection["inference_ms"])
+        self.overheads_ms.append(latency - detection["inference_ms"])
+        self.before_out_ms.append(
+            (detection["detection_time"] - frame_time) * 1000 - detection["inference_ms"]
+        )
+        self.out_ms.append((received - detection["detection_time"]) * 1000)
+
     def summary(self) -> dict[str, Any]:
         lat, over = self.latencies_ms, self.overheads_ms
         rss = [mb for _t, mb in self.rss_mb]
@@ -405,12 +416,7 @@ class Bench:
                 got = self.detections[seen:]
             for received, data in got:
                 if abs(data["frame_time"] - ft) < 0.0015:
-                    latency = (received - ft) * 1000
-                    result.latencies_ms.append(latency)
-                    result.inference_ms.append(data["inference_ms"])
-                    result.overheads_ms.append(latency - data["inference_ms"])
-                    result.before_out_ms.append((data["detection_time"] - ft) * 1000 - data["inference_ms"])
-                    result.out_ms.append((received - data["detection_time"]) * 1000)
+                    result.record_latency(received, ft, data)
                     result.detections += 1
             time.sleep(gap * (0.5 + (i * 7919 % 100) / 100))  # irregular gaps
         result.duration = time.monotonic() - started
@@ -488,12 +494,7 @@ class Bench:
             result.by_detector[data["detector"]] = result.by_detector.get(data["detector"], 0) + 1
             if steady_from <= received <= steady_to:
                 in_window += 1
-                latency = (received - ft) * 1000
-                result.latencies_ms.append(latency)
-                result.inference_ms.append(data["inference_ms"])
-                result.overheads_ms.append(latency - data["inference_ms"])
-                result.before_out_ms.append((data["detection_time"] - ft) * 1000 - data["inference_ms"])
-                result.out_ms.append((received - data["detection_time"]) * 1000)
+                result.record_latency(received, ft, data)
         result.throughput = in_window / max(1e-9, steady_to - steady_from)
         if detector_ids:
             result.received = after["frames_received"] - before["frames_received"]
