@@ -26,6 +26,7 @@ from bobby_edge.service import StartupError
 from tests.agents.camera_support import TOPIC, jpeg_dimensions, running_agent, send_command, write_samples
 from tests.support.mosquitto import Mosquitto
 from tests.support.probe import Probe
+from tests.support.waiting import wait_until
 
 OPTIONS = SourceOptions(width=320, height=240, fps=10.0, jpeg_quality=80)
 
@@ -348,13 +349,6 @@ def fake_picamera2(monkeypatch: pytest.MonkeyPatch) -> type[FakePicamera2]:
     return FakePicamera2
 
 
-def wait_until(condition: Any, timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
 def test_picamera_streams_and_obeys(
     broker: Mosquitto, probe: Probe, fake_picamera2: type[FakePicamera2]
 ) -> None:
@@ -373,16 +367,16 @@ def test_picamera_streams_and_obeys(
         assert info["resolution"] == [640, 480]
 
         assert send_command(probe, {"id": "off", "enabled": False})["ok"] is True
-        wait_until(lambda: not camera.started)  # the sensor stops; the camera stays open
+        wait_until(lambda: not camera.started, timeout=3.0)  # the sensor stops; the camera stays open
         assert not camera.closed
         assert send_command(probe, {"id": "on", "enabled": True})["ok"] is True
-        wait_until(lambda: camera.started)
+        wait_until(lambda: camera.started, timeout=3.0)
         probe.on_topic(f"{TOPIC}/frame", since=probe.mark())
 
         assert send_command(probe, {"id": "f", "fps": 15})["state"]["fps"] == 15.0
-        wait_until(lambda: {"FrameRate": 15.0} in camera.controls_set)
+        wait_until(lambda: {"FrameRate": 15.0} in camera.controls_set, timeout=3.0)
         assert send_command(probe, {"id": "s", "fps": 0.2})["ok"] is True
-        wait_until(lambda: camera.controls_set[-1] == {"FrameRate": 1.0})  # the sensor's floor
+        wait_until(lambda: camera.controls_set[-1] == {"FrameRate": 1.0}, timeout=3.0)  # the sensor's floor
 
         refused = send_command(probe, {"id": "too-fast", "fps": 25})
         assert refused["ok"] is False

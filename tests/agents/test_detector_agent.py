@@ -16,6 +16,7 @@ from tests.agents.conftest import spawn_agent
 from tests.agents.test_detector_fixtures import (
     Camera,
     detection_payloads,
+    next_stats,
     noise_jpeg,
     running_detector,
     scene,
@@ -98,9 +99,7 @@ def test_esp32_style_frames_as_a_real_process(
     camera.send("garden", PERSON)
     probe.on_topic("bobby/camera/garden/detection", timeout=30, since=mark)
     assert probe.count("bobby/camera/porch/detection", since=mark) == 0
-    stats_mark = probe.mark()
-    stats = probe.wait_for(lambda m: m.topic == "bobby/detector/pi4/stats", since=stats_mark)
-    _, data = protocol.parse_message(stats.topic, stats.payload)
+    data = next_stats(probe, "pi4")
     assert data["frames_received"] == 3
     assert data["frames_analysed"] == 3
     assert data["frames_dropped"] == 0
@@ -178,9 +177,7 @@ def test_a_flood_never_builds_a_backlog(
         sampler.join()
         total = per_camera * len(cameras) + 1
         wait_until(lambda: agent.frames_analysed + agent.frames_dropped == total, what="flood settled")
-        stats_mark = probe.mark()
-        message = probe.wait_for(lambda m: m.topic == "bobby/detector/busy/stats", since=stats_mark)
-        _, stats = protocol.parse_message(message.topic, message.payload)
+        stats = next_stats(probe, "busy")
 
     assert agent.frames_received == total
     assert most_waiting <= len(cameras) + 1  # one frame per camera at most, whatever the load
@@ -211,9 +208,7 @@ def test_bad_frames_are_counted_and_survived(
         detection = probe.on_topic("bobby/camera/c6/detection", timeout=30, since=mark)
         assert protocol.parse_message(detection.topic, detection.payload)[1]["score"] >= 0.5
         wait_until(lambda: agent.frames_invalid == 5, what="five invalid frames counted")
-        stats_mark = probe.mark()
-        message = probe.wait_for(lambda m: m.topic == "bobby/detector/tough/stats", since=stats_mark)
-        _, stats = protocol.parse_message(message.topic, message.payload)
+        stats = next_stats(probe, "tough")
         assert stats["frames_invalid"] == 5
         assert stats["frames_analysed"] == 1
         assert stats["frames_received"] == 6

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +28,7 @@ from bobby_edge.detector.agent import DetectorAgent
 from bobby_edge.mqtt import user_properties
 from tests.support.mosquitto import Mosquitto
 from tests.support.probe import Probe
+from tests.support.waiting import wait_until as support_wait_until
 
 PEOPLE = ("astronaut", "camera")
 NO_PEOPLE = ("chelsea", "coffee", "rocket")
@@ -107,12 +107,8 @@ def camera(broker: Mosquitto) -> Iterator[Camera]:
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
-    """Wait for a state to be reached (a deadline for hangs, not a speed assertion)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached within {timeout}s")
-        time.sleep(0.02)
+    """Detector tests wait up to 20 s by default: the model runs on a loaded machine."""
+    support_wait_until(condition, timeout, what)
 
 
 @contextmanager
@@ -143,6 +139,12 @@ def running_detector(
         agent.request_stop()
         thread.join(15)
         assert not thread.is_alive(), "detector did not stop"
+
+
+def next_stats(probe: Probe, detector_id: str) -> dict[str, Any]:
+    """The detector's next `stats` message (one sent after now), parsed and validated."""
+    message = probe.on_topic(f"bobby/detector/{detector_id}/stats", since=probe.mark())
+    return dict(protocol.parse_message(message.topic, message.payload)[1])
 
 
 def detection_payloads(probe: Probe, camera: str, since: int = 0) -> list[dict[str, Any]]:
