@@ -26,11 +26,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.bobby_camera.const import DEFAULT_OPTIONS, DOMAIN
+from tests.integration.common import setup_real_mqtt
 from tests.support.mosquitto import Mosquitto
 
 HERE = Path(__file__).parent
@@ -79,16 +79,7 @@ async def test_detection_rate(
 
 
 async def _measure(hass: HomeAssistant, broker: Mosquitto) -> None:
-    mqtt_entry = MockConfigEntry(
-        domain=mqtt.DOMAIN,
-        title="MQTT",
-        data={mqtt.CONF_BROKER: broker.host, "port": broker.port},
-        version=mqtt.CONFIG_ENTRY_VERSION,
-        minor_version=mqtt.CONFIG_ENTRY_MINOR_VERSION,
-    )
-    mqtt_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(mqtt_entry.entry_id)
-    await hass.async_block_till_done()
+    mqtt_entry = await setup_real_mqtt(hass, broker)
     entry = MockConfigEntry(
         domain=DOMAIN, title="Bobby Camera", data={}, options=dict(DEFAULT_OPTIONS), unique_id=DOMAIN
     )

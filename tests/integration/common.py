@@ -8,13 +8,31 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant
-from pytest_homeassistant_custom_component.common import async_fire_mqtt_message
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_mqtt_message
+
+from tests.support.mosquitto import Mosquitto
 
 _VOLATILE = frozenset({"access_token", "entity_picture"})
 FIXTURES = Path(__file__).parent / "fixtures"
 # The smallest valid JPEG would do for HA; the bytes are opaque to the integration.
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 16 + b"\xff\xd9"
+
+
+async def setup_real_mqtt(hass: HomeAssistant, broker: Mosquitto) -> MockConfigEntry:
+    """HA's own MQTT integration, connected to a real broker (entry format of the running HA)."""
+    entry = MockConfigEntry(
+        domain=mqtt.DOMAIN,
+        title="MQTT",
+        data={mqtt.CONF_BROKER: broker.host, "port": broker.port},
+        version=mqtt.CONFIG_ENTRY_VERSION,
+        minor_version=mqtt.CONFIG_ENTRY_MINOR_VERSION,
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
 
 
 @cache

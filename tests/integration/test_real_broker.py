@@ -30,7 +30,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.bobby_camera.const import DOMAIN
 from tests.support.mosquitto import Mosquitto
 
-from .common import detection
+from .common import detection, setup_real_mqtt
 
 REPO = Path(__file__).resolve().parents[2]
 DEADLINE = 30.0
@@ -47,16 +47,7 @@ def broker(socket_enabled: None, tmp_path: Path) -> Generator[Mosquitto]:
 @pytest.fixture
 async def ha_mqtt(hass: HomeAssistant, mock_hass_config: None, broker: Mosquitto) -> AsyncGenerator[None]:
     """HA's MQTT integration connected to the broker (entry format of the running HA)."""
-    entry = MockConfigEntry(
-        domain=mqtt.DOMAIN,
-        title="MQTT",
-        data={mqtt.CONF_BROKER: broker.host, "port": broker.port},
-        version=mqtt.CONFIG_ENTRY_VERSION,
-        minor_version=mqtt.CONFIG_ENTRY_MINOR_VERSION,
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    entry = await setup_real_mqtt(hass, broker)
     yield
     await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
