@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Final
 
+from . import protocol
+
 DOMAIN: Final = "bobby_camera"
 LOGGER = logging.getLogger(__package__)
 
@@ -14,7 +16,7 @@ CONF_TRIGGER_AFTER: Final = "trigger_after"
 CONF_CLEAR_AFTER: Final = "clear_after"
 CONF_COMMAND_TIMEOUT: Final = "command_timeout"
 
-DEFAULT_BASE_TOPIC: Final = "bobby"
+DEFAULT_BASE_TOPIC: Final = protocol.DEFAULT_BASE_TOPIC
 DEFAULT_THRESHOLD: Final = 0.5
 DEFAULT_TRIGGER_AFTER: Final = 0.0
 DEFAULT_CLEAR_AFTER: Final = 30.0

@@ -93,14 +93,14 @@ class Service:
     kind: str
     service_id: str
     status: str | None = None
-    info: dict[str, Any] | None = None
-    state: dict[str, Any] | None = None
-    stats: dict[str, Any] | None = None
+    info: protocol.InfoPayload | None = None
+    state: protocol.StatePayload | None = None
+    stats: protocol.StatsPayload | None = None
     silent: bool = False
     failed_command: str | None = None
     # Cameras only.
     person: bool = False
-    last_detection: dict[str, Any] | None = None
+    last_detection: protocol.DetectionPayload | None = None
     last_hit: datetime | None = None
     snapshot: bytes | None = None
     preview: bytes | None = None
@@ -120,7 +120,7 @@ class Service:
     @property
     def name(self) -> str:
         """Name the agent announced, else its id."""
-        return str((self.info or {}).get("name") or self.service_id)
+        return (self.info and self.info.get("name")) or self.service_id
 
     @property
     def is_agent(self) -> bool:
@@ -163,7 +163,7 @@ class Service:
 @dataclass(slots=True)
 class _Pending:
     service: Service
-    future: asyncio.Future[dict[str, Any]]
+    future: asyncio.Future[protocol.StatePayload]
     description: str
     cancel_timeout: CALLBACK_TYPE | None = None
 
@@ -313,22 +313,22 @@ class BobbyHub:
             service.silent = False
         self._refresh_problems(service)
 
-    def _on_info(self, service: Service, info: dict[str, Any]) -> None:
+    def _on_info(self, service: Service, info: protocol.InfoPayload) -> None:
         service.info = info
         self._update_device(service)
         if service.cancel_heartbeat is None:
             self._schedule_heartbeat(service)
 
-    def _on_state(self, service: Service, state: dict[str, Any]) -> None:
+    def _on_state(self, service: Service, state: protocol.StatePayload) -> None:
         service.state = state
 
-    def _on_stats(self, service: Service, stats: dict[str, Any]) -> None:
+    def _on_stats(self, service: Service, stats: protocol.StatsPayload) -> None:
         service.stats = stats
         service.silent = False
         self._schedule_heartbeat(service)
         self._refresh_problems(service)
 
-    def _on_ack(self, service: Service, ack: dict[str, Any]) -> None:
+    def _on_ack(self, service: Service, ack: protocol.AckPayload) -> None:
         pending = self._pending.get(ack["id"]) if ack["id"] is not None else None
         if pending is None or pending.service is not service:
             LOGGER.debug("Ack %s from %s answers no command of ours", ack["id"], service.key)
@@ -353,7 +353,7 @@ class BobbyHub:
 
     # --- person state -----------------------------------------------------------------
 
-    def _on_detection(self, service: Service, detection: dict[str, Any]) -> None:
+    def _on_detection(self, service: Service, detection: protocol.DetectionPayload) -> None:
         service.last_detection = detection
         if detection["score"] < self.threshold:
             return
@@ -395,7 +395,7 @@ class BobbyHub:
         )
         self._notify(service)
 
-    def _fire_person(self, service: Service, detection: dict[str, Any]) -> None:
+    def _fire_person(self, service: Service, detection: protocol.DetectionPayload) -> None:
         data = {
             "camera": service.service_id,
             "name": service.name,
@@ -484,7 +484,7 @@ class BobbyHub:
 
     # --- commands ---------------------------------------------------------------------
 
-    async def async_command(self, service: Service, **fields: Any) -> dict[str, Any]:
+    async def async_command(self, service: Service, **fields: Any) -> protocol.StatePayload:
         """Send a command and wait for its ack; returns the applied state."""
         if not service.is_agent:
             raise NotControllableError(service)
@@ -554,7 +554,7 @@ class BobbyHub:
     # --- devices ----------------------------------------------------------------------
 
     def _update_device(self, service: Service) -> None:
-        info = service.info or {}
+        info: protocol.InfoPayload | dict[str, str] = service.info or {}
         extra = via_device(self.hub_device) if self.hub_device else {}
         dr.async_get(self.hass).async_get_or_create(
             config_entry_id=self.entry.entry_id,

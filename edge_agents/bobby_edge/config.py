@@ -17,10 +17,21 @@ from typing import Any
 import voluptuous as vol
 import yaml
 
-from .protocol import DEFAULT_BASE_TOPIC, DEFAULT_DETECTOR_GROUP, FPS_RANGE, SERVICE_ID_RE
+from .protocol import (
+    BASE_TOPIC_RULE,
+    DEFAULT_BASE_TOPIC,
+    DEFAULT_DETECTOR_GROUP,
+    FPS_RANGE,
+    ID_RULE,
+    MAX_JPEG_BYTES,
+    MAX_TEXT_LENGTH,
+    is_valid_base_topic,
+    is_valid_service_id,
+    is_valid_text,
+)
 
 ENV_PREFIX = "BOBBY_"
-DEFAULT_MAX_PAYLOAD = 8 * 1024 * 1024
+DEFAULT_MAX_PAYLOAD = MAX_JPEG_BYTES
 
 
 class ConfigError(ValueError):
@@ -53,15 +64,22 @@ def parse_broker(value: Any) -> tuple[str, int]:
 
 
 def _service_id(value: Any) -> str:
-    if not isinstance(value, str) or not SERVICE_ID_RE.match(value):
-        raise vol.Invalid("use 1-64 characters of A-Z a-z 0-9 _ - (e.g. porch or pi4-a)")
-    return value
+    if not is_valid_service_id(value):
+        raise vol.Invalid(f"use {ID_RULE} (e.g. porch or pi4-a)")
+    return str(value)
 
 
 def _base_topic(value: Any) -> str:
-    if not isinstance(value, str) or not value or any(c in value for c in "#+$") or value.endswith("/"):
-        raise vol.Invalid("a topic prefix without wildcards or a trailing slash, e.g. bobby")
-    return value
+    # The rule Home Assistant's config flow applies too: an agent it cannot follow is refused here.
+    if not is_valid_base_topic(value):
+        raise vol.Invalid(f"use {BASE_TOPIC_RULE}")
+    return str(value)
+
+
+def _name(value: Any) -> str:
+    if not is_valid_text(value):
+        raise vol.Invalid(f"use 1-{MAX_TEXT_LENGTH} characters without control characters")
+    return str(value)
 
 
 def _existing_file(value: Any) -> str:
@@ -87,7 +105,7 @@ def _number(lo: float, hi: float, kind: type = float) -> vol.All:
 COMMON_SCHEMA: dict[Any, Any] = {
     vol.Required("broker", default="127.0.0.1:1883"): vol.All(str, parse_broker),
     vol.Required("id", default=socket.gethostname().split(".")[0]): _service_id,
-    vol.Optional("name"): str,
+    vol.Optional("name"): _name,
     vol.Optional("username"): vol.Any(None, str),
     vol.Optional("password"): vol.Any(None, str),
     vol.Optional("tls_ca"): vol.Any(None, _existing_file),

@@ -1,8 +1,12 @@
-"""The MQTT contract of docs/protocol.md: topics, and building and checking payloads.
+"""The MQTT contract of docs/protocol.md: topics, typed payloads, and building and checking them.
 
-Every agent goes through this module, so the wire format lives in one place. The
-integration has its own parser (custom_components/bobby_camera/protocol.py); both are
-tested against the example messages in tests/protocol_examples/.
+THE one source of the contract in code. The agents import it from here; the integration
+carries an exact copy (custom_components/bobby_camera/protocol.py, written by
+`scripts/sync-protocol`) because HACS installs only custom_components/. Stdlib only, so
+the copy runs inside Home Assistant without the agents' dependencies.
+
+Every check raises `ProtocolError` and nothing else, whatever the bytes: a message from
+the bus is hostile until this module says otherwise.
 """
 
 from __future__ import annotations
@@ -10,27 +14,40 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NotRequired, TypedDict, cast
 
 SCHEMA_VERSION: Final = 1
 DEFAULT_BASE_TOPIC: Final = "bobby"
 DEFAULT_DETECTOR_GROUP: Final = "bobby-detectors"
-MAX_JSON_BYTES: Final = 64 * 1024
 
-KINDS: Final = ("camera", "detector")
-JSON_CHANNELS: Final = ("info", "state", "set", "ack", "stats", "detection")
-BINARY_CHANNELS: Final = ("frame", "snapshot", "preview")
-CAMERA_ONLY_CHANNELS: Final = ("frame", "snapshot", "preview", "detection")
-CHANNELS: Final = ("status", *JSON_CHANNELS, *BINARY_CHANNELS)
+# --- limits (docs/protocol.md, "JSON payloads" and "JPEG payloads") ------------------------
+MAX_JSON_BYTES: Final = 64 * 1024  # counted in bytes of the UTF-8 payload, before parsing
+MAX_NESTING: Final = 16  # arrays and objects inside each other; checked before parsing
+MAX_INTEGER: Final = 2**53 - 1  # the integers every JSON reader represents exactly
+MAX_STRING_LENGTH: Final = 1024  # characters of any string, keys included
+MAX_TEXT_LENGTH: Final = 256  # characters of a name, version, host name, model or capability
+MAX_LIST_LENGTH: Final = 64  # items of a list the contract defines (boxes, capabilities)
+MAX_BASE_TOPIC_LENGTH: Final = 128
+MAX_JPEG_BYTES: Final = 8 * 1024 * 1024
+MAX_JPEG_SIDE: Final = 16384
+MAX_JPEG_PIXELS: Final = 50_000_000  # 50 MP: decoding more takes seconds and hundreds of MB
+
+KIND_CAMERA: Final = "camera"
+KIND_DETECTOR: Final = "detector"
+KINDS: Final = (KIND_CAMERA, KIND_DETECTOR)
 
 ONLINE: Final = "online"
 OFFLINE: Final = "offline"
 
+JSON_CHANNELS: Final = frozenset({"info", "state", "set", "ack", "stats", "detection"})
+BINARY_CHANNELS: Final = frozenset({"frame", "snapshot", "preview"})
+CAMERA_ONLY_CHANNELS: Final = frozenset({"frame", "snapshot", "preview", "detection"})
+CHANNELS: Final = frozenset({"status"}) | JSON_CHANNELS | BINARY_CHANNELS
+
 # MQTT v5 user property a camera agent adds to each frame (Unix time, decimal string).
 FRAME_TIME_PROPERTY: Final = "frame_time"
-
-SERVICE_ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 # QoS and retain per channel, as the table in docs/protocol.md gives them.
 QOS: Final = {
@@ -47,13 +64,152 @@ QOS: Final = {
 }
 RETAINED: Final = frozenset({"status", "info", "state", "snapshot", "preview"})
 
-SETTINGS_BY_KIND: Final = {"camera": ("fps",), "detector": ("threshold", "min_area")}
-ACTIONS_BY_KIND: Final = {"camera": ("preview",), "detector": ()}
+SETTINGS_BY_KIND: Final = {KIND_CAMERA: ("fps",), KIND_DETECTOR: ("threshold", "min_area")}
+ACTIONS_BY_KIND: Final = {KIND_CAMERA: ("preview",), KIND_DETECTOR: ()}
 FPS_RANGE: Final = (0.1, 30.0)
+
+ID_RULE: Final = "1-64 characters of A-Z a-z 0-9 _ -"
+BASE_TOPIC_RULE: Final = (
+    f"1-{MAX_BASE_TOPIC_LENGTH} characters in levels separated by single '/', "
+    "without '+', '#', a leading '$' or control characters (e.g. bobby or home/bobby)"
+)
+_ID_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
+_NOT_IN_BASE_TOPIC_RE: Final = re.compile("[+#\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# Nesting is measured on the raw bytes: escapes out, then only quotes and brackets kept.
+_STRUCTURE_ONLY: Final = bytes.maketrans(b"{}", b"[]")
+_NOT_STRUCTURE: Final = bytes(b for b in range(256) if b not in b'"[]{}')
+_MAX_INTEGER_DIGITS: Final = len(str(MAX_INTEGER))
+# Frame headers (SOF0-SOF15) are C0-CF but for DHT (C4), JPG (C8) and DAC (CC).
+_JPEG_SOF_MARKERS: Final = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_JPEG_MAX_SEGMENTS: Final = 128  # a camera's JPEG has about ten before its frame header
 
 
 class ProtocolError(ValueError):
     """A message that does not follow docs/protocol.md; the text says what is wrong."""
+
+
+# --- typed payloads ----------------------------------------------------------------------
+
+
+class InfoPayload(TypedDict):
+    """`info`: who the agent is (retained)."""
+
+    v: int
+    kind: str
+    id: str
+    version: str
+    stats_interval: float
+    name: NotRequired[str]
+    hostname: NotRequired[str]
+    model: NotRequired[str]
+    resolution: NotRequired[list[int]]
+    capabilities: NotRequired[list[str]]
+
+
+class StatePayload(TypedDict):
+    """`state`, and the `state` of a successful ack: what the agent applies."""
+
+    v: int
+    enabled: bool
+    fps: NotRequired[float]
+    threshold: NotRequired[float]
+    min_area: NotRequired[float]
+
+
+class CommandPayload(TypedDict):
+    """`set`: a command, all of it applied or none."""
+
+    v: int
+    id: str
+    enabled: NotRequired[bool]
+    fps: NotRequired[float]
+    threshold: NotRequired[float]
+    min_area: NotRequired[float]
+    action: NotRequired[str]
+
+
+class AckPayload(TypedDict):
+    """`ack`: the answer to one command."""
+
+    v: int
+    id: str | None
+    ok: bool
+    state: NotRequired[StatePayload]
+    error: NotRequired[str]
+
+
+class StatsPayload(TypedDict):
+    """`stats`: counters and rates; its arrival is the heartbeat."""
+
+    v: int
+    uptime: float
+    fps: float
+    frames_sent: NotRequired[int]
+    capture_errors: NotRequired[int]
+    fps_target: NotRequired[float]
+    capture_slow: NotRequired[bool]
+    frames_received: NotRequired[int]
+    frames_analysed: NotRequired[int]
+    frames_dropped: NotRequired[int]
+    frames_invalid: NotRequired[int]
+    inference_ms_p50: NotRequired[float | None]
+    inference_ms_p95: NotRequired[float | None]
+    queue_age_ms: NotRequired[float | None]
+    cpu_temperature: NotRequired[float | None]
+
+
+class Box(TypedDict):
+    """One person in a detection: score and [xmin, ymin, xmax, ymax] within 0-1."""
+
+    score: float
+    box: list[float]
+
+
+class DetectionPayload(TypedDict):
+    """`detection`: a person in a camera's frame."""
+
+    v: int
+    camera: str
+    detector: str
+    frame_time: float
+    detection_time: float
+    score: float
+    boxes: list[Box]
+    inference_ms: float
+    snapshot: NotRequired[bool]
+
+
+# --- ids and topics ----------------------------------------------------------------------
+
+
+def is_valid_service_id(value: object) -> bool:
+    """Whether this is a camera or detector id (ID_RULE, the whole string)."""
+    return isinstance(value, str) and _ID_RE.fullmatch(value) is not None
+
+
+def validate_service_id(value: object) -> str:
+    """The id itself, or ProtocolError."""
+    if not is_valid_service_id(value):
+        raise ProtocolError(f"id {_show(value)} is not valid: use {ID_RULE}")
+    return cast(str, value)
+
+
+def is_valid_request_id(value: object) -> bool:
+    """Whether this is a command's request id: the same rule as service ids."""
+    return is_valid_service_id(value)
+
+
+def is_valid_base_topic(value: object) -> bool:
+    """Whether agents and Home Assistant can share this base topic (BASE_TOPIC_RULE)."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_BASE_TOPIC_LENGTH
+        and not value.startswith("$")  # $-topics belong to the broker ($SYS, $share)
+        and _NOT_IN_BASE_TOPIC_RE.search(value) is None
+        and all(value.split("/"))
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,16 +222,11 @@ class Topic:
     channel: str
 
     def __str__(self) -> str:
-        return topic(self.base, self.kind, self.service_id, self.channel)
+        return build_topic(self.base, self.kind, self.service_id, self.channel)
 
 
-def validate_service_id(service_id: str) -> str:
-    if not isinstance(service_id, str) or not SERVICE_ID_RE.match(service_id):
-        raise ProtocolError(f"service id {service_id!r} is not valid: use 1-64 characters of A-Z a-z 0-9 _ -")
-    return service_id
-
-
-def topic(base: str, kind: str, service_id: str, channel: str) -> str:
+def build_topic(base: str, kind: str, service_id: str, channel: str) -> str:
+    """The topic of one channel of one camera or detector."""
     return f"{base}/{kind}/{service_id}/{channel}"
 
 
@@ -86,27 +237,222 @@ def frame_subscription(base: str, group: str | None) -> str:
 
 
 def parse_topic(full_topic: str, base: str | None = None) -> Topic:
+    """Split and check a topic; `base`, when given, must match."""
+    if not isinstance(full_topic, str):
+        raise ProtocolError(f"topic {_show(full_topic)} is not text")
     parts = full_topic.rsplit("/", 3)
     if len(parts) != 4:
-        raise ProtocolError(f"topic {full_topic!r} is not <base>/<kind>/<id>/<channel>")
+        raise ProtocolError(f"topic {_show(full_topic)} is not <base>/<kind>/<id>/<channel>")
     topic_base, kind, service_id, channel = parts
     if base is not None and topic_base != base:
-        raise ProtocolError(f"topic {full_topic!r} is not under base topic {base!r}")
+        raise ProtocolError(f"topic {_show(full_topic)} is not under the base topic {base!r}")
+    if not is_valid_base_topic(topic_base):
+        raise ProtocolError(f"topic {_show(full_topic)}: base topic must be {BASE_TOPIC_RULE}")
     if kind not in KINDS:
-        raise ProtocolError(f"topic {full_topic!r}: kind {kind!r} is not camera or detector")
-    validate_service_id(service_id)
+        raise ProtocolError(f"topic {_show(full_topic)}: kind {_show(kind)} is not camera or detector")
+    if not is_valid_service_id(service_id):
+        raise ProtocolError(f"topic {_show(full_topic)}: id {_show(service_id)} is not {ID_RULE}")
     if channel not in CHANNELS:
-        raise ProtocolError(f"topic {full_topic!r}: unknown channel {channel!r}")
-    if channel in CAMERA_ONLY_CHANNELS and kind != "camera":
-        raise ProtocolError(f"topic {full_topic!r}: {channel} exists only for cameras")
+        raise ProtocolError(f"topic {_show(full_topic)}: unknown channel {_show(channel)}")
+    if channel in CAMERA_ONLY_CHANNELS and kind != KIND_CAMERA:
+        raise ProtocolError(f"topic {_show(full_topic)}: {channel} exists only for cameras")
     return Topic(topic_base, kind, service_id, channel)
 
 
-# --- field checks -------------------------------------------------------------------
+# --- raw payloads ------------------------------------------------------------------------
 
 
-def _number(
-    data: dict[str, Any],
+def _clip(text: str) -> str:
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+def _show(value: object) -> str:
+    """A short repr for error messages: never the whole of a hostile value, no control characters."""
+    return _clip(repr(value))
+
+
+def _as_bytes(payload: object) -> bytes:
+    if isinstance(payload, bytes | bytearray | memoryview):
+        return bytes(payload)
+    if isinstance(payload, str):
+        try:
+            return payload.encode()
+        except UnicodeEncodeError:
+            raise ProtocolError("payload is not UTF-8 text (it holds a lone surrogate)") from None
+    raise ProtocolError(f"payload must be bytes or text, got {type(payload).__name__}")
+
+
+def _check_nesting(raw: bytes) -> None:
+    """Reject arrays and objects nested deeper than MAX_NESTING before json.loads recurses."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_NESTING:
+        return  # the usual case: too few brackets to nest that deep
+    # `\\` first, so the quote in `\\"` still closes its string.
+    structure = raw.replace(b"\\\\", b"").replace(b'\\"', b"").translate(_STRUCTURE_ONLY, _NOT_STRUCTURE)
+    depth, in_string = 0, False
+    for byte in structure:
+        if byte == 0x22:  # "
+            in_string = not in_string
+        elif in_string:
+            continue
+        elif byte == 0x5B:  # [ or {
+            depth += 1
+            if depth > MAX_NESTING:
+                raise ProtocolError(f"payload nests arrays or objects deeper than {MAX_NESTING} levels")
+        else:
+            depth -= 1
+
+
+def _parse_int(text: str) -> int:
+    # The length first: int() of thousands of digits is slow, and refused past 4300 digits.
+    value = int(text) if len(text.lstrip("-")) <= _MAX_INTEGER_DIGITS else None
+    if value is None or abs(value) > MAX_INTEGER:
+        raise ProtocolError(f"integer of {len(text)} characters is outside ±{MAX_INTEGER}")
+    return value
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ProtocolError(f"number {_show(text)} is too large")
+    return value
+
+
+def _reject_constant(name: str) -> float:
+    raise ProtocolError(f"{name} is not a number: JSON payloads hold finite numbers only")
+
+
+def _check_strings(data: object) -> None:
+    """Every string, keys included, is bounded and encodable as UTF-8 (no lone surrogates)."""
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str):
+            if len(node) > MAX_STRING_LENGTH:
+                raise ProtocolError(f"a string of {len(node)} characters is over {MAX_STRING_LENGTH}")
+            if _SURROGATE_RE.search(node):
+                raise ProtocolError(f"string {_show(node)} holds a lone surrogate")
+
+
+def decode_json(payload: bytes | bytearray | memoryview | str) -> dict[str, Any]:
+    """Decode a JSON object payload and check its size, shape and schema version."""
+    raw = _as_bytes(payload)
+    if len(raw) > MAX_JSON_BYTES:
+        raise ProtocolError(f"payload of {len(raw)} bytes is over the {MAX_JSON_BYTES}-byte limit")
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError as err:
+        raise ProtocolError(f"payload is not UTF-8 (byte {err.start})") from None
+    _check_nesting(raw)
+    try:
+        data = json.loads(
+            text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_reject_constant
+        )
+    except ProtocolError:
+        raise
+    except (ValueError, RecursionError) as err:
+        raise ProtocolError(f"payload is not valid JSON: {err}") from None
+    _check_strings(data)
+    if not isinstance(data, dict):
+        raise ProtocolError("payload must be a JSON object")
+    version = data.get("v")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ProtocolError("payload has no integer schema version 'v'")
+    if not 1 <= version <= SCHEMA_VERSION:
+        raise ProtocolError(f"schema version {version} is not supported (this side speaks {SCHEMA_VERSION})")
+    return data
+
+
+# --- field checks: each copies the keys it knows into `out` ------------------------------
+
+_Check = Callable[[Any], bool]
+
+
+def _is_number(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) <= MAX_INTEGER
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def _number(lo: float | None = None, hi: float | None = None, *, nullable: bool = False) -> _Check:
+    def check(value: Any) -> bool:
+        if value is None:
+            return nullable
+        return _is_number(value) and (lo is None or value >= lo) and (hi is None or value <= hi)
+
+    return check
+
+
+def _range(lo: float | None = None, hi: float | None = None) -> str:
+    if hi is None:
+        return "a number" if lo is None else f"a number ≥ {lo}"
+    return f"between {lo} and {hi}"
+
+
+def _is_bool(value: object) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_counter(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_INTEGER
+
+
+def is_valid_text(value: object) -> bool:
+    """Whether this can be a name, version, host name, model or capability."""
+    return isinstance(value, str) and 0 < len(value) <= MAX_TEXT_LENGTH and not _CONTROL_RE.search(value)
+
+
+def _is_error(value: object) -> bool:
+    return isinstance(value, str) and len(value) <= MAX_STRING_LENGTH and not _CONTROL_RE.search(value)
+
+
+def _is_resolution(value: object) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(_is_counter(side) and 0 < side <= MAX_JPEG_SIDE for side in value)
+    )
+
+
+def _is_text_list(value: object) -> bool:
+    return isinstance(value, list) and len(value) <= MAX_LIST_LENGTH and all(is_valid_text(v) for v in value)
+
+
+def _is_box(value: object) -> bool:
+    return isinstance(value, list) and len(value) == 4 and all(_number(0.0, 1.0)(c) for c in value)
+
+
+_TEXT: Final = f"text of 1-{MAX_TEXT_LENGTH} characters without control characters"
+
+
+def _take(
+    data: Mapping[str, Any],
+    out: dict[str, Any],
+    key: str,
+    check: _Check,
+    what: str,
+    *,
+    required: bool = True,
+) -> None:
+    if key not in data:
+        if required:
+            raise ProtocolError(f"{key!r} is missing")
+        return
+    value = data[key]
+    if not check(value):
+        raise ProtocolError(f"{key!r} must be {what}, got {_show(value)}")
+    out[key] = value
+
+
+def _take_number(
+    data: Mapping[str, Any],
+    out: dict[str, Any],
     key: str,
     lo: float | None = None,
     hi: float | None = None,
@@ -114,200 +460,216 @@ def _number(
     required: bool = True,
     nullable: bool = False,
 ) -> None:
-    if key not in data:
-        if required:
-            raise ProtocolError(f"{key!r} is missing")
-        return
-    value = data[key]
-    if value is None and nullable:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ProtocolError(f"{key!r} must be a number, got {value!r}")
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise ProtocolError(f"{key!r} must be between {lo} and {hi}, got {value!r}")
+    what = _range(lo, hi) + (" or null" if nullable else "")
+    _take(data, out, key, _number(lo, hi, nullable=nullable), what, required=required)
 
 
-def _typed(data: dict[str, Any], key: str, kind: type, *, required: bool = True) -> None:
-    if key not in data:
-        if required:
-            raise ProtocolError(f"{key!r} is missing")
-        return
-    value = data[key]
-    # bool is an int subclass: only accept it where a bool is asked for.
-    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-        raise ProtocolError(f"{key!r} must be a {kind.__name__}, got {value!r}")
-
-
-def _counter(data: dict[str, Any], key: str) -> None:
-    if key in data:
-        value = data[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ProtocolError(f"{key!r} must be a whole number ≥ 0, got {value!r}")
-
-
-def _check_state(kind: str, data: dict[str, Any]) -> None:
-    _typed(data, "enabled", bool)
-    if kind == "camera":
-        _number(data, "fps", *FPS_RANGE, required=False)
+def _check_state(kind: str, data: Mapping[str, Any]) -> StatePayload:
+    out: dict[str, Any] = {"v": SCHEMA_VERSION}
+    _take(data, out, "enabled", _is_bool, "a bool")
+    if kind == KIND_CAMERA:
+        _take_number(data, out, "fps", *FPS_RANGE, required=False)
     else:
-        _number(data, "threshold", 0.0, 1.0, required=False)
-        _number(data, "min_area", 0.0, 1.0, required=False)
+        _take_number(data, out, "threshold", 0.0, 1.0, required=False)
+        _take_number(data, out, "min_area", 0.0, 1.0, required=False)
+    return cast(StatePayload, out)
 
 
-def _check_info(t: Topic, data: dict[str, Any]) -> None:
+def _check_info(t: Topic, data: Mapping[str, Any]) -> InfoPayload:
     if data.get("kind") != t.kind:
-        raise ProtocolError(f"info kind {data.get('kind')!r} does not match topic kind {t.kind!r}")
+        raise ProtocolError(f"info kind {_show(data.get('kind'))} does not match the topic's {t.kind!r}")
     if data.get("id") != t.service_id:
-        raise ProtocolError(f"info id {data.get('id')!r} does not match topic id {t.service_id!r}")
-    _typed(data, "version", str)
-    _typed(data, "name", str, required=False)
-    _typed(data, "hostname", str, required=False)
-    _typed(data, "model", str, required=False)
-    _number(data, "stats_interval", 0.1, 3600)
-    if "resolution" in data:
-        res = data["resolution"]
-        if not (
-            isinstance(res, list)
-            and len(res) == 2
-            and all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in res)
-        ):
-            raise ProtocolError(f"'resolution' must be [width, height], got {res!r}")
-    if "capabilities" in data:
-        caps = data["capabilities"]
-        if not (isinstance(caps, list) and all(isinstance(c, str) for c in caps)):
-            raise ProtocolError(f"'capabilities' must be a list of strings, got {caps!r}")
+        raise ProtocolError(f"info id {_show(data.get('id'))} does not match the topic's {t.service_id!r}")
+    out: dict[str, Any] = {"v": SCHEMA_VERSION, "kind": t.kind, "id": t.service_id}
+    _take(data, out, "version", is_valid_text, _TEXT)
+    _take_number(data, out, "stats_interval", 0.1, 3600)
+    for key in ("name", "hostname", "model"):
+        _take(data, out, key, is_valid_text, _TEXT, required=False)
+    _take(data, out, "resolution", _is_resolution, f"[width, height] of 1-{MAX_JPEG_SIDE}", required=False)
+    _take(
+        data, out, "capabilities", _is_text_list, f"a list of up to {MAX_LIST_LENGTH} words", required=False
+    )
+    return cast(InfoPayload, out)
 
 
-def check_command(kind: str, data: dict[str, Any]) -> None:
-    """Validate a `set` command for a service of this kind (all or nothing)."""
-    request_id = data.get("id")
-    if not isinstance(request_id, str) or not 1 <= len(request_id) <= 64:
-        raise ProtocolError("command needs an 'id': a request id of 1-64 characters")
+def check_command(kind: str, data: Mapping[str, Any]) -> CommandPayload:
+    """Validate a `set` command for a camera or detector (all or nothing); returns it typed."""
+    out: dict[str, Any] = {"v": SCHEMA_VERSION}
+    _take(data, out, "id", is_valid_request_id, f"a request id of {ID_RULE}")
     allowed = {"v", "id", "enabled", "action", *SETTINGS_BY_KIND[kind]}
-    unknown = sorted(set(data) - allowed)
-    if unknown:
+    if unknown := sorted(set(data) - allowed):
         raise ProtocolError(
-            f"unknown setting(s) {', '.join(unknown)} for a {kind}; "
+            f"unknown setting(s) {_clip(', '.join(map(repr, unknown)))} for a {kind}; "
             f"allowed: enabled, action, {', '.join(SETTINGS_BY_KIND[kind])}"
         )
-    if len(set(data) - {"v", "id"}) == 0:
+    if not set(data) - {"v", "id"}:
         raise ProtocolError("command has nothing to do: give enabled, a setting or an action")
-    _typed(data, "enabled", bool, required=False)
-    if "fps" in data:
-        _number(data, "fps", *FPS_RANGE)
-    for key in ("threshold", "min_area"):
-        if key in data:
-            _number(data, key, 0.0, 1.0)
-    if "action" in data and data["action"] not in ACTIONS_BY_KIND[kind]:
-        raise ProtocolError(
-            f"unknown action {data['action']!r} for a {kind}; "
-            f"allowed: {', '.join(ACTIONS_BY_KIND[kind]) or 'none'}"
-        )
+    _take(data, out, "enabled", _is_bool, "a bool", required=False)
+    if kind == KIND_CAMERA:
+        _take_number(data, out, "fps", *FPS_RANGE, required=False)
+    else:
+        _take_number(data, out, "threshold", 0.0, 1.0, required=False)
+        _take_number(data, out, "min_area", 0.0, 1.0, required=False)
+    if "action" in data:
+        if data["action"] not in ACTIONS_BY_KIND[kind]:
+            raise ProtocolError(
+                f"unknown action {_show(data['action'])} for a {kind}; "
+                f"allowed: {', '.join(ACTIONS_BY_KIND[kind]) or 'none'}"
+            )
+        out["action"] = data["action"]
+    return cast(CommandPayload, out)
 
 
-def _check_ack(kind: str, data: dict[str, Any]) -> None:
-    if "id" not in data or not (data["id"] is None or isinstance(data["id"], str)):
-        raise ProtocolError("ack needs an 'id' (string or null)")
-    _typed(data, "ok", bool)
-    if data["ok"]:
+def _check_ack(kind: str, data: Mapping[str, Any]) -> AckPayload:
+    out: dict[str, Any] = {"v": SCHEMA_VERSION}
+    _take(
+        data, out, "id", lambda v: v is None or is_valid_request_id(v), f"null or a request id of {ID_RULE}"
+    )
+    _take(data, out, "ok", _is_bool, "a bool")
+    if out["ok"]:
         state = data.get("state")
         if not isinstance(state, dict):
-            raise ProtocolError("a successful ack carries the applied 'state'")
-        _check_state(kind, state)
+            raise ProtocolError("a successful ack carries the applied 'state' object")
+        out["state"] = _check_state(kind, state)
     else:
-        _typed(data, "error", str)
+        _take(data, out, "error", _is_error, f"text of up to {MAX_STRING_LENGTH} characters")
+    return cast(AckPayload, out)
 
 
-def _check_stats(kind: str, data: dict[str, Any]) -> None:
-    _number(data, "uptime", 0)
-    _number(data, "fps", 0)
-    for key in (
-        "frames_sent",
-        "capture_errors",
-        "frames_received",
-        "frames_analysed",
-        "frames_dropped",
-        "frames_invalid",
-    ):
-        _counter(data, key)
+def _check_stats(kind: str, data: Mapping[str, Any]) -> StatsPayload:
+    out: dict[str, Any] = {"v": SCHEMA_VERSION}
+    _take_number(data, out, "uptime", 0)
+    _take_number(data, out, "fps", 0)
+    counters = ("frames_sent", "capture_errors", "frames_received", "frames_analysed")
+    for key in (*counters, "frames_dropped", "frames_invalid"):
+        _take(data, out, key, _is_counter, f"a whole number 0-{MAX_INTEGER}", required=False)
     for key in ("inference_ms_p50", "inference_ms_p95", "queue_age_ms", "cpu_temperature"):
-        _number(data, key, required=False, nullable=True)
-    _number(data, "fps_target", 0, required=False)
-    _typed(data, "capture_slow", bool, required=False)
+        _take_number(data, out, key, required=False, nullable=True)
+    _take_number(data, out, "fps_target", 0, required=False)
+    _take(data, out, "capture_slow", _is_bool, "a bool", required=False)
+    return cast(StatsPayload, out)
 
 
-def _check_detection(t: Topic, data: dict[str, Any]) -> None:
+def _check_detection(t: Topic, data: Mapping[str, Any]) -> DetectionPayload:
     if data.get("camera") != t.service_id:
         raise ProtocolError(
-            f"detection camera {data.get('camera')!r} does not match topic id {t.service_id!r}"
+            f"detection camera {_show(data.get('camera'))} does not match the topic's {t.service_id!r}"
         )
-    _typed(data, "detector", str)
-    _number(data, "frame_time", 0)
-    _number(data, "detection_time", 0)
-    _number(data, "score", 0.0, 1.0)
-    _number(data, "inference_ms", 0)
-    _typed(data, "snapshot", bool, required=False)
+    out: dict[str, Any] = {"v": SCHEMA_VERSION, "camera": t.service_id}
+    _take(data, out, "detector", is_valid_service_id, f"a detector id of {ID_RULE}")
+    _take_number(data, out, "frame_time", 0)
+    _take_number(data, out, "detection_time", 0)
+    _take_number(data, out, "score", 0.0, 1.0)
+    _take_number(data, out, "inference_ms", 0)
+    _take(data, out, "snapshot", _is_bool, "a bool", required=False)
     boxes = data.get("boxes")
-    if not isinstance(boxes, list):
-        raise ProtocolError("'boxes' must be a list")
+    if not isinstance(boxes, list) or len(boxes) > MAX_LIST_LENGTH:
+        raise ProtocolError(f"'boxes' must be a list of up to {MAX_LIST_LENGTH} boxes")
+    out["boxes"] = []
     for box in boxes:
         if not isinstance(box, dict):
-            raise ProtocolError(f"a box must be an object, got {box!r}")
-        _number(box, "score", 0.0, 1.0)
-        coords = box.get("box")
-        if not (
-            isinstance(coords, list)
-            and len(coords) == 4
-            and all(isinstance(c, int | float) and not isinstance(c, bool) and 0 <= c <= 1 for c in coords)
-        ):
-            raise ProtocolError(f"'box' must be [xmin, ymin, xmax, ymax] within 0..1, got {coords!r}")
+            raise ProtocolError(f"a box must be an object, got {_show(box)}")
+        checked: dict[str, Any] = {}
+        _take_number(box, checked, "score", 0.0, 1.0)
+        _take(box, checked, "box", _is_box, "[xmin, ymin, xmax, ymax] within 0-1")
+        out["boxes"].append(checked)
+    return cast(DetectionPayload, out)
 
 
-def decode_json(payload: bytes | str) -> dict[str, Any]:
-    """Decode a JSON payload and check its schema version."""
-    if len(payload) > MAX_JSON_BYTES:
-        raise ProtocolError(f"payload of {len(payload)} bytes is over the {MAX_JSON_BYTES}-byte limit")
-    try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise ProtocolError(f"payload is not valid JSON: {err}") from None
-    if not isinstance(data, dict):
-        raise ProtocolError("payload must be a JSON object")
-    version = data.get("v")
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise ProtocolError("payload has no integer schema version 'v'")
-    if version > SCHEMA_VERSION or version < 1:
-        raise ProtocolError(f"schema version {version} is not supported (this agent speaks {SCHEMA_VERSION})")
-    return data
+# --- JPEG payloads -----------------------------------------------------------------------
 
 
-def parse_message(full_topic: str, payload: bytes | str, base: str | None = None) -> tuple[Topic, Any]:
-    """Parse and validate one message; returns the topic and the payload (dict, str or bytes)."""
+def jpeg_dimensions(data: bytes | bytearray | memoryview) -> tuple[int, int]:
+    """(width, height) from a JPEG's frame header, found by walking its marker segments.
+
+    Checks the structure up to the frame header, not the image data: cheap enough for
+    every frame, and enough to refuse what is not a JPEG or claims an absurd size.
+    """
+    raw = bytes(data)
+    if raw[:2] != b"\xff\xd8":
+        raise ProtocolError(f"not a JPEG: {len(raw)} bytes that do not start with FF D8")
+    pos, end = 2, len(raw)
+    for _ in range(_JPEG_MAX_SEGMENTS):
+        if pos >= end or raw[pos] != 0xFF:
+            raise ProtocolError(f"corrupt JPEG: no marker at byte {pos} of {end}")
+        while pos < end and raw[pos] == 0xFF:  # fill bytes may pad a marker
+            pos += 1
+        if pos + 3 > end:
+            raise ProtocolError(f"corrupt JPEG: cut off at byte {end}, before its frame header")
+        marker, length = raw[pos], int.from_bytes(raw[pos + 1 : pos + 3], "big")
+        if marker in _JPEG_SOF_MARKERS:
+            if length < 8 or pos + 8 > end:
+                raise ProtocolError("corrupt JPEG: its frame header is cut off")
+            height = int.from_bytes(raw[pos + 4 : pos + 6], "big")
+            width = int.from_bytes(raw[pos + 6 : pos + 8], "big")
+            if not width or not height:
+                raise ProtocolError(f"JPEG frame header gives no size ({width}×{height})")
+            return width, height
+        if marker in (0x00, 0xD8, 0xD9, 0xDA) or length < 2:
+            raise ProtocolError(f"corrupt JPEG: marker FF {marker:02X} before any frame header")
+        pos += 1 + length
+    raise ProtocolError(f"JPEG has no frame header in its first {_JPEG_MAX_SEGMENTS} segments")
+
+
+def check_jpeg(data: bytes | bytearray | memoryview, max_bytes: int = MAX_JPEG_BYTES) -> tuple[int, int]:
+    """(width, height) of a JPEG within the contract's limits, or ProtocolError."""
+    if len(data) > max_bytes:
+        raise ProtocolError(f"JPEG of {len(data)} bytes is over the {max_bytes}-byte limit")
+    width, height = jpeg_dimensions(data)
+    if width > MAX_JPEG_SIDE or height > MAX_JPEG_SIDE or width * height > MAX_JPEG_PIXELS:
+        raise ProtocolError(
+            f"JPEG of {width}×{height} pixels is over the limits "
+            f"({MAX_JPEG_SIDE} px a side, {MAX_JPEG_PIXELS // 1_000_000} MP)"
+        )
+    return width, height
+
+
+# --- messages ----------------------------------------------------------------------------
+
+
+def parse_message(
+    full_topic: str, payload: bytes | bytearray | memoryview | str, base: str | None = None
+) -> tuple[
+    Topic,
+    str | bytes | InfoPayload | StatePayload | CommandPayload | AckPayload | StatsPayload | DetectionPayload,
+]:
+    """Parse and validate one message.
+
+    Returns the topic and the payload: `status` as text, `frame`/`snapshot`/`preview` as
+    JPEG bytes, JSON channels as their typed payload holding only the keys the contract
+    defines (unknown keys are ignored, as docs/protocol.md says).
+    """
     t = parse_topic(full_topic, base)
     if t.channel in BINARY_CHANNELS:
-        return t, payload
+        image = _as_bytes(payload)
+        check_jpeg(image)
+        return t, image
     if t.channel == "status":
-        text = payload.decode() if isinstance(payload, bytes) else payload
-        if text not in (ONLINE, OFFLINE):
-            raise ProtocolError(f"status must be 'online' or 'offline', got {text!r}")
-        return t, text
+        raw = _as_bytes(payload)
+        if raw not in (ONLINE.encode(), OFFLINE.encode()):
+            raise ProtocolError(f"status must be 'online' or 'offline', got {_show(raw)}")
+        return t, raw.decode()
     data = decode_json(payload)
     match t.channel:
         case "info":
-            _check_info(t, data)
+            return t, _check_info(t, data)
         case "state":
-            _check_state(t.kind, data)
+            return t, _check_state(t.kind, data)
         case "set":
-            check_command(t.kind, data)
+            return t, check_command(t.kind, data)
         case "ack":
-            _check_ack(t.kind, data)
+            return t, _check_ack(t.kind, data)
         case "stats":
-            _check_stats(t.kind, data)
-        case "detection":
-            _check_detection(t, data)
-    return t, data
+            return t, _check_stats(t.kind, data)
+        case _:
+            return t, _check_detection(t, data)
 
 
-def encode(data: dict[str, Any]) -> bytes:
+def encode(data: Mapping[str, Any]) -> bytes:
     """Serialise a JSON payload, adding the schema version."""
     return json.dumps({"v": SCHEMA_VERSION, **data}, separators=(",", ":")).encode()
+
+
+def encode_command(request_id: str, **fields: Any) -> bytes:
+    """Serialise a `set` command with its request id and schema version."""
+    return encode({"id": request_id, **fields})

@@ -88,7 +88,7 @@ class Service(ABC):
     # --- MQTT conventions ----------------------------------------------------------
 
     def topic(self, channel: str, service_id: str | None = None, kind: str | None = None) -> str:
-        return protocol.topic(
+        return protocol.build_topic(
             self.config.base_topic, kind or self.kind, service_id or self.config.id, channel
         )
 
@@ -139,7 +139,8 @@ class Service(ABC):
         try:
             command = protocol.decode_json(bytes(message.payload))
             raw_id = command.get("id")
-            request_id = raw_id if isinstance(raw_id, str) else None
+            # Echo only an id HA can read back: a hostile one would make the ack invalid too.
+            request_id = raw_id if protocol.is_valid_request_id(raw_id) else None
             protocol.check_command(self.kind, command)
             with self.lock:
                 self.apply(command)

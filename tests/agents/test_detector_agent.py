@@ -288,7 +288,7 @@ def test_threshold_and_enabled_commands(
     [
         (protocol.encode({"id": "b1", "threshold": 2}), "'threshold' must be between"),
         (protocol.encode({"id": "b2", "threshold": 0}), "threshold 0 would report every frame"),
-        (protocol.encode({"id": "b3", "fps": 5}), "unknown setting(s) fps for a detector"),
+        (protocol.encode({"id": "b3", "fps": 5}), "unknown setting(s) 'fps' for a detector"),
         (protocol.encode({"id": "b4", "enabled": "yes"}), "'enabled' must be a bool"),
         (protocol.encode({"id": "b5", "action": "preview"}), "unknown action"),
         (b"{not json", "not valid JSON"),

@@ -34,12 +34,14 @@ import logging
 import numpy as np
 import numpy.typing as npt
 
+from .. import protocol
+
 _LOGGER = logging.getLogger(__name__)
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 MIN_SIDE = 16  # smaller than this is not a camera frame
-MAX_SIDE = 16384
-MAX_PIXELS = 50_000_000  # a 50-megapixel frame would take seconds and hundreds of MB
+MAX_SIDE = protocol.MAX_JPEG_SIDE
+MAX_PIXELS = protocol.MAX_JPEG_PIXELS
 # Decode may come out this much smaller than the model input (a little upscaling is
 # cheaper than decoding at twice the scale).
 UNDERSIZE = 0.9
@@ -59,7 +61,7 @@ def decoder_name() -> str:
 
 
 def check_payload(payload: bytes, max_payload: int) -> None:
-    """The cheap checks, before any decoding: size and JPEG signature."""
+    """The cheap checks, before any decoding: size, JPEG structure and claimed pixel size."""
     if len(payload) > max_payload:
         raise InvalidFrame(
             f"frame of {len(payload)} bytes is over the {max_payload}-byte limit "
@@ -67,6 +69,11 @@ def check_payload(payload: bytes, max_payload: int) -> None:
         )
     if not payload.startswith(JPEG_MAGIC):
         raise InvalidFrame(f"payload of {len(payload)} bytes is not a JPEG (starts with {payload[:4]!r})")
+    try:
+        width, height = protocol.jpeg_dimensions(payload)  # the contract's check, as HA applies it
+    except protocol.ProtocolError as err:
+        raise InvalidFrame(f"corrupt JPEG: {err}") from None
+    check_size(width, height)
 
 
 def check_size(width: int, height: int) -> None:
