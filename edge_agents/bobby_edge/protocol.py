@@ -590,13 +590,17 @@ def jpeg_dimensions(data: bytes | bytearray | memoryview) -> tuple[int, int]:
         raise ProtocolError(f"not a JPEG: {len(raw)} bytes that do not start with FF D8")
     pos, end = 2, len(raw)
     for _ in range(_JPEG_MAX_SEGMENTS):
-        if pos >= end or raw[pos] != 0xFF:
+        if pos < end and raw[pos] != 0xFF:
             raise ProtocolError(f"corrupt JPEG: no marker at byte {pos} of {end}")
         while pos < end and raw[pos] == 0xFF:  # fill bytes may pad a marker
             pos += 1
+        if pos < end and raw[pos] in (0x00, 0xD8, 0xD9, 0xDA):  # no SOF before the image data
+            raise ProtocolError(f"corrupt JPEG: marker FF {raw[pos]:02X} before any frame header")
         if pos + 3 > end:
             raise ProtocolError(f"corrupt JPEG: cut off at byte {end}, before its frame header")
         marker, length = raw[pos], int.from_bytes(raw[pos + 1 : pos + 3], "big")
+        if length < 2:
+            raise ProtocolError(f"corrupt JPEG: segment FF {marker:02X} of length {length}")
         if marker in _JPEG_SOF_MARKERS:
             if length < 8 or pos + 8 > end:
                 raise ProtocolError("corrupt JPEG: its frame header is cut off")
@@ -605,8 +609,6 @@ def jpeg_dimensions(data: bytes | bytearray | memoryview) -> tuple[int, int]:
             if not width or not height:
                 raise ProtocolError(f"JPEG frame header gives no size ({width}×{height})")
             return width, height
-        if marker in (0x00, 0xD8, 0xD9, 0xDA) or length < 2:
-            raise ProtocolError(f"corrupt JPEG: marker FF {marker:02X} before any frame header")
         pos += 1 + length
     raise ProtocolError(f"JPEG has no frame header in its first {_JPEG_MAX_SEGMENTS} segments")
 
