@@ -163,6 +163,9 @@ def test_preview_action_sends_a_full_size_preview(broker: Mosquitto, probe: Prob
         (b'{"v": 1, "id": "b4", "action": "reboot"}', "b4", "action"),
         (b'{"id": "b5", "enabled": false}', None, "version"),
         (b'{"v": 1, "id": "b6"}', "b6", "nothing to do"),
+        (b'{"v": 1, "id": "b7\\n", "enabled": false}', None, "request id"),
+        (b"[" * 30000 + b"]" * 30000, None, "nests"),
+        (b'{"v": 1, "id": "b8", "fps": ' + b"9" * 400 + b"}", None, "integer"),
     ],
 )
 def test_bad_commands_are_refused_and_the_agent_keeps_going(  # noqa: PLR0917 - fixtures and parameters

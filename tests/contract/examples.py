@@ -62,8 +62,11 @@ def integration_protocol() -> ModuleType:
     """The integration's generated copy, loaded alone: its package imports Home Assistant."""
     name = "bobby_camera_protocol_copy"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "custom_components/bobby_camera/protocol.py")
-        assert spec is not None and spec.loader is not None
+        spec = importlib.util.spec_from_file_location(
+            name, REPO / "custom_components/bobby_camera/protocol.py"
+        )
+        assert spec is not None
+        assert spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module  # dataclasses look their module up while the class is built
         spec.loader.exec_module(module)

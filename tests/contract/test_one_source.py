@@ -65,8 +65,9 @@ def test_the_document_states_the_limits_the_code_applies() -> None:
 
 
 def test_jpeg_dimensions_reads_the_frame_header() -> None:
-    from PIL import Image  # the agents' dependency makes real JPEGs here
     import io
+
+    from PIL import Image  # the agents' dependency makes real JPEGs here
 
     for size, mode in (((320, 240), "RGB"), ((17, 5), "L")):
         buffer = io.BytesIO()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
 from functools import cache
 from pathlib import Path
@@ -16,8 +17,18 @@ from tests.support.mosquitto import Mosquitto
 
 _VOLATILE = frozenset({"access_token", "entity_picture"})
 FIXTURES = Path(__file__).parent / "fixtures"
-# The smallest valid JPEG would do for HA; the bytes are opaque to the integration.
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 16 + b"\xff\xd9"
+
+
+def _small_jpeg() -> bytes:
+    from PIL import Image  # Home Assistant depends on Pillow
+
+    buffer = io.BytesIO()
+    Image.new("L", (16, 16), 128).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+# A real JPEG: the integration checks snapshot and preview headers (docs/protocol.md).
+JPEG = _small_jpeg()
 
 
 async def setup_real_mqtt(hass: HomeAssistant, broker: Mosquitto) -> MockConfigEntry:

@@ -33,12 +33,17 @@ async def test_preview_and_snapshot_images(hass: HomeAssistant, init_integration
     assert image.content == snapshot
 
 
-async def test_non_utf8_jpeg_bytes_arrive_intact(
+async def test_jpeg_bytes_arrive_intact_and_other_bytes_are_refused(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
-    """JPEG topics are subscribed without decoding: arbitrary bytes survive."""
-    raw = bytes(range(256))
-    fire(hass, "bobby/camera/garage/snapshot", raw, retain=True)
+    """JPEG topics are subscribed without decoding; only a JPEG within the limits is kept."""
+    for not_a_jpeg in (bytes(range(256)), JPEG[:20], b"\xff\xd8\xff\xc0\x00\x0b\x08\xea\x60\xea\x60\x01"):
+        fire(hass, "bobby/camera/garage/snapshot", not_a_jpeg)  # live: HA passes one retained per topic
+        await hass.async_block_till_done()
+    assert hass.states.get("camera.garage_last_detection") is None  # refused: no camera made
+    assert init_integration.runtime_data.invalid_messages == 3
+    raw = JPEG + bytes(range(256))  # what follows the frame header is the image's business
+    fire(hass, "bobby/camera/garage/snapshot", raw)
     await hass.async_block_till_done()
     image = await async_get_image(hass, "camera.garage_last_detection")
     assert image.content == raw

@@ -10,6 +10,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 from custom_components.bobby_camera.const import DEFAULT_OPTIONS, DOMAIN
+from tests.contract.examples import base_topics
 
 
 async def test_user_flow_creates_the_hub(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> None:
@@ -95,3 +96,13 @@ async def test_reconfigure_changes_base_topic(
     assert init_integration.options["clear_after"] == 30.0
     topics = {call.args[0] for call in mqtt_mock.async_subscribe.call_args_list}
     assert f"{new_base}/+/+/status" in topics
+
+
+@pytest.mark.parametrize("base", [b for b in base_topics()[1] if b == b.strip()])
+async def test_user_flow_refuses_what_the_agents_refuse(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, base: str
+) -> None:
+    """One base-topic rule: an agent can never run on a base topic the flow refuses, nor the reverse."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"base_topic": base})
+    assert result["errors"] == {"base_topic": "invalid_base_topic"}
