@@ -201,6 +201,11 @@ def is_valid_request_id(value: object) -> bool:
     return is_valid_service_id(value)
 
 
+def is_valid_text(value: object) -> bool:
+    """Whether this can be a name, version, host name, model or capability."""
+    return isinstance(value, str) and 0 < len(value) <= MAX_TEXT_LENGTH and not _CONTROL_RE.search(value)
+
+
 def is_valid_base_topic(value: object) -> bool:
     """Whether agents and Home Assistant can share this base topic (BASE_TOPIC_RULE)."""
     return (
@@ -401,11 +406,6 @@ def _is_bool(value: object) -> bool:
 
 def _is_counter(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_INTEGER
-
-
-def is_valid_text(value: object) -> bool:
-    """Whether this can be a name, version, host name, model or capability."""
-    return isinstance(value, str) and 0 < len(value) <= MAX_TEXT_LENGTH and not _CONTROL_RE.search(value)
 
 
 def _is_error(value: object) -> bool:
