@@ -62,10 +62,10 @@ async def async_remove_config_entry_device(
     hub = entry.runtime_data
     if (DOMAIN, entry.entry_id) in device.identifiers:
         return False  # the hub itself
-    service = hub.service_for_device(device)
-    if service is None:
+    agent = hub.agent_for_device(device)
+    if agent is None:
         return True
-    if service.online:
+    if agent.online:
         return False  # it would come straight back: stop the agent first
-    await hub.async_forget(service)
+    await hub.async_forget(agent)
     return True

@@ -35,13 +35,13 @@ DEFAULT_OPTIONS: Final = {
 AGENT_CHANNELS: Final = frozenset({"status", "info", "state", "stats", "ack"})
 DETECTION_CHANNELS: Final = frozenset({"detection"})
 
-# A service is silent after this many missed stats intervals (docs/protocol.md).
+# An agent is silent after this many missed stats intervals (docs/protocol.md).
 MISSED_HEARTBEATS: Final = 3
 
 EVENT_PERSON_DETECTED: Final = "bobby_camera_person_detected"
-EVENT_SERVICE_PROBLEM: Final = "bobby_camera_service_problem"
+EVENT_AGENT_PROBLEM: Final = "bobby_camera_agent_problem"
 
-# Problems a service can have, in the order a repair issue reports them.
+# Problems an agent can have, in the order a repair issue reports them.
 PROBLEM_OFFLINE: Final = "offline"
 PROBLEM_SILENT: Final = "silent"
 PROBLEM_COMMAND_TIMEOUT: Final = "command_timeout"

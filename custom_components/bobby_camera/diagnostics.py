@@ -1,4 +1,4 @@
-"""Diagnostics: options and what the hub knows of every service, host names redacted."""
+"""Diagnostics: options and what the hub knows of every agent, host names redacted."""
 
 from __future__ import annotations
 
@@ -15,28 +15,29 @@ TO_REDACT = {"hostname", "username", "password"}
 async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: BobbyConfigEntry) -> dict[str, Any]:
     """Return diagnostics for the hub entry."""
     hub = entry.runtime_data
-    services = {
+    agents = {
         key: {
-            "kind": s.kind,
-            "service_id": s.service_id,
-            "status": s.status,
-            "connected": s.connected,
-            "problems": list(s.problems),
-            "failed_command": s.failed_command,
-            "info": s.info,
-            "state": s.state,
-            "stats": s.stats,
-            "person": s.person if s.kind == "camera" else None,
-            "last_detection": s.last_detection,
-            "snapshot_bytes": None if s.snapshot is None else len(s.snapshot),
-            "preview_bytes": None if s.preview is None else len(s.preview),
+            "kind": a.kind,
+            "agent_id": a.agent_id,
+            "status": a.health.status,
+            "connected": a.connected,
+            "problems": list(a.problems),
+            "failed_command": a.health.failed_command,
+            "info": a.info,
+            "state": a.state,
+            "desired": a.desired.command_fields(),
+            "stats": a.stats,
+            "person": a.person.on if a.kind == "camera" else None,
+            "last_detection": a.last_detection,
+            "snapshot_bytes": None if a.snapshot is None else len(a.snapshot),
+            "preview_bytes": None if a.preview is None else len(a.preview),
         }
-        for key, s in sorted(hub.services.items())
+        for key, a in sorted(hub.agents.items())
     }
     return async_redact_data(
         {
             "entry": {"data": dict(entry.data), "options": dict(entry.options)},
-            "services": services,
+            "agents": agents,
             "invalid_messages": hub.invalid_messages,
             "recent_errors": list(hub.recent_errors),
         },

@@ -1,76 +1,86 @@
-"""The base entity and the platform helper shared by all platforms."""
+"""The entity description, base entity and platform helper shared by every platform."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import override
+from weakref import WeakKeyDictionary
 
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .agent import Agent
 from .const import AGENT_CHANNELS, DOMAIN
-from .hub import BobbyConfigEntry, BobbyHub, Service
+from .hub import BobbyConfigEntry, BobbyHub
 
 
-class BobbyDescription(Protocol):
-    """What every platform's entity description provides."""
+@dataclass(frozen=True, kw_only=True)
+class BobbyEntityDescription(EntityDescription):
+    """What every entity of an agent declares, whatever its platform."""
 
-    key: str
-    exists_fn: Callable[[Service], bool]
+    exists_fn: Callable[[Agent], bool]  # whether this agent has the entity
+    # The hub channels whose messages refresh the entity (empty: none, it has its own signal).
+    channels: frozenset[str] = AGENT_CHANNELS
 
 
 class BobbyEntity(Entity):
-    """An entity of one camera or detector, refreshed by the hub's signals."""
+    """An entity of one agent, refreshed by the hub's signals."""
 
+    entity_description: BobbyEntityDescription
     _attr_has_entity_name = True
     _attr_should_poll = False
 
-    def __init__(self, hub: BobbyHub, service: Service, description: EntityDescription) -> None:
-        """Bind the entity to its service and device."""
+    def __init__(self, hub: BobbyHub, agent: Agent, description: BobbyEntityDescription) -> None:
+        """Bind the entity to its agent and device."""
         self.hub = hub
-        self.service = service
+        self.agent = agent
         self.entity_description = description
-        self._attr_unique_id = f"{service.key}_{description.key}"
+        self._attr_unique_id = f"{agent.key}_{description.key}"
         # The hub registers and updates the device (name, model, version): link by id.
-        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, service.key)})
+        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, agent.key)})
 
+    @override
     async def async_added_to_hass(self) -> None:
-        """Refresh when the hub says the service changed."""
+        """Refresh when the hub says a channel the entity reads changed."""
         await super().async_added_to_hass()
-        self.async_on_remove(
-            async_dispatcher_connect(self.hass, self.hub.signal_update(self.service), self._handle_update)
-        )
+        if self.entity_description.channels:
+            self.async_on_remove(
+                async_dispatcher_connect(self.hass, self.hub.signal_update(self.agent), self._handle_update)
+            )
 
     @callback
     def _handle_update(self, channel: str | None) -> None:
-        if channel is None or channel in getattr(self.entity_description, "channels", AGENT_CHANNELS):
+        if channel is None or channel in self.entity_description.channels:
             self.async_write_ha_state()
 
 
-def async_add_service_entities(
+def async_add_agent_entities[D: BobbyEntityDescription](
     entry: BobbyConfigEntry,
-    async_add_entities: AddEntitiesCallback,
-    descriptions: Sequence[Any],
-    entity_cls: Callable[[BobbyHub, Service, Any], Entity],
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    descriptions: Sequence[D],
+    entity_cls: Callable[[BobbyHub, Agent, D], Entity],
 ) -> None:
-    """Add the entities each service should have, now and whenever services appear or change."""
+    """Add the entities each agent should have, now and whenever agents appear or change."""
     hub = entry.runtime_data
-    platform = getattr(entity_cls, "__name__", "entity")
+    # Description keys added per agent. Weak: a forgotten agent that comes back is a new
+    # Agent object and gets its entities again.
+    added: WeakKeyDictionary[Agent, set[str]] = WeakKeyDictionary()
 
     @callback
-    def add(service: Service) -> None:
+    def add(agent: Agent) -> None:
+        done = added.setdefault(agent, set())
         entities = []
         for description in descriptions:
-            tag = f"{platform}:{description.key}"
-            if tag not in service.entity_tags and description.exists_fn(service):
-                service.entity_tags.add(tag)
-                entities.append(entity_cls(hub, service, description))
+            if description.key not in done and description.exists_fn(agent):
+                done.add(description.key)
+                entities.append(entity_cls(hub, agent, description))
         if entities:
             async_add_entities(entities)
 
-    for service in list(hub.services.values()):
-        add(service)
-    entry.async_on_unload(async_dispatcher_connect(entry.runtime_data.hass, hub.signal_new_service, add))
+    for agent in list(hub.agents.values()):
+        add(agent)
+    entry.async_on_unload(async_dispatcher_connect(hub.hass, hub.signal_new_agent, add))

@@ -1,56 +1,59 @@
-"""Event entities: person detections per camera; problems per service."""
+"""Event entities: person detections per camera; problems per agent."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, override
 
 from homeassistant.components.event import EventEntity, EventEntityDescription
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .agent import Agent
 from .const import PROBLEMS
-from .entity import BobbyEntity, async_add_service_entities
-from .hub import BobbyConfigEntry, BobbyHub, Service
+from .debounce import PersonTransition
+from .entity import BobbyEntity, BobbyEntityDescription, async_add_agent_entities
+from .hub import BobbyConfigEntry, BobbyHub
+from .monitoring import RECOVERED
 
 PARALLEL_UPDATES = 0
 
 
 @dataclass(frozen=True, kw_only=True)
-class BobbyEventDescription(EventEntityDescription):
-    """An event entity of a service, fed by one hub signal."""
+class BobbyEventDescription(BobbyEntityDescription, EventEntityDescription):
+    """An event entity of an agent, fed by one hub signal (no channel refreshes it)."""
 
-    signal_fn: Callable[[BobbyHub, Service], str]
-    exists_fn: Callable[[Service], bool]
+    signal_fn: Callable[[BobbyHub, Agent], str]
+    channels: frozenset[str] = frozenset()
 
 
 DESCRIPTIONS: tuple[BobbyEventDescription, ...] = (
     BobbyEventDescription(
         key="person_event",
         translation_key="person",
-        event_types=["detected", "cleared"],
-        signal_fn=lambda hub, s: hub.signal_person(s),
-        exists_fn=lambda s: s.kind == "camera",
+        event_types=[t.value for t in PersonTransition],
+        signal_fn=lambda hub, a: hub.signal_person(a),
+        exists_fn=lambda a: a.kind == "camera",
     ),
     BobbyEventDescription(
         key="problem_event",
         translation_key="problem",
-        event_types=[*PROBLEMS, "recovered"],
+        event_types=[*PROBLEMS, RECOVERED],
         entity_category=EntityCategory.DIAGNOSTIC,
-        signal_fn=lambda hub, s: hub.signal_problem(s),
-        exists_fn=lambda s: s.is_agent,
+        signal_fn=lambda hub, a: hub.signal_problem(a),
+        exists_fn=lambda a: a.announced,
     ),
 )
 
 
 async def async_setup_entry(
-    hass: HomeAssistant, entry: BobbyConfigEntry, async_add_entities: AddEntitiesCallback
+    hass: HomeAssistant, entry: BobbyConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
 ) -> None:
-    """Add event entities for known services and for those that appear later."""
-    async_add_service_entities(entry, async_add_entities, DESCRIPTIONS, BobbyEvent)
+    """Add event entities for known agents and for those that appear later."""
+    async_add_agent_entities(entry, async_add_entities, DESCRIPTIONS, BobbyEvent)
 
 
 class BobbyEvent(BobbyEntity, EventEntity):
@@ -58,11 +61,13 @@ class BobbyEvent(BobbyEntity, EventEntity):
 
     entity_description: BobbyEventDescription
 
+    @override
     async def async_added_to_hass(self) -> None:
         """Listen to the hub's signal for this entity (not to every state update)."""
+        await super().async_added_to_hass()
         self.async_on_remove(
             async_dispatcher_connect(
-                self.hass, self.entity_description.signal_fn(self.hub, self.service), self._handle_event
+                self.hass, self.entity_description.signal_fn(self.hub, self.agent), self._handle_event
             )
         )
 

@@ -1,4 +1,4 @@
-"""Turn the hub's command errors into translated Home Assistant errors, in one place."""
+"""Turn command errors into translated Home Assistant errors, in one place."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from typing import Any
 
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
+from .commands import CommandError, CommandRejectedError, CommandTimeoutError, NotControllableError
 from .const import DOMAIN
-from .hub import BobbyCommandError, CommandRejectedError, CommandTimeoutError, NotControllableError
 
 
-def translate_command_error(error: BobbyCommandError, timeout: float) -> HomeAssistantError:
+def translate_command_error(error: CommandError, timeout: float) -> HomeAssistantError:
     """The translated error for a failed command."""
-    placeholders = {"name": error.service.name, "detail": error.detail, "timeout": f"{timeout:g}"}
+    placeholders = {"name": error.agent.name, "detail": error.detail, "timeout": f"{timeout:g}"}
     if isinstance(error, NotControllableError):
         return ServiceValidationError(
             translation_domain=DOMAIN,
@@ -43,7 +43,7 @@ def bobby_command[**P](timeout: Callable[..., float]) -> Callable[[_Command[P]],
         async def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
             try:
                 await func(*args, **kwargs)
-            except BobbyCommandError as error:
+            except CommandError as error:
                 raise translate_command_error(error, timeout(*args)) from error
 
         return wrapper

@@ -1,7 +1,9 @@
-"""The hub: owns the MQTT subscriptions and the state of every camera and detector.
+"""The hub: the MQTT subscriptions of one config entry and the agents they report on.
 
 It plays the part a DataUpdateCoordinator plays for a polling integration: entities read
-`Service` objects and refresh when the hub sends them a dispatcher signal.
+`Agent` objects and refresh when the hub sends them a dispatcher signal naming the
+channel that changed. The decisions live in pure modules (`debounce` for the person
+state, `monitoring` for problems); commands and devices have modules of their own.
 """
 
 from __future__ import annotations
@@ -9,23 +11,21 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from typing import Any
-from uuid import uuid4
 
 from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
-from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
 
 from . import protocol
-from .compat import find_device, via_device
+from .agent import Agent, agent_key
+from .alarm import Alarm
+from .commands import Commands
 from .const import (
     CONF_BASE_TOPIC,
     CONF_CLEAR_AFTER,
@@ -35,141 +35,43 @@ from .const import (
     DEFAULT_OPTIONS,
     DOMAIN,
     EVENT_PERSON_DETECTED,
-    EVENT_SERVICE_PROBLEM,
     LOGGER,
-    MISSED_HEARTBEATS,
-    PROBLEM_COMMAND_TIMEOUT,
-    PROBLEM_OFFLINE,
-    PROBLEM_SILENT,
-    PROBLEMS,
 )
+from .debounce import PersonTransition
+from .devices import AgentDevices, agent_key_of
+from .monitoring import ProblemReporter
 
 type BobbyConfigEntry = ConfigEntry[BobbyHub]
 
-# Channels the hub subscribes to: per channel the kind filter and the QoS.
-_SUBSCRIPTIONS: tuple[tuple[str, str], ...] = (
-    ("+", "status"),
-    ("+", "info"),
-    ("+", "state"),
-    ("+", "ack"),
-    ("+", "stats"),
-    ("camera", "detection"),
-    ("camera", "snapshot"),
-    ("camera", "preview"),
-)
-# Messages that show a camera exists even when no agent announces it.
-_EVIDENCE = frozenset({"detection", "snapshot", "preview"})
-# Channels that can change what the hub switch shows.
-_HUB_CHANNELS = frozenset({"status", "info", "state", "ack"})
-_RETAINED_TO_CLEAR = ("status", "info", "state", "snapshot", "preview")
 
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A channel the hub subscribes to (`<base>/<kind>/+/<name>`) and what it does with it."""
 
-class BobbyCommandError(Exception):
-    """A command was not applied; subclasses say why."""
-
-    def __init__(self, service: Service, detail: str = "") -> None:
-        """Remember the service and the detail for the translated message."""
-        super().__init__(f"{service.key}: {detail}" if detail else service.key)
-        self.service = service
-        self.detail = detail
-
-
-class CommandTimeoutError(BobbyCommandError):
-    """No ack within the command timeout."""
-
-
-class CommandRejectedError(BobbyCommandError):
-    """The agent answered ok: false."""
-
-
-class NotControllableError(BobbyCommandError):
-    """The service is a camera that only publishes frames: it takes no commands."""
-
-
-@dataclass(eq=False)
-class Service:
-    """What the hub knows about one camera or detector."""
-
-    kind: str
-    service_id: str
-    status: str | None = None
-    info: protocol.InfoPayload | None = None
-    state: protocol.StatePayload | None = None
-    stats: protocol.StatsPayload | None = None
-    silent: bool = False
-    failed_command: str | None = None
-    # Cameras only.
-    person: bool = False
-    last_detection: protocol.DetectionPayload | None = None
-    last_hit: datetime | None = None
-    snapshot: bytes | None = None
-    preview: bytes | None = None
-    # Bookkeeping of the hub and the platforms.
-    reported_problems: tuple[str, ...] = ()
-    entity_tags: set[str] = field(default_factory=set)
-    offered: bool = False
-    streak_start: datetime | None = None
-    cancel_heartbeat: CALLBACK_TYPE | None = None
-    cancel_clear: CALLBACK_TYPE | None = None
-
-    @property
-    def key(self) -> str:
-        """Identifier of the device and prefix of the unique ids."""
-        return f"{self.kind}_{self.service_id}"
-
-    @property
-    def name(self) -> str:
-        """Name the agent announced, else its id."""
-        return (self.info and self.info.get("name")) or self.service_id
-
-    @property
-    def is_agent(self) -> bool:
-        """Whether a Bobby agent runs it: it announced its info (a dumb camera only streams)."""
-        return self.info is not None
-
-    @property
-    def online(self) -> bool:
-        """Whether the agent says it is online."""
-        return self.status == protocol.ONLINE
-
-    @property
-    def connected(self) -> bool | None:
-        """Online and sending its heartbeat; None before anything is known."""
-        if self.status is None:
-            return None
-        return self.online and not self.silent
-
-    @property
-    def enabled(self) -> bool | None:
-        """The acknowledged `enabled` state."""
-        return None if self.state is None else bool(self.state.get("enabled"))
-
-    @property
-    def stats_interval(self) -> float | None:
-        """Heartbeat period the agent announced."""
-        return None if self.info is None else float(self.info["stats_interval"])
-
-    @property
-    def problems(self) -> tuple[str, ...]:
-        """The problems in force, in PROBLEMS order."""
-        active = {
-            PROBLEM_OFFLINE: self.status == protocol.OFFLINE,
-            PROBLEM_SILENT: self.online and self.silent,
-            PROBLEM_COMMAND_TIMEOUT: self.failed_command is not None,
-        }
-        return tuple(p for p in PROBLEMS if active[p])
+    name: str
+    handler: Callable[[Agent, Any], None]  # called with the parsed payload
+    kind: str = "+"  # a topic level: every kind, or only this one
+    evidence: bool = False  # shows that a camera exists even when no agent announces it
+    hub_wide: bool = False  # can change what the hub switch shows
 
 
 @dataclass(slots=True)
-class _Pending:
-    service: Service
-    future: asyncio.Future[protocol.StatePayload]
-    description: str
-    cancel_timeout: CALLBACK_TYPE | None = None
+class _AgentAlarms:
+    person_clears: Alarm
+    silent: Alarm
+
+    def cancel(self) -> None:
+        self.person_clears.cancel()
+        self.silent.cancel()
+
+
+def _now() -> datetime:
+    # Looked up at each call: tests freeze the clock by patching dt_util.
+    return dt_util.utcnow()
 
 
 class BobbyHub:
-    """Subscriptions, per-service state, commands and monitoring for one config entry."""
+    """Subscriptions, agents, commands and monitoring for one config entry."""
 
     def __init__(self, hass: HomeAssistant, entry: BobbyConfigEntry) -> None:
         """Read the options; nothing runs until async_start."""
@@ -181,65 +83,84 @@ class BobbyHub:
         self.trigger_after: float = float(options[CONF_TRIGGER_AFTER])
         self.clear_after: float = float(options[CONF_CLEAR_AFTER])
         self.command_timeout: float = float(options[CONF_COMMAND_TIMEOUT])
-        self.services: dict[str, Service] = {}
+        self.agents: dict[str, Agent] = {}
         self.invalid_messages = 0
         self.recent_errors: deque[str] = deque(maxlen=10)
-        self._pending: dict[str, _Pending] = {}
+        self.devices = AgentDevices(hass, entry)
+        self.commands = Commands(
+            hass, base_topic=self.base_topic, timeout=self.command_timeout, on_timeout=self._command_timed_out
+        )
+        self.problems = ProblemReporter(
+            hass,
+            base_topic=self.base_topic,
+            command_timeout=self.command_timeout,
+            device_id=self.devices.device_id,
+            signal=self.signal_problem,
+        )
+        self.channels: dict[str, Channel] = {}
+        for channel in (
+            Channel("status", self._on_status, hub_wide=True),
+            Channel("info", self._on_info, hub_wide=True),
+            Channel("state", self._on_state, hub_wide=True),
+            Channel("ack", self._on_ack, hub_wide=True),
+            Channel("stats", self._on_stats),
+            Channel("detection", self._on_detection, kind=protocol.KIND_CAMERA, evidence=True),
+            Channel("snapshot", self._on_snapshot, kind=protocol.KIND_CAMERA, evidence=True),
+            Channel("preview", self._on_preview, kind=protocol.KIND_CAMERA, evidence=True),
+        ):
+            self.add_channel(channel)
+        self._alarms: dict[str, _AgentAlarms] = {}
         self._unsubscribe: list[CALLBACK_TYPE] = []
         self._warned_topics: set[str] = set()
-        self.hub_device: dr.DeviceEntry | None = None
+
+    def add_channel(self, channel: Channel) -> None:
+        """Handle one more channel (call before async_start).
+
+        Entities refresh on the channels their description lists, so a new channel
+        refreshes nothing that does not read it.
+        """
+        self.channels[channel.name] = channel
 
     # --- signals ----------------------------------------------------------------------
 
     @property
-    def signal_new_service(self) -> str:
-        """Sent with a Service when it appears or gains entities."""
-        return f"{DOMAIN}_{self.entry.entry_id}_new_service"
+    def signal_new_agent(self) -> str:
+        """Sent with an Agent when it appears or gains entities."""
+        return f"{DOMAIN}_{self.entry.entry_id}_new_agent"
 
     @property
     def signal_hub_update(self) -> str:
-        """Sent on any change of any service (for the hub switch)."""
+        """Sent on any change that the hub switch shows."""
         return f"{DOMAIN}_{self.entry.entry_id}_update"
 
-    def signal_update(self, service: Service) -> str:
-        """Sent with the channel (None for timers) when the state of one service changes."""
-        return f"{DOMAIN}_{self.entry.entry_id}_update_{service.key}"
+    def signal_update(self, agent: Agent) -> str:
+        """Sent with the channel (None for timers) when the state of one agent changes."""
+        return f"{DOMAIN}_{self.entry.entry_id}_update_{agent.key}"
 
-    def signal_person(self, service: Service) -> str:
+    def signal_person(self, agent: Agent) -> str:
         """Sent with (event type, attributes) on a person transition of a camera."""
-        return f"{DOMAIN}_{self.entry.entry_id}_person_{service.key}"
+        return f"{DOMAIN}_{self.entry.entry_id}_person_{agent.key}"
 
-    def signal_problem(self, service: Service) -> str:
-        """Sent with (event type, attributes) when the problems of a service change."""
-        return f"{DOMAIN}_{self.entry.entry_id}_problem_{service.key}"
+    def signal_problem(self, agent: Agent) -> str:
+        """Sent with (event type, attributes) when the problems of an agent change."""
+        return f"{DOMAIN}_{self.entry.entry_id}_problem_{agent.key}"
 
     # --- life cycle -------------------------------------------------------------------
 
     async def async_start(self) -> None:
-        """Register the hub device, restore known services and subscribe."""
-        registry = dr.async_get(self.hass)
-        self.hub_device = registry.async_get_or_create(
-            config_entry_id=self.entry.entry_id,
-            identifiers={(DOMAIN, self.entry.entry_id)},
-            manufacturer="Bobby Camera",
-            model="MQTT hub",
-            name="Bobby Camera",
-            entry_type=dr.DeviceEntryType.SERVICE,
-        )
-        # Services seen before a restart get their entities at once (restored state),
+        """Register the hub device, restore known agents and subscribe."""
+        self.devices.async_register_hub()
+        # Agents seen before a restart get their entities at once (restored state),
         # even those that announce nothing retained, such as cameras that only stream.
-        for device in dr.async_entries_for_config_entry(registry, self.entry.entry_id):
-            for domain, key in device.identifiers:
-                kind, _, service_id = key.partition("_")
-                if domain == DOMAIN and kind in protocol.KINDS and protocol.is_valid_service_id(service_id):
-                    self.services[key] = Service(kind, service_id)
-        for kind, channel in _SUBSCRIPTIONS:
+        for kind, agent_id in self.devices.known_agents():
+            self._add_agent(kind, agent_id)
+        for channel in self.channels.values():
             self._unsubscribe.append(
                 await mqtt.async_subscribe(
                     self.hass,
-                    f"{self.base_topic}/{kind}/+/{channel}",
+                    f"{self.base_topic}/{channel.kind}/+/{channel.name}",
                     self._async_message,
-                    qos=protocol.QOS[channel],
+                    qos=protocol.QOS[channel.name],
                     encoding=None,
                 )
             )
@@ -249,15 +170,54 @@ class BobbyHub:
         """Unsubscribe, cancel timers and fail pending commands."""
         while self._unsubscribe:
             self._unsubscribe.pop()()
-        for service in self.services.values():
-            for cancel in (service.cancel_heartbeat, service.cancel_clear):
-                if cancel:
-                    cancel()
-            service.cancel_heartbeat = service.cancel_clear = None
-        for pending in list(self._pending.values()):
-            if not pending.future.done():
-                pending.future.set_exception(CommandTimeoutError(pending.service, pending.description))
-        self._pending.clear()
+        for alarms in self._alarms.values():
+            alarms.cancel()
+        self.commands.async_cancel_all()
+
+    # --- agents -----------------------------------------------------------------------
+
+    def _add_agent(self, kind: str, agent_id: str) -> Agent:
+        agent = self.agents[agent_key(kind, agent_id)] = Agent.create(
+            kind,
+            agent_id,
+            threshold=self.threshold,
+            trigger_after=self.trigger_after,
+            clear_after=self.clear_after,
+            clock=_now,
+        )
+        self._alarms[agent.key] = _AgentAlarms(
+            person_clears=Alarm(self.hass, lambda: self._person_timer(agent)),
+            silent=Alarm(self.hass, lambda: self._silence_timer(agent)),
+        )
+        return agent
+
+    def _agent(self, kind: str, agent_id: str) -> Agent:
+        if (agent := self.agents.get(agent_key(kind, agent_id))) is None:
+            agent = self._add_agent(kind, agent_id)
+            self.devices.async_update(agent)
+        return agent
+
+    def agent_for_device(self, device: dr.DeviceEntry) -> Agent | None:
+        """The agent a device stands for, if any."""
+        key = agent_key_of(device)
+        return None if key is None else self.agents.get(key)
+
+    async def async_forget(self, agent: Agent) -> None:
+        """Forget an agent whose device the user removes; clear its retained topics."""
+        self.agents.pop(agent.key, None)
+        if (alarms := self._alarms.pop(agent.key, None)) is not None:
+            alarms.cancel()
+        self.problems.async_clear(agent)
+        for channel in sorted(protocol.RETAINED):
+            if agent.kind != protocol.KIND_CAMERA and channel in protocol.CAMERA_ONLY_CHANNELS:
+                continue
+            await mqtt.async_publish(
+                self.hass,
+                protocol.build_topic(self.base_topic, agent.kind, agent.agent_id, channel),
+                b"",
+                qos=protocol.QOS[channel],
+                retain=True,
+            )
 
     # --- incoming messages ------------------------------------------------------------
 
@@ -275,271 +235,144 @@ class BobbyHub:
             self._warned_topics.add(msg.topic)
             log("Ignoring a message on %s that does not follow docs/protocol.md: %s", msg.topic, err)
             return
-        service = self._service(topic.kind, topic.service_id)
-        was_agent = service.is_agent
-        handler: Callable[[Service, Any], None] = getattr(self, f"_on_{topic.channel}")
-        handler(service, data)
+        if (channel := self.channels.get(topic.channel)) is None:
+            return  # a valid channel the hub does not read (another subscriber's topic)
+        agent = self._agent(topic.kind, topic.service_id)
+        was_announced = agent.announced
+        channel.handler(agent, data)
         # Entities appear once the agent's info names it, or (for a camera that only
         # streams) once something shows it exists: so entity ids come from the real name.
-        if service.is_agent != was_agent or (not service.offered and topic.channel in _EVIDENCE):
-            service.offered = True
-            async_dispatcher_send(self.hass, self.signal_new_service, service)
-        self._notify(service, topic.channel)
-
-    def _service(self, kind: str, service_id: str) -> Service:
-        key = f"{kind}_{service_id}"
-        if (service := self.services.get(key)) is None:
-            service = self.services[key] = Service(kind, service_id)
-            self._update_device(service)
-        return service
+        if agent.announced != was_announced or (not agent.offered and channel.evidence):
+            agent.offered = True
+            async_dispatcher_send(self.hass, self.signal_new_agent, agent)
+        self._notify(agent, channel)
 
     @callback
-    def _notify(self, service: Service, channel: str | None = None) -> None:
-        """Refresh the service's entities that read this channel (None: all of them)."""
-        async_dispatcher_send(self.hass, self.signal_update(service), channel)
-        if channel is None or channel in _HUB_CHANNELS:
+    def _notify(self, agent: Agent, channel: Channel | None = None) -> None:
+        """Refresh the agent's entities that read this channel (None: all of them)."""
+        async_dispatcher_send(self.hass, self.signal_update(agent), None if channel is None else channel.name)
+        if channel is None or channel.hub_wide:
             async_dispatcher_send(self.hass, self.signal_hub_update)
 
-    def _on_status(self, service: Service, status: str) -> None:
-        previous, service.status = service.status, status
-        if status == protocol.ONLINE:
-            if previous != protocol.ONLINE:
-                # A (re)started agent has forgotten old commands: start afresh.
-                service.failed_command = None
-                service.silent = False
-            self._schedule_heartbeat(service)
-        else:
-            self._cancel_heartbeat(service)
-            service.silent = False
-        self._refresh_problems(service)
+    def _on_status(self, agent: Agent, status: str) -> None:
+        agent.health.status_received(status)
+        self._health_changed(agent)
 
-    def _on_info(self, service: Service, info: protocol.InfoPayload) -> None:
-        service.info = info
-        self._update_device(service)
-        if service.cancel_heartbeat is None:
-            self._schedule_heartbeat(service)
+    def _on_info(self, agent: Agent, info: dict[str, Any]) -> None:
+        agent.info = info
+        agent.health.info_received(float(info["stats_interval"]))
+        self.devices.async_update(agent)
+        self._health_changed(agent)
 
-    def _on_state(self, service: Service, state: protocol.StatePayload) -> None:
-        service.state = state
+    def _on_state(self, agent: Agent, state: dict[str, Any]) -> None:
+        agent.state = state
 
-    def _on_stats(self, service: Service, stats: protocol.StatsPayload) -> None:
-        service.stats = stats
-        service.silent = False
-        self._schedule_heartbeat(service)
-        self._refresh_problems(service)
+    def _on_stats(self, agent: Agent, stats: dict[str, Any]) -> None:
+        agent.stats = stats
+        agent.health.stats_received()
+        self._health_changed(agent)
 
-    def _on_ack(self, service: Service, ack: protocol.AckPayload) -> None:
-        pending = self._pending.get(ack["id"]) if ack["id"] is not None else None
-        if pending is None or pending.service is not service:
-            LOGGER.debug("Ack %s from %s answers no command of ours", ack["id"], service.key)
+    def _on_ack(self, agent: Agent, ack: dict[str, Any]) -> None:
+        if not self.commands.resolve(agent, ack):
             return
         if ack["ok"]:
-            service.state = ack["state"]
-            # An answered command proves the agent listens again.
-            service.failed_command = None
-            self._refresh_problems(service)
-            if not pending.future.done():
-                pending.future.set_result(ack["state"])
-        elif not pending.future.done():
-            service.failed_command = None
-            self._refresh_problems(service)
-            pending.future.set_exception(CommandRejectedError(service, ack["error"]))
+            agent.state = ack["state"]
+        agent.health.command_answered()
+        self._health_changed(agent)
 
-    def _on_snapshot(self, service: Service, image: bytes) -> None:
-        service.snapshot = image
+    def _on_snapshot(self, agent: Agent, image: bytes) -> None:
+        agent.snapshot = image
 
-    def _on_preview(self, service: Service, image: bytes) -> None:
-        service.preview = image
+    def _on_preview(self, agent: Agent, image: bytes) -> None:
+        agent.preview = image
+
+    def _on_detection(self, agent: Agent, detection: dict[str, Any]) -> None:
+        agent.last_detection = detection
+        for transition in agent.person.detection(detection["score"]):
+            if transition is PersonTransition.DETECTED:
+                self._person_detected(agent, detection)
+            else:
+                self._person_cleared(agent)
+        self._alarms[agent.key].person_clears.set(agent.person.clear_at())
 
     # --- person state -----------------------------------------------------------------
 
-    def _on_detection(self, service: Service, detection: protocol.DetectionPayload) -> None:
-        service.last_detection = detection
-        if detection["score"] < self.threshold:
-            return
-        now = dt_util.utcnow()
-        service.last_hit = now
-        if service.streak_start is None:
-            service.streak_start = now
-        if service.cancel_clear:
-            service.cancel_clear()
-        service.cancel_clear = async_call_later(
-            self.hass, self.clear_after, partial(self._async_clear_person, service)
-        )
-        if not service.person and (now - service.streak_start).total_seconds() >= self.trigger_after:
-            service.person = True
-            self._fire_person(service, detection)
-
     @callback
-    def _async_clear_person(self, service: Service, _now: datetime | None = None) -> None:
-        service.cancel_clear = None
-        service.streak_start = None
-        if service.person:
-            service.person = False
-            async_dispatcher_send(self.hass, self.signal_person(service), "cleared", {})
-        self._notify(service)
+    def _person_timer(self, agent: Agent) -> None:
+        if agent.person.expire():
+            self._person_cleared(agent)
+            self._notify(agent)
+        self._alarms[agent.key].person_clears.set(agent.person.clear_at())
 
-    @callback
-    def async_restore_person(self, service: Service, last_hit: datetime) -> None:
-        """Carry the person state over a restart: on while `clear_after` has not passed."""
-        if service.last_hit is not None:
-            return  # a detection arrived since start: it is the truth
-        remaining = self.clear_after - (dt_util.utcnow() - last_hit).total_seconds()
-        if remaining <= 0:
-            return
-        service.last_hit = last_hit
-        service.person = True
-        service.streak_start = last_hit
-        service.cancel_clear = async_call_later(
-            self.hass, remaining, partial(self._async_clear_person, service)
-        )
-        self._notify(service)
-
-    def _fire_person(self, service: Service, detection: protocol.DetectionPayload) -> None:
+    def _person_detected(self, agent: Agent, detection: dict[str, Any]) -> None:
         data = {
-            "camera": service.service_id,
-            "name": service.name,
+            "camera": agent.agent_id,
+            "name": agent.name,
             "score": detection["score"],
             "boxes": detection["boxes"],
             "detector": detection["detector"],
             "frame_time": detection["frame_time"],
             "snapshot": detection.get("snapshot", False),
-            "snapshot_topic": protocol.build_topic(self.base_topic, "camera", service.service_id, "snapshot"),
+            "snapshot_topic": protocol.build_topic(self.base_topic, agent.kind, agent.agent_id, "snapshot"),
         }
-        self.hass.bus.async_fire(EVENT_PERSON_DETECTED, {"device_id": self._device_id(service), **data})
-        async_dispatcher_send(self.hass, self.signal_person(service), "detected", data)
+        self.hass.bus.async_fire(EVENT_PERSON_DETECTED, {"device_id": self.devices.device_id(agent), **data})
+        async_dispatcher_send(self.hass, self.signal_person(agent), PersonTransition.DETECTED.value, data)
+
+    def _person_cleared(self, agent: Agent) -> None:
+        async_dispatcher_send(self.hass, self.signal_person(agent), PersonTransition.CLEARED.value, {})
+
+    @callback
+    def async_restore_person(self, agent: Agent, last_hit: datetime) -> None:
+        """Carry the person state over a restart: on while `clear_after` has not passed."""
+        if agent.person.restore(last_hit):
+            self._alarms[agent.key].person_clears.set(agent.person.clear_at())
+            self._notify(agent)
 
     # --- monitoring -------------------------------------------------------------------
 
-    def _schedule_heartbeat(self, service: Service) -> None:
-        self._cancel_heartbeat(service)
-        if service.online and (interval := service.stats_interval):
-            service.cancel_heartbeat = async_call_later(
-                self.hass, MISSED_HEARTBEATS * interval, partial(self._async_heartbeat_missed, service)
-            )
-
-    @staticmethod
-    def _cancel_heartbeat(service: Service) -> None:
-        if service.cancel_heartbeat:
-            service.cancel_heartbeat()
-            service.cancel_heartbeat = None
+    def _health_changed(self, agent: Agent) -> None:
+        """Report problems that appeared or cleared, and watch the next heartbeat."""
+        self.problems.async_report(agent)
+        self._alarms[agent.key].silent.set(agent.health.silent_at())
 
     @callback
-    def _async_heartbeat_missed(self, service: Service, _now: datetime) -> None:
-        service.cancel_heartbeat = None
-        service.silent = True
-        self._refresh_problems(service)
-        self._notify(service)
+    def _silence_timer(self, agent: Agent) -> None:
+        was_connected = agent.connected
+        agent.health.check_silence()
+        self._health_changed(agent)
+        if agent.connected != was_connected:
+            self._notify(agent)
 
-    def _refresh_problems(self, service: Service) -> None:
-        """Report problems that appeared or cleared: event, repair issue, event entity."""
-        current, previous = service.problems, service.reported_problems
-        if current == previous:
-            return
-        service.reported_problems = current
-        placeholders = {
-            "name": service.name,
-            "kind": service.kind,
-            "service_id": service.service_id,
-            "topic": protocol.build_topic(self.base_topic, service.kind, service.service_id, "status"),
-            "missed_after": f"{MISSED_HEARTBEATS * (service.stats_interval or 0):g}",
-            "command": service.failed_command or "",
-            "timeout": f"{self.command_timeout:g}",
-        }
-        for problem in PROBLEMS:
-            active = problem in current
-            if active == (problem in previous):
-                continue
-            issue_id = f"{service.key}_{problem}"
-            if active:
-                LOGGER.warning("%s %s: %s", service.kind, service.service_id, problem)
-                ir.async_create_issue(
-                    self.hass,
-                    DOMAIN,
-                    issue_id,
-                    is_fixable=False,
-                    severity=ir.IssueSeverity.WARNING,
-                    translation_key=problem,
-                    translation_placeholders=placeholders,
-                )
-            else:
-                LOGGER.info("%s %s recovered from: %s", service.kind, service.service_id, problem)
-                ir.async_delete_issue(self.hass, DOMAIN, issue_id)
-            self.hass.bus.async_fire(
-                EVENT_SERVICE_PROBLEM,
-                {
-                    "device_id": self._device_id(service),
-                    "kind": service.kind,
-                    "service_id": service.service_id,
-                    "name": service.name,
-                    "problem": problem,
-                    "active": active,
-                    "problems": list(current),
-                },
-            )
-        event_type = current[0] if current else "recovered"
-        async_dispatcher_send(
-            self.hass, self.signal_problem(service), event_type, {"problems": list(current)}
-        )
+    @callback
+    def _command_timed_out(self, agent: Agent, description: str) -> None:
+        agent.health.command_timed_out(description)
+        self._health_changed(agent)
+        self._notify(agent)
 
     # --- commands ---------------------------------------------------------------------
 
-    async def async_command(self, service: Service, **fields: Any) -> protocol.StatePayload:
-        """Send a command and wait for its ack; returns the applied state."""
-        if not service.is_agent:
-            raise NotControllableError(service)
-        request_id = uuid4().hex[:16]
-        description = ", ".join(f"{k}={v}" for k, v in fields.items())
-        payload = protocol.encode_command(request_id, **fields)
-        protocol.check_command(service.kind, protocol.decode_json(payload))
-        pending = self._pending[request_id] = _Pending(service, self.hass.loop.create_future(), description)
-        pending.cancel_timeout = async_call_later(
-            self.hass, self.command_timeout, partial(self._async_command_timeout, request_id)
-        )
-        try:
-            await mqtt.async_publish(
-                self.hass,
-                protocol.build_topic(self.base_topic, service.kind, service.service_id, "set"),
-                payload,
-                qos=protocol.QOS["set"],
-                retain=False,
-            )
-            return await pending.future
-        finally:
-            self._pending.pop(request_id, None)
-            if pending.cancel_timeout is not None:
-                pending.cancel_timeout()
+    async def async_command(self, agent: Agent, **fields: Any) -> dict[str, Any]:
+        """Send a command and wait for its ack; settings in it become the desired state."""
+        agent.desired.update(fields)
+        return await self.commands.async_send(agent, **fields)
 
-    @callback
-    def _async_command_timeout(self, request_id: str, _now: datetime) -> None:
-        if (pending := self._pending.pop(request_id, None)) is None:
-            return
-        pending.cancel_timeout = None
-        service = pending.service
-        service.failed_command = pending.description
-        self._refresh_problems(service)
-        self._notify(service)
-        if not pending.future.done():
-            pending.future.set_exception(CommandTimeoutError(service, pending.description))
+    async def async_set_enabled(self, agent: Agent, enabled: bool) -> None:
+        """Enable or disable one agent; returns once the agent acknowledged."""
+        await self.async_command(agent, enabled=enabled)
 
-    async def async_set_enabled(self, service: Service, enabled: bool) -> None:
-        """Enable or disable one service; returns once the agent acknowledged."""
-        await self.async_command(service, enabled=enabled)
-
-    async def async_request_preview(self, service: Service) -> None:
+    async def async_request_preview(self, agent: Agent) -> None:
         """Ask a camera agent for a fresh full-size preview."""
-        await self.async_command(service, action="preview")
+        await self.async_command(agent, action="preview")
 
-    @property
-    def agents(self) -> list[Service]:
-        """Services that take commands."""
-        return [s for s in self.services.values() if s.is_agent]
+    def announced_agents(self) -> list[Agent]:
+        """Agents that take commands."""
+        return [a for a in self.agents.values() if a.announced]
 
     async def async_set_all_enabled(self, enabled: bool) -> None:
         """Enable or disable every agent; raises the first failure once all have answered."""
-        targets = [s for s in self.agents if s.status != protocol.OFFLINE]
+        targets = [a for a in self.announced_agents() if a.health.status != protocol.OFFLINE]
         results = await asyncio.gather(
-            *(self.async_set_enabled(s, enabled) for s in targets), return_exceptions=True
+            *(self.async_set_enabled(a, enabled) for a in targets), return_exceptions=True
         )
         for result in results:
             if isinstance(result, BaseException):
@@ -548,50 +381,5 @@ class BobbyHub:
     @property
     def all_enabled(self) -> bool | None:
         """Whether every agent with a known state is enabled (None: none known)."""
-        states = [s.enabled for s in self.agents if s.enabled is not None]
+        states = [a.enabled for a in self.announced_agents() if a.enabled is not None]
         return all(states) if states else None
-
-    # --- devices ----------------------------------------------------------------------
-
-    def _update_device(self, service: Service) -> None:
-        info: protocol.InfoPayload | dict[str, str] = service.info or {}
-        extra = via_device(self.hub_device) if self.hub_device else {}
-        dr.async_get(self.hass).async_get_or_create(
-            config_entry_id=self.entry.entry_id,
-            identifiers={(DOMAIN, service.key)},
-            manufacturer="Bobby Camera",
-            model=f"{service.kind.capitalize()} agent" if service.is_agent else "MQTT camera",
-            model_id=info.get("model"),
-            name=service.name,
-            sw_version=info.get("version"),
-            **extra,
-        )
-
-    def _device_id(self, service: Service) -> str | None:
-        device = find_device(dr.async_get(self.hass), self.entry.entry_id, (DOMAIN, service.key))
-        return device.id if device else None
-
-    def service_for_device(self, device: dr.DeviceEntry) -> Service | None:
-        """The service a device stands for, if any."""
-        for domain, key in device.identifiers:
-            if domain == DOMAIN and key in self.services:
-                return self.services[key]
-        return None
-
-    async def async_forget(self, service: Service) -> None:
-        """Forget a service whose device the user removes; clear its retained topics."""
-        self.services.pop(service.key, None)
-        for cancel in (service.cancel_heartbeat, service.cancel_clear):
-            if cancel:
-                cancel()
-        for problem in PROBLEMS:
-            ir.async_delete_issue(self.hass, DOMAIN, f"{service.key}_{problem}")
-        channels = _RETAINED_TO_CLEAR if service.kind == "camera" else _RETAINED_TO_CLEAR[:3]
-        for channel in channels:
-            await mqtt.async_publish(
-                self.hass,
-                protocol.build_topic(self.base_topic, service.kind, service.service_id, channel),
-                b"",
-                qos=protocol.QOS[channel],
-                retain=True,
-            )

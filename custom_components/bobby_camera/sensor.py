@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, override
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -14,41 +14,40 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import EntityCategory, UnitOfTemperature, UnitOfTime
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import AGENT_CHANNELS, DETECTION_CHANNELS
-from .entity import BobbyEntity, async_add_service_entities
-from .hub import BobbyConfigEntry, Service
+from .agent import Agent
+from .const import DETECTION_CHANNELS
+from .entity import BobbyEntity, BobbyEntityDescription, async_add_agent_entities
+from .hub import BobbyConfigEntry
 
 PARALLEL_UPDATES = 0
 
 FPS = "fps"
 
 
-def _stat(key: str) -> Callable[[Service], Any]:
-    return lambda s: None if s.stats is None else s.stats.get(key)
+def _stat(key: str) -> Callable[[Agent], Any]:
+    return lambda a: None if a.stats is None else a.stats.get(key)
 
 
-def _reporting(service: Service) -> bool:
-    return bool(service.connected)
+def _reporting(agent: Agent) -> bool:
+    return bool(agent.connected)
 
 
 @dataclass(frozen=True, kw_only=True)
-class BobbySensorDescription(SensorEntityDescription):
-    """A sensor of a service."""
+class BobbySensorDescription(BobbyEntityDescription, SensorEntityDescription):
+    """A sensor of an agent."""
 
-    value_fn: Callable[[Service], Any]
-    exists_fn: Callable[[Service], bool]
-    available_fn: Callable[[Service], bool] = _reporting
-    channels: frozenset[str] = AGENT_CHANNELS
+    value_fn: Callable[[Agent], Any]
+    available_fn: Callable[[Agent], bool] = _reporting
 
 
-def _camera_agent(s: Service) -> bool:
-    return s.kind == "camera" and s.is_agent
+def _camera_agent(agent: Agent) -> bool:
+    return agent.kind == "camera" and agent.announced
 
 
-def _detector(s: Service) -> bool:
-    return s.kind == "detector" and s.is_agent
+def _detector(agent: Agent) -> bool:
+    return agent.kind == "detector" and agent.announced
 
 
 DESCRIPTIONS: tuple[BobbySensorDescription, ...] = (
@@ -67,9 +66,9 @@ DESCRIPTIONS: tuple[BobbySensorDescription, ...] = (
         native_unit_of_measurement="%",
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
-        value_fn=lambda s: None if s.last_detection is None else round(s.last_detection["score"] * 100, 1),
-        exists_fn=lambda s: s.kind == "camera",
-        available_fn=lambda s: True,
+        value_fn=lambda a: None if a.last_detection is None else round(a.last_detection["score"] * 100, 1),
+        exists_fn=lambda a: a.kind == "camera",
+        available_fn=lambda a: True,
         channels=DETECTION_CHANNELS,
     ),
     BobbySensorDescription(
@@ -109,29 +108,31 @@ DESCRIPTIONS: tuple[BobbySensorDescription, ...] = (
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
         value_fn=_stat("cpu_temperature"),
-        exists_fn=lambda s: s.is_agent,
+        exists_fn=lambda a: a.announced,
     ),
 )
 
 
 async def async_setup_entry(
-    hass: HomeAssistant, entry: BobbyConfigEntry, async_add_entities: AddEntitiesCallback
+    hass: HomeAssistant, entry: BobbyConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
 ) -> None:
-    """Add sensors for known services and for those that appear later."""
-    async_add_service_entities(entry, async_add_entities, DESCRIPTIONS, BobbySensor)
+    """Add sensors for known agents and for those that appear later."""
+    async_add_agent_entities(entry, async_add_entities, DESCRIPTIONS, BobbySensor)
 
 
 class BobbySensor(BobbyEntity, SensorEntity):
-    """A sensor that reads its value from the service."""
+    """A sensor that reads its value from the agent."""
 
     entity_description: BobbySensorDescription
 
     @property
+    @override
     def available(self) -> bool:
-        """Stats-based sensors are unavailable while the service is offline or silent."""
-        return self.entity_description.available_fn(self.service)
+        """Stats-based sensors are unavailable while the agent is offline or silent."""
+        return self.entity_description.available_fn(self.agent)
 
     @property
+    @override
     def native_value(self) -> Any:
         """Return the value."""
-        return self.entity_description.value_fn(self.service)
+        return self.entity_description.value_fn(self.agent)

@@ -1,4 +1,4 @@
-"""Actions: request a preview snapshot, enable or disable a service."""
+"""Actions: request a preview snapshot, enable or disable an agent."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 
+from .agent import Agent
+from .commands import CommandError
 from .compat import device_entry_ids
 from .const import ATTR_DEVICE_ID, ATTR_ENABLED, DOMAIN, SERVICE_REQUEST_PREVIEW, SERVICE_SET_ENABLED
 from .helpers import translate_command_error
-from .hub import BobbyCommandError, BobbyConfigEntry, BobbyHub, Service
+from .hub import BobbyConfigEntry, BobbyHub
 
 SCHEMA_REQUEST_PREVIEW = vol.Schema({vol.Required(ATTR_DEVICE_ID): cv.string})
 SCHEMA_SET_ENABLED = vol.Schema(
@@ -20,8 +22,8 @@ SCHEMA_SET_ENABLED = vol.Schema(
 )
 
 
-def _resolve(hass: HomeAssistant, device_id: str) -> tuple[BobbyHub, Service]:
-    """The hub and service behind a device id, or a translated validation error."""
+def _resolve(hass: HomeAssistant, device_id: str) -> tuple[BobbyHub, Agent]:
+    """The hub and agent behind a device id, or a translated validation error."""
     device = dr.async_get(hass).async_get(device_id)
     if device is not None:
         for entry_id in device_entry_ids(device):
@@ -30,8 +32,8 @@ def _resolve(hass: HomeAssistant, device_id: str) -> tuple[BobbyHub, Service]:
                 continue
             if entry.state is not ConfigEntryState.LOADED:
                 raise ServiceValidationError(translation_domain=DOMAIN, translation_key="not_loaded")
-            if (service := entry.runtime_data.service_for_device(device)) is not None:
-                return entry.runtime_data, service
+            if (agent := entry.runtime_data.agent_for_device(device)) is not None:
+                return entry.runtime_data, agent
     raise ServiceValidationError(
         translation_domain=DOMAIN,
         translation_key="unknown_device",
@@ -40,24 +42,24 @@ def _resolve(hass: HomeAssistant, device_id: str) -> tuple[BobbyHub, Service]:
 
 
 async def _async_request_preview(call: ServiceCall) -> None:
-    hub, service = _resolve(call.hass, call.data[ATTR_DEVICE_ID])
-    if service.kind != "camera":
+    hub, agent = _resolve(call.hass, call.data[ATTR_DEVICE_ID])
+    if agent.kind != "camera":
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="not_a_camera",
-            translation_placeholders={"name": service.name},
+            translation_placeholders={"name": agent.name},
         )
     try:
-        await hub.async_request_preview(service)
-    except BobbyCommandError as error:
+        await hub.async_request_preview(agent)
+    except CommandError as error:
         raise translate_command_error(error, hub.command_timeout) from error
 
 
 async def _async_set_enabled(call: ServiceCall) -> None:
-    hub, service = _resolve(call.hass, call.data[ATTR_DEVICE_ID])
+    hub, agent = _resolve(call.hass, call.data[ATTR_DEVICE_ID])
     try:
-        await hub.async_set_enabled(service, call.data[ATTR_ENABLED])
-    except BobbyCommandError as error:
+        await hub.async_set_enabled(agent, call.data[ATTR_ENABLED])
+    except CommandError as error:
         raise translate_command_error(error, hub.command_timeout) from error
 
 

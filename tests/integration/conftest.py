@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from typing import Any
-from unittest.mock import PropertyMock, patch
+from unittest.mock import Mock, PropertyMock, patch
 
 import pytest
 from homeassistant.components.mqtt import config_flow as _mqtt_config_flow  # noqa: F401
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
-from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+from pytest_homeassistant_custom_component.typing import MqttMockHAClient, MqttMockPahoClient
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.bobby_camera.const import DEFAULT_OPTIONS, DOMAIN
@@ -43,9 +43,16 @@ def entity_registry_enabled_by_default() -> Generator[None]:
 
 
 @pytest.fixture
-def expected_lingering_timers() -> bool:
-    """HA's MQTT client leaves a periodic timer behind (see ha-testing-notes)."""
-    return True
+def mqtt_client_mock(mqtt_client_mock: MqttMockPahoClient) -> Generator[MqttMockPahoClient]:
+    """The plugin's mocked paho client, whose fake socket also closes at the end.
+
+    The mock opens a socket on connect but never closes it, so HA's MQTT client keeps
+    its once-a-second timer (cancelled on socket close) past the test. Closing it as a
+    real disconnect would lets every test run with lingering timers forbidden: a timer
+    the hub forgets fails the test.
+    """
+    yield mqtt_client_mock
+    mqtt_client_mock.on_socket_close(mqtt_client_mock, None, Mock(fileno=Mock(return_value=-1)))
 
 
 @pytest.fixture

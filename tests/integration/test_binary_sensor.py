@@ -77,7 +77,7 @@ async def test_detections_below_threshold_are_ignored(
     await _detect(hass, score=0.3, boxes=[])
     state = hass.states.get(PERSON)
     assert state.state == "off"
-    assert init_integration.runtime_data.services["camera_porch"].last_detection["score"] == 0.3
+    assert init_integration.runtime_data.agents["camera_porch"].last_detection["score"] == 0.3
 
 
 @pytest.mark.parametrize("options", [{"trigger_after": 5.0, "clear_after": 10.0}], indirect=False)

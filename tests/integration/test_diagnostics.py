@@ -17,13 +17,13 @@ async def test_diagnostics(
     init_integration: MockConfigEntry,
     snapshot: SnapshotAssertion,
 ) -> None:
-    """Diagnostics show every service, redact host names and count bad messages."""
+    """Diagnostics show every agent, redact host names and count bad messages."""
     announce(hass, "camera_porch")
     announce(hass, "detector_pi4")
     fire(hass, "bobby/camera/porch/detection", detection())
     fire(hass, "bobby/camera/porch/stats", "garbage")
     await hass.async_block_till_done()
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
-    assert diagnostics["services"]["camera_porch"]["info"]["hostname"] == "**REDACTED**"
+    assert diagnostics["agents"]["camera_porch"]["info"]["hostname"] == "**REDACTED**"
     assert diagnostics["invalid_messages"] == 1
     assert diagnostics == snapshot

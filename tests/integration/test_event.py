@@ -1,4 +1,4 @@
-"""Event entities and bus events: person detections and service problems."""
+"""Event entities and bus events: person detections and agent problems."""
 
 from __future__ import annotations
 
@@ -64,10 +64,10 @@ async def test_person_event_entity_and_bus_event(
 
 
 async def test_problem_event_entity(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
-    """The service-problem event entity fires on problems and on recovery."""
+    """The agent-problem event entity fires on problems and on recovery."""
     announce(hass, "detector_pi4")
     await hass.async_block_till_done()
-    entity_id = "event.pi_4_detector_service_problem"
+    entity_id = "event.pi_4_detector_agent_problem"
     assert hass.states.get(entity_id).state == STATE_UNKNOWN
     fire(hass, "bobby/detector/pi4/status", "offline")
     await hass.async_block_till_done()

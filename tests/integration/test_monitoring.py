@@ -1,8 +1,9 @@
-"""Monitoring: offline, silent and unanswered services become problems, events and repairs."""
+"""Monitoring: offline, silent and unanswered agents become problems, events and repairs."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 
 import pytest
@@ -15,8 +16,9 @@ from pytest_homeassistant_custom_component.common import (
     async_capture_events,
     async_fire_time_changed,
 )
+from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
-from custom_components.bobby_camera.const import DOMAIN, EVENT_SERVICE_PROBLEM
+from custom_components.bobby_camera.const import DOMAIN, EVENT_AGENT_PROBLEM
 
 from .common import announce, fire, payload
 
@@ -39,11 +41,11 @@ async def _tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: fl
     await hass.async_block_till_done()
 
 
-async def test_silent_service(
+async def test_silent_agent(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, issue_registry: ir.IssueRegistry
 ) -> None:
     """No stats for three intervals (15 s): problem, event and repair; the next stats clear them."""
-    events = async_capture_events(hass, EVENT_SERVICE_PROBLEM)
+    events = async_capture_events(hass, EVENT_AGENT_PROBLEM)
     await _tick(hass, freezer, 10)
     fire(hass, "bobby/detector/pi4/stats", payload("detector_pi4", "stats"))  # heartbeat resets the clock
     await _tick(hass, freezer, 14)
@@ -59,7 +61,7 @@ async def test_silent_service(
     assert issue.translation_placeholders["missed_after"] == "15"
     assert issue.translation_placeholders["name"] == "Pi 4 detector"
     assert [(e.data["problem"], e.data["active"]) for e in events] == [("silent", True)]
-    assert events[0].data["service_id"] == "pi4"
+    assert events[0].data["agent_id"] == "pi4"
 
     fire(hass, "bobby/detector/pi4/stats", payload("detector_pi4", "stats"))
     await hass.async_block_till_done()
@@ -69,9 +71,9 @@ async def test_silent_service(
     assert [(e.data["problem"], e.data["active"]) for e in events] == [("silent", True), ("silent", False)]
 
 
-async def test_offline_service(hass: HomeAssistant, issue_registry: ir.IssueRegistry) -> None:
+async def test_offline_agent(hass: HomeAssistant, issue_registry: ir.IssueRegistry) -> None:
     """The last will turns the problem on with a repair; online again clears it."""
-    events = async_capture_events(hass, EVENT_SERVICE_PROBLEM)
+    events = async_capture_events(hass, EVENT_AGENT_PROBLEM)
     fire(hass, "bobby/detector/pi4/status", "offline")
     await hass.async_block_till_done()
     assert hass.states.get(PROBLEM).state == "on"
@@ -88,7 +90,7 @@ async def test_offline_service(hass: HomeAssistant, issue_registry: ir.IssueRegi
 async def test_offline_silence_is_not_reported_twice(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, issue_registry: ir.IssueRegistry
 ) -> None:
-    """An offline service is expected to be silent: one problem, not two."""
+    """An offline agent is expected to be silent: one problem, not two."""
     fire(hass, "bobby/detector/pi4/status", "offline")
     await _tick(hass, freezer, 60)
     assert hass.states.get(PROBLEM).attributes["problems"] == ["offline"]
@@ -100,11 +102,12 @@ async def test_unacknowledged_command(
     freezer: FrozenDateTimeFactory,
     issue_registry: ir.IssueRegistry,
     init_integration: MockConfigEntry,
+    mqtt_mock: MqttMockHAClient,
 ) -> None:
     """A command without ack within the timeout is a problem until the agent answers again."""
     hub = init_integration.runtime_data
-    service = hub.services["detector_pi4"]
-    events = async_capture_events(hass, EVENT_SERVICE_PROBLEM)
+    agent = hub.agents["detector_pi4"]
+    events = async_capture_events(hass, EVENT_AGENT_PROBLEM)
     task = hass.async_create_background_task(
         hass.services.async_call(
             "switch", "turn_off", {"entity_id": "switch.pi_4_detector_enabled"}, blocking=True
@@ -126,10 +129,10 @@ async def test_unacknowledged_command(
     assert events[-1].data["problem"] == "command_timeout"
 
     # The agent answers the next command: the problem clears by itself.
-    task = hass.async_create_background_task(hub.async_set_enabled(service, False), "again")
+    task = hass.async_create_background_task(hub.async_set_enabled(agent, False), "again")
     for _ in range(10):
         await asyncio.sleep(0)
-    (request_id,) = list(hub._pending)
+    request_id = json.loads(mqtt_mock.async_publish.call_args.args[1])["id"]
     fire(
         hass,
         "bobby/detector/pi4/ack",
@@ -154,7 +157,7 @@ async def test_invalid_messages_are_counted_not_fatal(
     await hass.async_block_till_done()
     assert hub.invalid_messages == 4
     assert "does not follow docs/protocol.md" in caplog.text
-    assert "camera_porch" not in hub.services
+    assert "camera_porch" not in hub.agents
     fire(hass, "bobby/detector/pi4/stats", payload("detector_pi4", "stats", fps=3.5))
     await hass.async_block_till_done()
     assert hass.states.get("sensor.pi_4_detector_analysed_frame_rate").state == "3.5"

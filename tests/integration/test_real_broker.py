@@ -165,7 +165,7 @@ async def test_real_camera_agent_through_mosquitto(
     await hass.services.async_call("switch", "turn_off", {"entity_id": switch}, blocking=True)
     assert _state(hass, switch) == "off"
     hub = hub_entry.runtime_data
-    assert hub.services["camera_cam1"].state["enabled"] is False
+    assert hub.agents["camera_cam1"].state["enabled"] is False
     await hass.services.async_call("switch", "turn_on", {"entity_id": switch}, blocking=True)
     assert _state(hass, switch) == "on"
     device_id = er.async_get(hass).async_get(switch).device_id

@@ -122,7 +122,7 @@ async def test_remove_stale_device(
     # The hub device itself stays.
     hub = device(hass, init_integration.entry_id, init_integration.entry_id)
     assert await remove(hub.id) is False
-    assert "detector_pi4" not in init_integration.runtime_data.services
+    assert "detector_pi4" not in init_integration.runtime_data.agents
 
 
 async def test_setup_retries_while_mqtt_is_not_ready(

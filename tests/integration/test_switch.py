@@ -20,7 +20,7 @@ from syrupy.assertion import SnapshotAssertion
 from .common import announce, entity_summary, fire
 
 CAMERA_SWITCH = "switch.porch_enabled"
-HUB_SWITCH = "switch.bobby_camera_all_services_enabled"
+HUB_SWITCH = "switch.bobby_camera_all_agents_enabled"
 
 
 @pytest.fixture

@@ -1,0 +1,102 @@
+"""What the hub knows about one agent: a camera or a detector publishing under the base topic.
+
+A camera that only streams frames (an ESP32-CAM) is an agent that never announces itself:
+it gets the entities its frames and detections feed, and takes no commands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from . import protocol
+from .debounce import PersonDebounce
+from .desired import DesiredState
+from .monitoring import AgentHealth
+
+
+@dataclass(eq=False)
+class Agent:
+    """One camera or detector: what it reported, what the owner wants, and its person state."""
+
+    kind: str
+    agent_id: str
+    person: PersonDebounce  # cameras only; idle for a detector
+    health: AgentHealth
+    desired: DesiredState = field(default_factory=DesiredState)
+    # What it reported, as the last valid message of each channel held it.
+    info: dict[str, Any] | None = None
+    state: dict[str, Any] | None = None
+    stats: dict[str, Any] | None = None
+    last_detection: dict[str, Any] | None = None
+    snapshot: bytes | None = None
+    preview: bytes | None = None
+    # Whether the platforms were told it exists (its entities are created then).
+    offered: bool = False
+
+    @classmethod
+    def create(
+        cls,
+        kind: str,
+        agent_id: str,
+        *,
+        threshold: float,
+        trigger_after: float,
+        clear_after: float,
+        clock: Callable[[], datetime],
+    ) -> Agent:
+        """A new agent with the hub's person settings; nothing known about it yet."""
+        person = PersonDebounce(
+            threshold=threshold, trigger_after=trigger_after, clear_after=clear_after, clock=clock
+        )
+        return cls(kind, agent_id, person=person, health=AgentHealth(clock))
+
+    @property
+    def key(self) -> str:
+        """Identifier of the device, prefix of the unique ids (`camera_porch`)."""
+        return agent_key(self.kind, self.agent_id)
+
+    @property
+    def name(self) -> str:
+        """Name the agent announced, else its id."""
+        return str((self.info or {}).get("name") or self.agent_id)
+
+    @property
+    def announced(self) -> bool:
+        """Whether a Bobby agent runs it: it announced its info and takes commands."""
+        return self.info is not None
+
+    @property
+    def online(self) -> bool:
+        """Whether the agent says it is online."""
+        return self.health.online
+
+    @property
+    def connected(self) -> bool | None:
+        """Online and sending its heartbeat; None before anything is known."""
+        return self.health.connected
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """The problems in force."""
+        return self.health.problems
+
+    @property
+    def enabled(self) -> bool | None:
+        """The acknowledged `enabled` state."""
+        return None if self.state is None else bool(self.state.get("enabled"))
+
+
+def agent_key(kind: str, agent_id: str) -> str:
+    """The key of an agent from its topic's kind and id."""
+    return f"{kind}_{agent_id}"
+
+
+def parse_agent_key(key: str) -> tuple[str, str] | None:
+    """(kind, id) of a valid agent key, else None (the hub device's key is an entry id)."""
+    kind, _, agent_id = key.partition("_")
+    if kind in protocol.KINDS and protocol.is_valid_service_id(agent_id):
+        return kind, agent_id
+    return None

@@ -1,0 +1,132 @@
+"""Commands to agents: publish a `set` with a request id, wait for the matching `ack`.
+
+Only acknowledged state is ever shown (no optimistic switches): a command resolves with
+the state the agent applied, or fails with one of the errors below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
+from uuid import uuid4
+
+from homeassistant.components import mqtt
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers.event import async_call_later
+
+from . import protocol
+from .agent import Agent
+from .const import LOGGER
+
+
+class CommandError(Exception):
+    """A command was not applied; subclasses say why."""
+
+    def __init__(self, agent: Agent, detail: str = "") -> None:
+        """Remember the agent and the detail for the translated message."""
+        super().__init__(f"{agent.key}: {detail}" if detail else agent.key)
+        self.agent = agent
+        self.detail = detail
+
+
+class CommandTimeoutError(CommandError):
+    """No ack within the command timeout."""
+
+
+class CommandRejectedError(CommandError):
+    """The agent answered ok: false."""
+
+
+class NotControllableError(CommandError):
+    """The agent is a camera that only publishes frames: it takes no commands."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    agent: Agent
+    future: asyncio.Future[dict[str, Any]]
+    description: str
+    cancel_timeout: CALLBACK_TYPE | None = None
+
+
+class Commands:
+    """The commands in flight for one hub."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        *,
+        base_topic: str,
+        timeout: float,
+        on_timeout: Callable[[Agent, str], None],
+    ) -> None:
+        """`on_timeout(agent, description)` runs when a command gets no ack in time."""
+        self.hass = hass
+        self.base_topic = base_topic
+        self.timeout = timeout
+        self._on_timeout = on_timeout
+        self._pending: dict[str, _Pending] = {}
+
+    async def async_send(self, agent: Agent, **fields: Any) -> dict[str, Any]:
+        """Send a command and wait for its ack; returns the state the agent applied."""
+        if not agent.announced:
+            raise NotControllableError(agent)
+        request_id = uuid4().hex[:16]
+        description = ", ".join(f"{k}={v}" for k, v in fields.items())
+        payload = protocol.encode_command(request_id, **fields)
+        protocol.check_command(agent.kind, protocol.decode_json(payload))
+        pending = self._pending[request_id] = _Pending(agent, self.hass.loop.create_future(), description)
+        pending.cancel_timeout = async_call_later(
+            self.hass, self.timeout, partial(self._async_timed_out, request_id)
+        )
+        try:
+            await mqtt.async_publish(
+                self.hass,
+                protocol.build_topic(self.base_topic, agent.kind, agent.agent_id, "set"),
+                payload,
+                qos=protocol.QOS["set"],
+                retain=False,
+            )
+            return await pending.future
+        finally:
+            self._pending.pop(request_id, None)
+            if pending.cancel_timeout is not None:
+                pending.cancel_timeout()
+
+    @callback
+    def resolve(self, agent: Agent, ack: dict[str, Any]) -> bool:
+        """Answer the command this ack is for; False when it answers none of ours."""
+        pending = self._pending.get(ack["id"]) if ack["id"] is not None else None
+        if pending is None or pending.agent is not agent:
+            LOGGER.debug("Ack %s from %s answers no command of ours", ack["id"], agent.key)
+            return False
+        if not pending.future.done():
+            if ack["ok"]:
+                pending.future.set_result(ack["state"])
+            else:
+                pending.future.set_exception(CommandRejectedError(agent, ack["error"]))
+        return True
+
+    @callback
+    def _async_timed_out(self, request_id: str, _now: datetime) -> None:
+        if (pending := self._pending.pop(request_id, None)) is None:
+            return
+        pending.cancel_timeout = None
+        self._on_timeout(pending.agent, pending.description)
+        if not pending.future.done():
+            pending.future.set_exception(CommandTimeoutError(pending.agent, pending.description))
+
+    @callback
+    def async_cancel_all(self) -> None:
+        """Fail every command in flight (the hub stops) and cancel their timers."""
+        for pending in list(self._pending.values()):
+            if pending.cancel_timeout is not None:
+                pending.cancel_timeout()
+                pending.cancel_timeout = None
+            if not pending.future.done():
+                pending.future.set_exception(CommandTimeoutError(pending.agent, pending.description))
+        self._pending.clear()

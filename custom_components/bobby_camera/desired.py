@@ -1,0 +1,39 @@
+"""What the owner set in Home Assistant for one agent: the state the agent should be in.
+
+Home Assistant owns it (docs: design.md, "Who owns what"): the hub records it whenever
+the owner changes a setting, whether or not the agent acknowledges. Storing it across
+restarts and re-asserting it when an agent (re)connects or reports something else
+builds on `differences()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(slots=True)
+class DesiredState:
+    """The settings the owner chose; None: never set in Home Assistant (the agent decides)."""
+
+    enabled: bool | None = None
+    fps: float | None = None  # cameras
+    threshold: float | None = None  # detectors
+
+    def update(self, fields: Mapping[str, Any]) -> None:
+        """Record the settings of a command the owner sent (actions such as preview are not state)."""
+        for key in asdict(self):
+            if key in fields:
+                setattr(self, key, fields[key])
+
+    def command_fields(self) -> dict[str, Any]:
+        """The settings the owner chose, as the fields of a `set` command."""
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+    def differences(self, reported: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The chosen settings that the agent's reported state does not show (all when unknown)."""
+        wanted = self.command_fields()
+        if reported is None:
+            return wanted
+        return {key: value for key, value in wanted.items() if reported.get(key) != value}

@@ -1,0 +1,75 @@
+"""The device registry: the hub's own device and one device per agent, linked to it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
+
+from .agent import Agent, parse_agent_key
+from .compat import find_device, via_device
+from .const import DOMAIN
+
+MANUFACTURER = "Bobby Camera"
+
+
+class AgentDevices:
+    """Registers and finds the devices of one hub entry."""
+
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
+        """Nothing is registered until async_register_hub."""
+        self.hass = hass
+        self.entry = entry
+        self.hub_device: dr.DeviceEntry | None = None
+
+    @callback
+    def async_register_hub(self) -> dr.DeviceEntry:
+        """The hub's own device (the hub switch belongs to it)."""
+        self.hub_device = dr.async_get(self.hass).async_get_or_create(
+            config_entry_id=self.entry.entry_id,
+            identifiers={(DOMAIN, self.entry.entry_id)},
+            manufacturer=MANUFACTURER,
+            model="MQTT hub",
+            name="Bobby Camera",
+            entry_type=dr.DeviceEntryType.SERVICE,
+        )
+        return self.hub_device
+
+    def known_agents(self) -> Iterator[tuple[str, str]]:
+        """(kind, id) of every agent that has a device: seen before a restart."""
+        registry = dr.async_get(self.hass)
+        for device in dr.async_entries_for_config_entry(registry, self.entry.entry_id):
+            for domain, key in device.identifiers:
+                if domain == DOMAIN and (parsed := parse_agent_key(key)) is not None:
+                    yield parsed
+
+    @callback
+    def async_update(self, agent: Agent) -> None:
+        """Create or update the agent's device from what it announced."""
+        info = agent.info or {}
+        extra = via_device(self.hub_device) if self.hub_device else {}
+        dr.async_get(self.hass).async_get_or_create(
+            config_entry_id=self.entry.entry_id,
+            identifiers={(DOMAIN, agent.key)},
+            manufacturer=MANUFACTURER,
+            model=f"{agent.kind.capitalize()} agent" if agent.announced else "MQTT camera",
+            model_id=info.get("model"),
+            name=agent.name,
+            sw_version=info.get("version"),
+            **extra,
+        )
+
+    def device_id(self, agent: Agent) -> str | None:
+        """The id of the agent's device, for events and automations."""
+        device = find_device(dr.async_get(self.hass), self.entry.entry_id, (DOMAIN, agent.key))
+        return device.id if device else None
+
+
+def agent_key_of(device: dr.DeviceEntry) -> str | None:
+    """The key of the agent a device stands for; None for the hub's device or another's."""
+    for domain, key in device.identifiers:
+        if domain == DOMAIN and parse_agent_key(key) is not None:
+            return key
+    return None
