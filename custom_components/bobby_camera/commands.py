@@ -121,12 +121,18 @@ class Commands:
             pending.future.set_exception(CommandTimeoutError(pending.agent, pending.description))
 
     @callback
-    def async_cancel_all(self) -> None:
-        """Fail every command in flight (the hub stops) and cancel their timers."""
-        for pending in list(self._pending.values()):
+    def async_cancel(self, agent: Agent | None = None) -> None:
+        """Fail the commands in flight to this agent (None: to every agent), timers included.
+
+        For a hub that stops or an agent that is forgotten: their timers must not report
+        a problem later.
+        """
+        for request_id, pending in list(self._pending.items()):
+            if agent is not None and pending.agent is not agent:
+                continue
+            del self._pending[request_id]
             if pending.cancel_timeout is not None:
                 pending.cancel_timeout()
                 pending.cancel_timeout = None
             if not pending.future.done():
                 pending.future.set_exception(CommandTimeoutError(pending.agent, pending.description))
-        self._pending.clear()

@@ -172,7 +172,7 @@ class BobbyHub:
             self._unsubscribe.pop()()
         for alarms in self._alarms.values():
             alarms.cancel()
-        self.commands.async_cancel_all()
+        self.commands.async_cancel()
 
     # --- agents -----------------------------------------------------------------------
 
@@ -207,6 +207,7 @@ class BobbyHub:
         self.agents.pop(agent.key, None)
         if (alarms := self._alarms.pop(agent.key, None)) is not None:
             alarms.cancel()
+        self.commands.async_cancel(agent)
         self.problems.async_clear(agent)
         for channel in sorted(protocol.RETAINED):
             if agent.kind != protocol.KIND_CAMERA and channel in protocol.CAMERA_ONLY_CHANNELS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ def _small_jpeg() -> bytes:
 
 # A real JPEG: the integration checks snapshot and preview headers (docs/protocol.md).
 JPEG = _small_jpeg()
+# A fixed start for the pure modules' clocks.
+START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 async def setup_real_mqtt(hass: HomeAssistant, broker: Mosquitto) -> MockConfigEntry:
@@ -119,3 +122,16 @@ def entity_summary(hass: HomeAssistant, config_entry_id: str, domain: str) -> di
         }
     assert summary, f"no {domain} entities"
     return dict(sorted(summary.items()))
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def tick(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)

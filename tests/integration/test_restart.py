@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+from typing import Any
 from unittest.mock import patch
 
 import pytest
@@ -11,6 +13,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, State
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
@@ -20,6 +23,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient, WebSocketGenerator
 
+from custom_components.bobby_camera.commands import CommandError
 from custom_components.bobby_camera.const import DOMAIN
 
 from .common import announce, device, fire
@@ -79,6 +83,22 @@ async def test_retained_state_shows_at_once(hass: HomeAssistant, init_integratio
     assert hass.states.get("binary_sensor.porch_connectivity").state == "on"
 
 
+async def _remove_device(
+    client: Any, device_registry: dr.DeviceRegistry, config_entry_id: str, device_id: str
+) -> bool:
+    """Remove a device from the UI's device page (the command changed name in 2026.x)."""
+    if hasattr(device_registry, "async_get_device_by_identifier"):
+        message = {"type": "config/device_registry/remove", "device_id": device_id}
+    else:
+        message = {
+            "type": "config/device_registry/remove_config_entry",
+            "config_entry_id": config_entry_id,
+            "device_id": device_id,
+        }
+    await client.send_json_auto_id(message)
+    return bool((await client.receive_json())["success"])
+
+
 async def test_remove_stale_device(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
@@ -94,17 +114,7 @@ async def test_remove_stale_device(
     client = await hass_ws_client(hass)
 
     async def remove(device_id: str) -> bool:
-        """Remove a device from the UI's device page (the command changed name in 2026.x)."""
-        if hasattr(device_registry, "async_get_device_by_identifier"):
-            message = {"type": "config/device_registry/remove", "device_id": device_id}
-        else:
-            message = {
-                "type": "config/device_registry/remove_config_entry",
-                "config_entry_id": init_integration.entry_id,
-                "device_id": device_id,
-            }
-        await client.send_json_auto_id(message)
-        return bool((await client.receive_json())["success"])
+        return await _remove_device(client, device_registry, init_integration.entry_id, device_id)
 
     assert await remove(stale.id) is False  # online
     fire(hass, "bobby/detector/pi4/status", "offline")
@@ -123,6 +133,38 @@ async def test_remove_stale_device(
     hub = device(hass, init_integration.entry_id, init_integration.entry_id)
     assert await remove(hub.id) is False
     assert "detector_pi4" not in init_integration.runtime_data.agents
+
+
+async def test_removing_an_agent_ends_its_commands(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    init_integration: MockConfigEntry,
+    *,
+    device_registry: dr.DeviceRegistry,
+    issue_registry: ir.IssueRegistry,
+    hass_ws_client: WebSocketGenerator,
+) -> None:
+    """A command still waiting for its ack fails when its agent is removed, and its timer
+    does not raise a repair issue later for a device that is gone."""
+    assert await async_setup_component(hass, "config", {})
+    announce(hass, "detector_pi4")
+    fire(hass, "bobby/detector/pi4/status", "offline")
+    await hass.async_block_till_done()
+    hub = init_integration.runtime_data
+    task = hass.async_create_background_task(hub.async_set_enabled(hub.agents["detector_pi4"], False), "cmd")
+    for _ in range(10):
+        await asyncio.sleep(0)
+    client = await hass_ws_client(hass)
+    stale = device(hass, init_integration.entry_id, "detector_pi4")
+    assert await _remove_device(client, device_registry, init_integration.entry_id, stale.id)
+    await hass.async_block_till_done()
+    assert task.done()
+    with pytest.raises(CommandError):
+        task.result()
+    freezer.tick(timedelta(seconds=11))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(DOMAIN, "detector_pi4_command_timeout") is None
 
 
 async def test_setup_retries_while_mqtt_is_not_ready(
