@@ -8,7 +8,7 @@ Home Assistant 2025.4 (pytest-homeassistant-custom-component's `hass`, asyncio d
 mode off as in a real HA) with its real MQTT client connected to a real Mosquitto; the
 bobby_camera hub set up on it; detection messages published by a separate process at a
 fixed rate over several cameras. Measured per rate:
-- messages handled by the hub (`_on_detection` calls) and the rate they were handled at;
+- messages handled by the hub (calls of its detection channel handler) and the rate they were handled at;
 - event-loop lag: how late a 10 ms `asyncio.sleep` wakes up, sampled all the time;
 - delivery delay: publish time (`detection_time`) → handled in HA.
 Every message goes the whole way: MQTT client, topic dispatch, protocol parse, person
@@ -18,6 +18,7 @@ state, dispatcher signals, and state writes of the camera's entities.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import subprocess
@@ -89,14 +90,15 @@ async def _measure(hass: HomeAssistant, broker: Mosquitto) -> None:
     hub = entry.runtime_data
 
     handled: list[tuple[float, float]] = []  # (time handled, delay ms)
-    original = hub._on_detection
+    original = hub.channels["detection"]
 
-    def counting(service: Any, detection: dict[str, Any]) -> None:
-        original(service, detection)
+    def counting(agent: Any, detection: dict[str, Any]) -> None:
+        original.handler(agent, detection)
         now = time.time()
         handled.append((now, (now - detection["detection_time"]) * 1000))
 
-    hub._on_detection = counting
+    # The hub looks its channels up per message: the same subscription, a counting handler.
+    hub.channels["detection"] = dataclasses.replace(original, handler=counting)
 
     lags: list[tuple[float, float]] = []  # (time, lag ms)
     running = True
@@ -113,7 +115,7 @@ async def _measure(hass: HomeAssistant, broker: Mosquitto) -> None:
     # Warm-up: every camera appears (device, entities) before anything is timed.
     await _publish(broker, 20, 1.0, CAMERAS)
     deadline = time.monotonic() + 20
-    while len([s for s in hub.services.values() if s.kind == "camera"]) < CAMERAS:
+    while len([a for a in hub.agents.values() if a.kind == "camera"]) < CAMERAS:
         assert time.monotonic() < deadline, "cameras did not appear in the hub"
         await asyncio.sleep(0.05)
     await asyncio.sleep(1.0)
