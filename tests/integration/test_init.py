@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from io import BytesIO
+from unittest.mock import patch
+
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
+from PIL import Image
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+
+from custom_components.bobby_camera.hub import BobbyHub, Channel
 
 from .common import announce, detection, device, fire
 
@@ -89,3 +95,46 @@ async def test_detections_refresh_only_detection_entities(
         fire(hass, "bobby/camera/porch/detection", detection(score=score))
     await hass.async_block_till_done()
     assert written == {"binary_sensor.porch_person", "sensor.porch_last_score"}
+
+
+async def test_a_new_channel_needs_no_platform_change(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, mock_config_entry: MockConfigEntry
+) -> None:
+    """A channel added to the hub (as recording chunks will be) is subscribed and handled,
+    and refreshes no entity that does not list it."""
+    from homeassistant.const import EVENT_STATE_CHANGED, EVENT_STATE_REPORTED
+
+    received: list[tuple[str, int]] = []
+    start = BobbyHub.async_start
+
+    async def start_with_frames(hub: BobbyHub) -> None:
+        hub.add_channel(
+            Channel(
+                "frame",
+                lambda agent, image: received.append((agent.key, len(image))),
+                kind="camera",
+            )
+        )
+        await start(hub)
+
+    mock_config_entry.add_to_hass(hass)
+    with patch.object(BobbyHub, "async_start", start_with_frames):
+        assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert "bobby/camera/+/frame" in {call.args[0] for call in mqtt_mock.async_subscribe.call_args_list}
+    announce(hass, "camera_porch")
+    await hass.async_block_till_done()
+    written: list[str] = []
+
+    @callback
+    def everything(_data: object) -> bool:
+        return True
+
+    for event_type in (EVENT_STATE_CHANGED, EVENT_STATE_REPORTED):
+        hass.bus.async_listen(event_type, lambda event: written.append(event.data["entity_id"]), everything)
+    image = BytesIO()
+    Image.new("RGB", (32, 24), (200, 40, 40)).save(image, "JPEG")
+    fire(hass, "bobby/camera/porch/frame", image.getvalue())
+    await hass.async_block_till_done()
+    assert received == [("camera_porch", len(image.getvalue()))]
+    assert written == []
