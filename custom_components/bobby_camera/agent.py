@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from . import protocol
 from .debounce import PersonDebounce
@@ -27,10 +26,10 @@ class Agent:
     health: AgentHealth
     desired: DesiredState = field(default_factory=DesiredState)
     # What it reported, as the last valid message of each channel held it.
-    info: dict[str, Any] | None = None
-    state: dict[str, Any] | None = None
-    stats: dict[str, Any] | None = None
-    last_detection: dict[str, Any] | None = None
+    info: protocol.InfoPayload | None = None
+    state: protocol.StatePayload | None = None
+    stats: protocol.StatsPayload | None = None
+    last_detection: protocol.DetectionPayload | None = None
     snapshot: bytes | None = None
     preview: bytes | None = None
     # Whether the platforms were told it exists (its entities are created then).
@@ -61,7 +60,9 @@ class Agent:
     @property
     def name(self) -> str:
         """Name the agent announced, else its id."""
-        return str((self.info or {}).get("name") or self.agent_id)
+        if self.info is not None and (name := self.info.get("name")):
+            return name
+        return self.agent_id
 
     @property
     def announced(self) -> bool:
@@ -86,7 +87,7 @@ class Agent:
     @property
     def enabled(self) -> bool | None:
         """The acknowledged `enabled` state."""
-        return None if self.state is None else bool(self.state.get("enabled"))
+        return None if self.state is None else self.state["enabled"]
 
 
 def agent_key(kind: str, agent_id: str) -> str:

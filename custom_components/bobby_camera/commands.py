@@ -48,7 +48,7 @@ class NotControllableError(CommandError):
 @dataclass(slots=True)
 class _Pending:
     agent: Agent
-    future: asyncio.Future[dict[str, Any]]
+    future: asyncio.Future[protocol.StatePayload]
     description: str
     cancel_timeout: CALLBACK_TYPE | None = None
 
@@ -71,7 +71,7 @@ class Commands:
         self._on_timeout = on_timeout
         self._pending: dict[str, _Pending] = {}
 
-    async def async_send(self, agent: Agent, **fields: Any) -> dict[str, Any]:
+    async def async_send(self, agent: Agent, **fields: Any) -> protocol.StatePayload:
         """Send a command and wait for its ack; returns the state the agent applied."""
         if not agent.announced:
             raise NotControllableError(agent)
@@ -98,7 +98,7 @@ class Commands:
                 pending.cancel_timeout()
 
     @callback
-    def resolve(self, agent: Agent, ack: dict[str, Any]) -> bool:
+    def resolve(self, agent: Agent, ack: protocol.AckPayload) -> bool:
         """Answer the command this ack is for; False when it answers none of ours."""
         pending = self._pending.get(ack["id"]) if ack["id"] is not None else None
         if pending is None or pending.agent is not agent:
@@ -108,7 +108,7 @@ class Commands:
             if ack["ok"]:
                 pending.future.set_result(ack["state"])
             else:
-                pending.future.set_exception(CommandRejectedError(agent, ack["error"]))
+                pending.future.set_exception(CommandRejectedError(agent, ack.get("error", "")))
         return True
 
     @callback

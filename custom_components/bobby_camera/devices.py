@@ -48,16 +48,16 @@ class AgentDevices:
     @callback
     def async_update(self, agent: Agent) -> None:
         """Create or update the agent's device from what it announced."""
-        info = agent.info or {}
+        info = agent.info
         extra = via_device(self.hub_device) if self.hub_device else {}
         dr.async_get(self.hass).async_get_or_create(
             config_entry_id=self.entry.entry_id,
             identifiers={(DOMAIN, agent.key)},
             manufacturer=MANUFACTURER,
             model=f"{agent.kind.capitalize()} agent" if agent.announced else "MQTT camera",
-            model_id=info.get("model"),
+            model_id=info.get("model") if info else None,
             name=agent.name,
-            sw_version=info.get("version"),
+            sw_version=info["version"] if info else None,
             **extra,
         )
 

@@ -259,24 +259,24 @@ class BobbyHub:
         agent.health.status_received(status)
         self._health_changed(agent)
 
-    def _on_info(self, agent: Agent, info: dict[str, Any]) -> None:
+    def _on_info(self, agent: Agent, info: protocol.InfoPayload) -> None:
         agent.info = info
-        agent.health.info_received(float(info["stats_interval"]))
+        agent.health.info_received(info["stats_interval"])
         self.devices.async_update(agent)
         self._health_changed(agent)
 
-    def _on_state(self, agent: Agent, state: dict[str, Any]) -> None:
+    def _on_state(self, agent: Agent, state: protocol.StatePayload) -> None:
         agent.state = state
 
-    def _on_stats(self, agent: Agent, stats: dict[str, Any]) -> None:
+    def _on_stats(self, agent: Agent, stats: protocol.StatsPayload) -> None:
         agent.stats = stats
         agent.health.stats_received()
         self._health_changed(agent)
 
-    def _on_ack(self, agent: Agent, ack: dict[str, Any]) -> None:
+    def _on_ack(self, agent: Agent, ack: protocol.AckPayload) -> None:
         if not self.commands.resolve(agent, ack):
             return
-        if ack["ok"]:
+        if ack["ok"] and "state" in ack:
             agent.state = ack["state"]
         agent.health.command_answered()
         self._health_changed(agent)
@@ -287,7 +287,7 @@ class BobbyHub:
     def _on_preview(self, agent: Agent, image: bytes) -> None:
         agent.preview = image
 
-    def _on_detection(self, agent: Agent, detection: dict[str, Any]) -> None:
+    def _on_detection(self, agent: Agent, detection: protocol.DetectionPayload) -> None:
         agent.last_detection = detection
         for transition in agent.person.detection(detection["score"]):
             if transition is PersonTransition.DETECTED:
@@ -305,7 +305,7 @@ class BobbyHub:
             self._notify(agent)
         self._alarms[agent.key].person_clears.set(agent.person.clear_at())
 
-    def _person_detected(self, agent: Agent, detection: dict[str, Any]) -> None:
+    def _person_detected(self, agent: Agent, detection: protocol.DetectionPayload) -> None:
         data = {
             "camera": agent.agent_id,
             "name": agent.name,
@@ -352,7 +352,7 @@ class BobbyHub:
 
     # --- commands ---------------------------------------------------------------------
 
-    async def async_command(self, agent: Agent, **fields: Any) -> dict[str, Any]:
+    async def async_command(self, agent: Agent, **fields: Any) -> protocol.StatePayload:
         """Send a command and wait for its ack; settings in it become the desired state."""
         agent.desired.update(fields)
         return await self.commands.async_send(agent, **fields)

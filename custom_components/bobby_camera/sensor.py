@@ -16,6 +16,7 @@ from homeassistant.const import EntityCategory, UnitOfTemperature, UnitOfTime
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from . import protocol
 from .agent import Agent
 from .const import DETECTION_CHANNELS
 from .entity import BobbyEntity, BobbyEntityDescription, async_add_agent_entities
@@ -26,8 +27,9 @@ PARALLEL_UPDATES = 0
 FPS = "fps"
 
 
-def _stat(key: str) -> Callable[[Agent], Any]:
-    return lambda a: None if a.stats is None else a.stats.get(key)
+def _stat(read: Callable[[protocol.StatsPayload], float | None]) -> Callable[[Agent], float | None]:
+    """A value of the agent's last stats; None before any arrived."""
+    return lambda a: None if a.stats is None else read(a.stats)
 
 
 def _reporting(agent: Agent) -> bool:
@@ -57,7 +59,7 @@ DESCRIPTIONS: tuple[BobbySensorDescription, ...] = (
         native_unit_of_measurement=FPS,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
-        value_fn=_stat("fps"),
+        value_fn=_stat(lambda s: s["fps"]),
         exists_fn=_camera_agent,
     ),
     BobbySensorDescription(
@@ -78,7 +80,7 @@ DESCRIPTIONS: tuple[BobbySensorDescription, ...] = (
         native_unit_of_measurement=UnitOfTime.MILLISECONDS,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
-        value_fn=_stat("inference_ms_p50"),
+        value_fn=_stat(lambda s: s.get("inference_ms_p50")),
         exists_fn=_detector,
     ),
     BobbySensorDescription(
@@ -87,7 +89,7 @@ DESCRIPTIONS: tuple[BobbySensorDescription, ...] = (
         native_unit_of_measurement=FPS,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
-        value_fn=_stat("fps"),
+        value_fn=_stat(lambda s: s["fps"]),
         exists_fn=_detector,
     ),
     BobbySensorDescription(
@@ -96,7 +98,7 @@ DESCRIPTIONS: tuple[BobbySensorDescription, ...] = (
         native_unit_of_measurement="frames",
         state_class=SensorStateClass.TOTAL_INCREASING,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=_stat("frames_dropped"),
+        value_fn=_stat(lambda s: s.get("frames_dropped")),
         exists_fn=_detector,
     ),
     BobbySensorDescription(
@@ -107,7 +109,7 @@ DESCRIPTIONS: tuple[BobbySensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
-        value_fn=_stat("cpu_temperature"),
+        value_fn=_stat(lambda s: s.get("cpu_temperature")),
         exists_fn=lambda a: a.announced,
     ),
 )
