@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from io import BytesIO
 from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
-from PIL import Image
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 from custom_components.bobby_camera.hub import BobbyHub, Channel
 
-from .common import announce, detection, device, fire
+from .common import JPEG, announce, detection, device, fire
 
 
 async def test_setup_and_unload(
@@ -132,9 +130,7 @@ async def test_a_new_channel_needs_no_platform_change(
 
     for event_type in (EVENT_STATE_CHANGED, EVENT_STATE_REPORTED):
         hass.bus.async_listen(event_type, lambda event: written.append(event.data["entity_id"]), everything)
-    image = BytesIO()
-    Image.new("RGB", (32, 24), (200, 40, 40)).save(image, "JPEG")
-    fire(hass, "bobby/camera/porch/frame", image.getvalue())
+    fire(hass, "bobby/camera/porch/frame", JPEG)
     await hass.async_block_till_done()
-    assert received == [("camera_porch", len(image.getvalue()))]
+    assert received == [("camera_porch", len(JPEG))]
     assert written == []
