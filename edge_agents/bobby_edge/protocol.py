@@ -67,6 +67,18 @@ RETAINED: Final = frozenset({"status", "info", "state", "snapshot", "preview"})
 SETTINGS_BY_KIND: Final = {KIND_CAMERA: ("fps",), KIND_DETECTOR: ("threshold", "min_area")}
 ACTIONS_BY_KIND: Final = {KIND_CAMERA: ("preview",), KIND_DETECTOR: ()}
 FPS_RANGE: Final = (0.1, 30.0)
+# What an agent keeps on disk and restores on start: `enabled` and its settings.
+PERSISTED_BY_KIND: Final = {kind: ("enabled", *settings) for kind, settings in SETTINGS_BY_KIND.items()}
+
+# Why an ack says `ok: false` (its `code`; `error` says it in words).
+ACK_STALE: Final = "stale"  # the command's `expires` had passed when it arrived: not applied
+ACK_INVALID: Final = "invalid"  # not a valid command (JSON, schema, ranges)
+ACK_REFUSED: Final = "refused"  # valid, but this agent cannot apply it now (e.g. fps over the source's)
+ACK_CODES: Final = (ACK_STALE, ACK_INVALID, ACK_REFUSED)
+
+# A problem an agent reports in its stats (`problems`): a stable code HA can key on.
+PROBLEM_CODE_RE: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
+MAX_PROBLEMS: Final = 32
 
 ID_RULE: Final = "1-64 characters of A-Z a-z 0-9 _ -"
 BASE_TOPIC_RULE: Final = (
@@ -128,6 +140,7 @@ class CommandPayload(TypedDict):
     threshold: NotRequired[float]
     min_area: NotRequired[float]
     action: NotRequired[str]
+    expires: NotRequired[float]
 
 
 class AckPayload(TypedDict):
@@ -138,6 +151,16 @@ class AckPayload(TypedDict):
     ok: bool
     state: NotRequired[StatePayload]
     error: NotRequired[str]
+    code: NotRequired[str]
+
+
+class Problem(TypedDict):
+    """One entry of a stats `problems` list: something the agent cannot fix by itself."""
+
+    code: str
+    count: int
+    topic: NotRequired[str]
+    detail: NotRequired[str]
 
 
 class StatsPayload(TypedDict):
@@ -158,6 +181,7 @@ class StatsPayload(TypedDict):
     inference_ms_p95: NotRequired[float | None]
     queue_age_ms: NotRequired[float | None]
     cpu_temperature: NotRequired[float | None]
+    problems: NotRequired[list[Problem]]
 
 
 class Box(TypedDict):
@@ -496,14 +520,15 @@ def check_command(kind: str, data: Mapping[str, Any]) -> CommandPayload:
     """Validate a `set` command for a camera or detector (all or nothing); returns it typed."""
     out: dict[str, Any] = {"v": SCHEMA_VERSION}
     _take(data, out, "id", is_valid_request_id, f"a request id of {ID_RULE}")
-    allowed = {"v", "id", "enabled", "action", *SETTINGS_BY_KIND[kind]}
+    allowed = {"v", "id", "expires", "enabled", "action", *SETTINGS_BY_KIND[kind]}
     if unknown := sorted(set(data) - allowed):
         raise ProtocolError(
             f"unknown setting(s) {_clip(', '.join(map(repr, unknown)))} for a {kind}; "
             f"allowed: enabled, action, {', '.join(SETTINGS_BY_KIND[kind])}"
         )
-    if not set(data) - {"v", "id"}:
+    if not set(data) - {"v", "id", "expires"}:
         raise ProtocolError("command has nothing to do: give enabled, a setting or an action")
+    _take_number(data, out, "expires", 0, required=False)
     _take(data, out, "enabled", _is_bool, "a bool", required=False)
     if kind == KIND_CAMERA:
         _take_number(data, out, "fps", *FPS_RANGE, required=False)
@@ -533,7 +558,28 @@ def _check_ack(kind: str, data: Mapping[str, Any]) -> AckPayload:
         out["state"] = _check_state(kind, state)
     else:
         _take(data, out, "error", _is_error, f"text of up to {MAX_STRING_LENGTH} characters")
+        _take(data, out, "code", lambda v: v in ACK_CODES, f"one of {', '.join(ACK_CODES)}", required=False)
     return cast(AckPayload, out)
+
+
+def command_expired(command: Mapping[str, Any], now: float) -> bool:
+    """Whether a (checked) command's `expires` time has passed; no `expires`: never."""
+    expires = command.get("expires")
+    return expires is not None and now > expires
+
+
+def _is_problem(value: object) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("code"), str)
+        and PROBLEM_CODE_RE.fullmatch(value["code"]) is not None
+        and _is_counter(value.get("count"))
+        and all(k not in value or _is_error(value[k]) and len(value[k]) <= MAX_TEXT_LENGTH for k in ("topic", "detail"))
+    )
+
+
+def _is_problem_list(value: object) -> bool:
+    return isinstance(value, list) and len(value) <= MAX_PROBLEMS and all(_is_problem(p) for p in value)
 
 
 def _check_stats(kind: str, data: Mapping[str, Any]) -> StatsPayload:
@@ -547,6 +593,14 @@ def _check_stats(kind: str, data: Mapping[str, Any]) -> StatsPayload:
         _take_number(data, out, key, required=False, nullable=True)
     _take_number(data, out, "fps_target", 0, required=False)
     _take(data, out, "capture_slow", _is_bool, "a bool", required=False)
+    _take(
+        data,
+        out,
+        "problems",
+        _is_problem_list,
+        f"a list of up to {MAX_PROBLEMS} {{code, count, topic, detail}} objects",
+        required=False,
+    )
     return cast(StatsPayload, out)
 
 
