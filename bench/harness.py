@@ -188,6 +188,8 @@ def start_detector(
             "1",
             "--log-level",
             "WARNING",
+            "--state-dir",
+            str(workdir / "agent-state"),
             *(extra or []),
         ],
         stdout=log.open("wb"),

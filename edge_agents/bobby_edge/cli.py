@@ -23,6 +23,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
     add("--username", help="broker user name")
     add("--password", help="broker password (prefer BOBBY_PASSWORD in the environment)")
     add("--tls-ca", dest="tls_ca", metavar="FILE", help="CA certificate: connect with TLS")
+    add("--tls-cert", dest="tls_cert", metavar="FILE", help="client certificate (mutual TLS)")
+    add("--tls-key", dest="tls_key", metavar="FILE", help="private key of --tls-cert")
+    add(
+        "--state-dir",
+        dest="state_dir",
+        metavar="DIR",
+        help="where the last commanded state is kept "
+        "(default: $STATE_DIRECTORY, else ~/.local/state/bobby-camera)",
+    )
     add("--base-topic", dest="base_topic", help="topic prefix (default bobby)")
     add("--stats-interval", dest="stats_interval", type=float, metavar="S", help="heartbeat period")
     add("--disabled", dest="enabled", action="store_const", const=False, help="start switched off")

@@ -29,6 +29,7 @@ from .protocol import (
     is_valid_service_id,
     is_valid_text,
 )
+from .state_store import default_state_dir
 
 ENV_PREFIX = "BOBBY_"
 DEFAULT_MAX_PAYLOAD = MAX_JPEG_BYTES
@@ -45,6 +46,8 @@ class Broker:
     username: str | None = None
     password: str | None = field(default=None, repr=False)  # never in logs
     tls_ca: str | None = None
+    tls_cert: str | None = None  # client certificate (mutual TLS), with tls_key
+    tls_key: str | None = None
 
     @property
     def url(self) -> str:
@@ -109,6 +112,9 @@ COMMON_SCHEMA: dict[Any, Any] = {
     vol.Optional("username"): vol.Any(None, str),
     vol.Optional("password"): vol.Any(None, str),
     vol.Optional("tls_ca"): vol.Any(None, _existing_file),
+    vol.Optional("tls_cert"): vol.Any(None, _existing_file),
+    vol.Optional("tls_key"): vol.Any(None, _existing_file),
+    vol.Optional("state_dir"): vol.Any(None, vol.All(str, vol.Length(min=1))),
     vol.Required("base_topic", default=DEFAULT_BASE_TOPIC): _base_topic,
     vol.Required("stats_interval", default=10.0): _number(0.5, 3600),
     vol.Required("enabled", default=True): _bool,
@@ -185,6 +191,7 @@ def from_environment(kind: str, environ: Mapping[str, str]) -> dict[str, str]:
 class ServiceConfig:
     broker: Broker
     id: str
+    state_dir: Path
     name: str | None = None
     base_topic: str = DEFAULT_BASE_TOPIC
     stats_interval: float = 10.0
@@ -219,10 +226,11 @@ class DetectorConfig(ServiceConfig):
 def _merge_and_validate(
     kind: str, flags: Mapping[str, Any], config_file: str | None, environ: Mapping[str, str] | None
 ) -> dict[str, Any]:
+    environ = os.environ if environ is None else environ
     merged: dict[str, Any] = {}
     if config_file:
         merged.update(read_yaml(config_file))
-    merged.update(from_environment(kind, os.environ if environ is None else environ))
+    merged.update(from_environment(kind, environ))
     merged.update({k: v for k, v in flags.items() if v is not None})
     try:
         options: dict[str, Any] = vol.Schema(SCHEMAS[kind], extra=vol.PREVENT_EXTRA)(merged)
@@ -235,7 +243,15 @@ def _merge_and_validate(
         options.pop("username", None),
         options.pop("password", None),
         options.pop("tls_ca", None),
+        options.pop("tls_cert", None),
+        options.pop("tls_key", None),
     )
+    if (options["broker"].tls_cert is None) != (options["broker"].tls_key is None):
+        raise ConfigError(f"invalid {kind} configuration: tls_cert and tls_key go together (mutual TLS)")
+    if options["broker"].tls_cert and not options["broker"].tls_ca:
+        raise ConfigError(f"invalid {kind} configuration: tls_cert needs tls_ca (the broker's CA)")
+    state_dir = options.pop("state_dir", None)
+    options["state_dir"] = Path(state_dir).expanduser() if state_dir else default_state_dir(environ)
     return options
 
 

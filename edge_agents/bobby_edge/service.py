@@ -1,8 +1,10 @@
-"""What every agent does the same way: announce, obey `set`, answer on `ack`, heartbeat.
+"""What every agent does the same way: announce, obey `set`, answer on `ack`, heartbeat,
+and remember its last commanded state across restarts.
 
 A concrete agent (camera, detector) subclasses `Service` and supplies its info, its
-state, how to apply a validated command, its stats and its main loop. The agent never
-deals with MQTT details; this module never deals with frames.
+configured settings, its state, how to apply a validated command, its stats and its main
+loop. It starts from `self.initial` (the restored state). The agent never deals with MQTT
+details; this module never deals with frames.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import paho.mqtt.client as mqtt
 
 from . import __version__, protocol
 from .config import ServiceConfig
-from .mqtt import MqttLink
+from .mqtt import MqttLink, client_id_for
+from .refusals import STATE_NOT_SAVED
+from .state_store import StateStore
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -48,13 +52,24 @@ class Service(ABC):
 
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
-        self.enabled = config.enabled
+        self.state_store = StateStore(config.state_dir, self.kind, config.id)
+        self.configured = {"enabled": config.enabled, **self.configured_settings()}
+        # What the owner last commanded (saved on disk), else the configuration.
+        self.initial = self.state_store.restore(self.configured)
+        self.enabled: bool = self.initial["enabled"]
         self.started = time.monotonic()
         self.stop_event = threading.Event()
         self.lock = threading.Lock()  # guards settings changed by commands
+        if config.broker.username and config.broker.username != config.id:
+            _LOGGER.info(
+                "broker login %r is not this agent's id %r: fine with a shared login, but the "
+                "shipped ACL (docs/mosquitto/acl) expects one login per agent named like its id",
+                config.broker.username,
+                config.id,
+            )
         self.mqtt = MqttLink(
             config.broker,
-            client_id=f"bobby-{self.kind}-{config.id}",
+            client_id=client_id_for(config.broker, self.kind, config.id),
             will=(self.topic("status"), protocol.OFFLINE),
         )
         self.mqtt.on_connected = self.announce
@@ -65,6 +80,10 @@ class Service(ABC):
     @abstractmethod
     def info(self) -> dict[str, Any]:
         """Agent-specific info keys (model, resolution, capabilities)."""
+
+    @abstractmethod
+    def configured_settings(self) -> dict[str, Any]:
+        """The settings (besides `enabled`) as configured, from `self.config`."""
 
     @abstractmethod
     def state(self) -> dict[str, Any]:
@@ -124,35 +143,64 @@ class Service(ABC):
         )
         self.publish("state", self.full_state())
 
-    def _ack(self, request_id: str | None, error: str | None = None) -> None:
+    def _ack(
+        self, request_id: str | None, error: str | None = None, code: str = protocol.ACK_INVALID
+    ) -> None:
         if error is None:
             self.publish(
                 "ack",
                 {"id": request_id, "ok": True, "state": {"v": protocol.SCHEMA_VERSION, **self.full_state()}},
             )
         else:
-            _LOGGER.warning("refused command %s: %s", request_id, error)
-            self.publish("ack", {"id": request_id, "ok": False, "error": error})
+            _LOGGER.warning("refused command %s (%s): %s", request_id, code, error)
+            self.publish("ack", {"id": request_id, "ok": False, "code": code, "error": error})
 
     def _on_set(self, message: mqtt.MQTTMessage) -> None:
         request_id: str | None = None
+        arrived = time.time()
         try:
             command = protocol.decode_json(bytes(message.payload))
             raw_id = command.get("id")
             # Echo only an id HA can read back: a hostile one would make the ack invalid too.
             request_id = raw_id if protocol.is_valid_request_id(raw_id) else None
             protocol.check_command(self.kind, command)
+        except protocol.ProtocolError as err:
+            self._ack(request_id, str(err), protocol.ACK_INVALID)
+            return
+        if protocol.command_expired(command, arrived):
+            # Sent by someone who has long given up on it (HA reported a timeout): applying
+            # it now would undo whatever was decided since. HA re-asserts the desired state.
+            self._ack(
+                request_id,
+                f"stale command: it expired at {command['expires']:.3f} and arrived at {arrived:.3f} "
+                "(this agent's clock); not applied. If fresh commands are called stale, sync the "
+                "clocks (NTP)",
+                protocol.ACK_STALE,
+            )
+            return
+        try:
             with self.lock:
                 self.apply(command)
                 if "enabled" in command:
                     self.enabled = command["enabled"]
-        except (protocol.ProtocolError, CommandError) as err:
-            self._ack(request_id, str(err))
+                state = {"enabled": self.enabled, **self.state()}
+        except CommandError as err:
+            self._ack(request_id, str(err), protocol.ACK_REFUSED)
+            return
+        except Exception:  # a bug, not the sender's fault: still answered
+            _LOGGER.exception("applying command %s failed", request_id)
+            self._ack(request_id, "the agent failed to apply it (see its log)", protocol.ACK_REFUSED)
             return
         _LOGGER.info("applied command %s: %s", request_id, json.dumps(command))
+        if set(command) & set(protocol.PERSISTED_BY_KIND[self.kind]):
+            self._save(state)
         # State first, then the ack: whoever sees the ack already has the new state.
-        self.publish("state", self.full_state())
+        self.publish("state", state)
         self._ack(request_id)
+
+    def _save(self, state: dict[str, Any]) -> None:
+        saved = self.state_store.save(state, self.configured)
+        self.mqtt.problems.set(STATE_NOT_SAVED, not saved, self.state_store.save_error or "")
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -165,6 +213,7 @@ class Service(ABC):
                     "uptime": round(now - self.started, 1),
                     "cpu_temperature": cpu_temperature(),
                     **self.stats(now - last),
+                    "problems": self.mqtt.problems.report(),
                 }
             except Exception:
                 _LOGGER.exception("could not gather stats")

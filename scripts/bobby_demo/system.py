@@ -69,6 +69,8 @@ class BobbySystem:
     # --- agents ---------------------------------------------------------------------------
     def _agent_argv(self, kind: str, service_id: str, *args: str) -> list[str]:
         argv = [sys.executable, "-m", "bobby_edge", kind, "--broker", self.broker, "--id", service_id]
+        # Each run remembers its agents' commanded state in its own folder, never in ~.
+        argv += ["--state-dir", str(self.run_dir / "agent-state")]
         if self.username:
             argv += ["--username", self.username]
         return argv + list(args)

@@ -55,6 +55,7 @@ def camera_config(broker: Mosquitto, source: str, **options: Any) -> Any:
         "stats_interval": 0.5,
         "preview_interval": 60.0,
         "preview_width": 80,
+        "state_dir": str(broker.workdir.parent / "agent-state"),
         **options,
     }
     return load_camera(flags, environ={})

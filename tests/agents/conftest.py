@@ -16,6 +16,14 @@ from tests.support.probe import Probe
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def agent_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Agents started as processes keep their state in the test's folder, never in ~."""
+    folder = tmp_path / "agent-state"
+    monkeypatch.setenv("BOBBY_STATE_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     server = Mosquitto(tmp_path / "broker").start()

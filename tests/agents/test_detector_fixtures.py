@@ -122,6 +122,7 @@ def running_detector(
         "model": str(model),
         "threads": 1,
         "stats_interval": 0.5,
+        "state_dir": str(broker.workdir.parent / "agent-state"),
         **options,
     }
     agent = DetectorAgent(load_detector(flags, environ={}))

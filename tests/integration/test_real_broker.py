@@ -102,6 +102,8 @@ def camera_agent(broker: Mosquitto, tmp_path: Path) -> Generator[Callable[[], su
                 "1",
                 "--preview-interval",
                 "1",
+                "--state-dir",
+                str(tmp_path / "agent-state"),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -59,7 +59,7 @@ class CameraAgent(Service):
             sources.SourceOptions(config.width, config.height, config.fps, config.jpeg_quality),
         )
         super().__init__(config)
-        self.fps = config.fps
+        self.fps: float = self.initial["fps"]
         self._wake = threading.Event()
         self._full_preview_requested = False
         self._next_preview = 0.0  # monotonic; 0 = with the next frame
@@ -82,6 +82,9 @@ class CameraAgent(Service):
             "resolution": list(self.source.size),
             "capabilities": ["fps", "preview"],
         }
+
+    def configured_settings(self) -> dict[str, Any]:
+        return {"fps": self.config.fps}
 
     def state(self) -> dict[str, Any]:
         return {"fps": self.fps}

@@ -87,6 +87,7 @@ def _percentile(values: list[float], fraction: float) -> float | None:
 
 class DetectorAgent(Service):
     kind: ClassVar[str] = "detector"
+    config: DetectorConfig
 
     def __init__(self, config: DetectorConfig, pipeline: Pipeline | None = None) -> None:
         # The model first: a missing or unusable model fails before any connection.
@@ -99,8 +100,8 @@ class DetectorAgent(Service):
         )
         super().__init__(config)
         self.settings = config
-        self.threshold = config.threshold
-        self.min_area = config.min_area
+        self.threshold: float = self.initial["threshold"]
+        self.min_area: float = self.initial["min_area"]
         self._frame_prefix = f"{config.base_topic}/camera/"
         self._pending: dict[str, Frame] = {}
         self._wake = threading.Condition()
@@ -126,6 +127,9 @@ class DetectorAgent(Service):
             "resolution": [width, height],
             "capabilities": ["threshold", "min_area"],
         }
+
+    def configured_settings(self) -> dict[str, Any]:
+        return {"threshold": self.config.threshold, "min_area": self.config.min_area}
 
     def state(self) -> dict[str, Any]:
         return {"threshold": self.threshold, "min_area": self.min_area}
