@@ -11,6 +11,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from bobby_edge.config import ConfigError, load_camera
 from tests.agents.camera_support import running_agent, write_samples
 from tests.support.mosquitto import Mosquitto
 from tests.support.probe import Probe
@@ -96,3 +97,59 @@ def test_camera_without_the_ca_does_not_connect_to_a_tls_broker(
     write_samples(tmp_path / "pics")
     with running_agent(tls_broker, f"images:{tmp_path / 'pics'}", username=USER, password=PASSWORD) as agent:
         assert not agent.mqtt.connected.wait(3)
+
+
+@pytest.fixture
+def mtls_broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    server = Mosquitto(
+        tmp_path / "broker", username=USER, password=PASSWORD, tls=True, require_certificate=True
+    ).start()
+    yield server
+    server.stop()
+
+
+def test_camera_with_a_client_certificate_streams(mtls_broker: Mosquitto, tmp_path: Path) -> None:
+    """Mutual TLS: the broker checks the agent's certificate as well as its password."""
+    ca = str(mtls_broker.ca_path)
+    probe_cert, probe_key = mtls_broker.client_certificate("probe")
+    cert, key = mtls_broker.client_certificate("cam1")
+    probe = Probe(
+        mtls_broker.port,
+        username=USER,
+        password=PASSWORD,
+        tls_ca=ca,
+        tls_cert=str(probe_cert),
+        tls_key=str(probe_key),
+    )
+    try:
+        probe.subscribe("bobby/camera/cam1/#")
+        write_samples(tmp_path / "pics")
+        options = {
+            "username": USER,
+            "password": PASSWORD,
+            "tls_ca": ca,
+            "tls_cert": str(cert),
+            "tls_key": str(key),
+        }
+        with running_agent(mtls_broker, f"images:{tmp_path / 'pics'}", **options):
+            assert probe.on_topic("bobby/camera/cam1/status").payload == b"online"
+            probe.on_topic("bobby/camera/cam1/frame")
+    finally:
+        probe.close()
+
+
+def test_camera_without_a_client_certificate_is_refused(mtls_broker: Mosquitto, tmp_path: Path) -> None:
+    write_samples(tmp_path / "pics")
+    options = {"username": USER, "password": PASSWORD, "tls_ca": str(mtls_broker.ca_path)}
+    with running_agent(mtls_broker, f"images:{tmp_path / 'pics'}", **options) as agent:
+        assert not agent.mqtt.connected.wait(3)
+    assert agent.mqtt.connect_count == 0
+
+
+def test_a_client_certificate_needs_its_key_and_the_ca(tmp_path: Path) -> None:
+    cert = tmp_path / "cam.crt"
+    cert.write_text("x")
+    with pytest.raises(ConfigError, match="tls_cert and tls_key go together"):
+        load_camera({"id": "cam1", "tls_ca": str(cert), "tls_cert": str(cert)}, environ={})
+    with pytest.raises(ConfigError, match="tls_cert needs tls_ca"):
+        load_camera({"id": "cam1", "tls_cert": str(cert), "tls_key": str(cert)}, environ={})

@@ -2,11 +2,17 @@
 
 Tests never rely on a broker already running. A missing `mosquitto` binary is an error,
 not a skip: a skipped real-broker test would hide a missing install step.
+
+Options cover what a real home runs: a password file with one login per agent (`users`),
+an ACL file (`acl_file`, e.g. the shipped docs/mosquitto/acl), extra listener settings
+(`listener_options`, e.g. `use_username_as_clientid true`), TLS, and client
+certificates (`require_certificate`, with `client_certificate()` to make one).
 """
 
 from __future__ import annotations
 
 import getpass
+import json
 import shutil
 import socket
 import subprocess
@@ -14,8 +20,14 @@ import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 MOSQUITTO_PATHS = ("mosquitto", "/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
+DYNSEC_PLUGINS = (
+    "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so",
+    "/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so",
+    "/usr/lib/mosquitto_dynamic_security.so",
+)
 
 
 def find_mosquitto() -> str:
@@ -40,6 +52,13 @@ class Mosquitto:
     username: str | None = None
     password: str | None = None
     tls: bool = False  # serve MQTT over TLS with a certificate from a CA made for the test
+    require_certificate: bool = False  # with tls: clients must show a certificate from the CA
+    users: dict[str, str] = field(default_factory=dict)  # more logins: username → password
+    acl_file: Path | None = None
+    listener_options: list[str] = field(default_factory=list)
+    # Mosquitto's dynamic-security plugin with this configuration (its JSON file's content).
+    # Unlike acl_file, it checks SUBSCRIBE: a refused subscription gets reason code 0x87.
+    dynamic_security: dict[str, Any] | None = None
     port: int = field(default_factory=free_port)
     host: str = "127.0.0.1"
     process: subprocess.Popen[bytes] | None = None
@@ -51,6 +70,8 @@ class Mosquitto:
 
     def _make_certificates(self) -> list[str]:
         run = partial(subprocess.run, check=True, capture_output=True, cwd=self.workdir)
+        if (self.workdir / "server.crt").exists():  # a restart keeps the CA clients trust
+            return self._tls_lines()
         run(
             [
                 "openssl",
@@ -105,11 +126,27 @@ class Mosquitto:
                 "server.crt",
             ]
         )
+        return self._tls_lines()
+
+    def _tls_lines(self) -> list[str]:
         return [
             f"cafile {self.ca_path}",
             f"certfile {self.workdir / 'server.crt'}",
             f"keyfile {self.workdir / 'server.key'}",
+            f"require_certificate {'true' if self.require_certificate else 'false'}",
         ]
+
+    def client_certificate(self, name: str, ca: tuple[Path, Path] | None = None) -> tuple[Path, Path]:
+        """A client certificate (CN=`name`) and its key, signed by the broker's CA (start() first),
+        or by another `ca` (certificate, key) to make one the broker must refuse."""
+        ca_cert, ca_key = ca or (self.ca_path, self.workdir / "ca.key")
+        run = partial(subprocess.run, check=True, capture_output=True, cwd=self.workdir)
+        key, csr, cert = (self.workdir / f"client-{name}.{ext}" for ext in ("key", "csr", "crt"))
+        run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
+             "-keyout", str(key), "-out", str(csr)])  # fmt: skip
+        run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca_cert), "-CAkey", str(ca_key),
+             "-CAcreateserial", "-days", "2", "-out", str(cert)])  # fmt: skip
+        return cert, key
 
     @property
     def log_path(self) -> Path:
@@ -129,24 +166,35 @@ class Mosquitto:
             "log_type warning",
             "log_type notice",
         ]
+        logins = dict(self.users)
         if self.username:
+            logins[self.username] = self.password or ""
+        if logins:
             passwd = self.workdir / "passwd"
             passwd.write_text("")
             passwd.chmod(0o600)
-            subprocess.run(
-                [
-                    shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd",
-                    "-b",
-                    str(passwd),
-                    self.username,
-                    self.password or "",
-                ],
-                check=True,
-                capture_output=True,
-            )
+            mosquitto_passwd = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+            for user, password in logins.items():
+                subprocess.run(
+                    [mosquitto_passwd, "-b", str(passwd), user, password],
+                    check=True,
+                    capture_output=True,
+                )
             lines += ["allow_anonymous false", f"password_file {passwd}"]
         else:
             lines.append("allow_anonymous true")
+        if self.acl_file:
+            lines.append(f"acl_file {self.acl_file}")
+        if self.dynamic_security is not None:
+            plugin = next((p for p in DYNSEC_PLUGINS if Path(p).exists()), None)
+            if plugin is None:
+                raise RuntimeError(
+                    "mosquitto's dynamic-security plugin is missing: apt-get install -y mosquitto"
+                )
+            dynsec = self.workdir / "dynamic-security.json"
+            dynsec.write_text(json.dumps(self.dynamic_security))
+            lines += [f"plugin {plugin}", f"plugin_opt_config_file {dynsec}"]
+        lines += self.listener_options
         if self.tls:
             lines += self._make_certificates()
         conf = self.workdir / "mosquitto.conf"

@@ -27,17 +27,21 @@ class Probe:
         self,
         port: int,
         host: str = "127.0.0.1",
+        *,
         username: str | None = None,
         password: str | None = None,
         tls_ca: str | None = None,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
+        client_id: str = "",
     ) -> None:
         self.messages: list[Received] = []
         self._cond = threading.Condition()
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         if username:
             self._client.username_pw_set(username, password)
         if tls_ca:
-            self._client.tls_set(ca_certs=tls_ca)
+            self._client.tls_set(ca_certs=tls_ca, certfile=tls_cert, keyfile=tls_key)
         self._client.on_message = self._on_message
         self._client.connect(host, port)
         self._client.loop_start()
