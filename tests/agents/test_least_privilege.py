@@ -46,8 +46,9 @@ def acl_broker(tmp_path: Path) -> Iterator[Mosquitto]:
     # The shipped file as it is, plus one block a careless owner might write.
     acl = tmp_path / "acl"
     acl.write_text(SHIPPED_ACL.read_text() + "\nuser det-half\ntopic read bobby/camera/+/frame\n")
-    # The conf snippet's setting, on this test's listener (see bobby.conf: it is per listener).
-    assert "use_username_as_clientid true" in SHIPPED_CONF.read_text()
+    # The conf snippet's settings; use_username_as_clientid belongs to the agents' listener.
+    assert "acl_file /share/mosquitto/acl" in SHIPPED_CONF.read_text()
+    assert "#   use_username_as_clientid true" in SHIPPED_CONF.read_text()
     server = Mosquitto(
         tmp_path / "broker",
         users=LOGINS,
