@@ -574,7 +574,10 @@ def _is_problem(value: object) -> bool:
         and isinstance(value.get("code"), str)
         and PROBLEM_CODE_RE.fullmatch(value["code"]) is not None
         and _is_counter(value.get("count"))
-        and all(k not in value or _is_error(value[k]) and len(value[k]) <= MAX_TEXT_LENGTH for k in ("topic", "detail"))
+        and all(
+            k not in value or (_is_error(value[k]) and len(value[k]) <= MAX_TEXT_LENGTH)
+            for k in ("topic", "detail")
+        )
     )
 
 
