@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -202,9 +203,17 @@ def test_a_stale_command_is_answered_and_not_applied(broker: Mosquitto, probe: P
 @pytest.mark.parametrize(
     "case",
     [
-        (b'{"v": 1, "id": "n", "enabled": ' + b"[" * 30_000 + b"]" * 30_000 + b"}", "invalid", "nested"),
-        (b'{"v": 1, "id": "h", "fps": ' + b"9" * 400 + b"}", "invalid", "'fps' must be a number"),
-        (b'{"v": 1, "id": "e", "enabled": false, "expires": ' + b"9" * 400 + b"}", "invalid", "'expires'"),
+        (b'{"v": 1, "id": "n", "enabled": ' + b"[" * 30_000 + b"]" * 30_000 + b"}", "invalid", "nest"),
+        (
+            b'{"v": 1, "id": "h", "fps": ' + b"9" * 400 + b"}",
+            "invalid",
+            "'fps' must be a number|integer of 400",
+        ),
+        (
+            b'{"v": 1, "id": "e", "enabled": false, "expires": ' + b"9" * 400 + b"}",
+            "invalid",
+            "'expires'|integer of 400",
+        ),
         (
             b'{"v": 1, "id": "x", "enabled": false, "expires": "soon"}',
             "invalid",
@@ -229,7 +238,7 @@ def test_hostile_commands_get_an_ack_without_a_traceback(
         ack = send_command(probe, payload)
         assert ack["ok"] is False
         assert ack["code"] == code
-        assert error in ack["error"]
+        assert re.search(error, ack["error"])
         assert len(ack["error"]) < 400  # the reason, not the payload
         assert agent.full_state() == {"enabled": True, "fps": 10.0}
         # Still alive and obeying.
