@@ -20,6 +20,7 @@ from typing import Any
 
 from PIL import Image
 
+from .. import protocol
 from ..config import CameraConfig
 from ..mqtt import user_properties
 from ..protocol import FRAME_TIME_PROPERTY
@@ -80,7 +81,7 @@ class CameraAgent(Service):
         return {
             "model": self.source.description,
             "resolution": list(self.source.size),
-            "capabilities": ["fps", "preview"],
+            "capabilities": ["fps", "preview", protocol.EXPIRES],
         }
 
     def configured_settings(self) -> dict[str, Any]:

@@ -125,7 +125,7 @@ class DetectorAgent(Service):
         return {
             "model": self.pipeline.model.describe(),
             "resolution": [width, height],
-            "capabilities": ["threshold", "min_area"],
+            "capabilities": ["threshold", "min_area", protocol.EXPIRES],
         }
 
     def configured_settings(self) -> dict[str, Any]:
