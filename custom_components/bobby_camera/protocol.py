@@ -76,6 +76,9 @@ ACK_STALE: Final = "stale"  # the command's `expires` had passed when it arrived
 ACK_INVALID: Final = "invalid"  # not a valid command (JSON, schema, ranges)
 ACK_REFUSED: Final = "refused"  # valid, but this agent cannot apply it now (e.g. fps over the source's)
 ACK_CODES: Final = (ACK_STALE, ACK_INVALID, ACK_REFUSED)
+# The capability an agent announces in `info` when it takes `expires` on a command: an
+# older agent refuses the unknown key, so a sender adds it only for agents that list it.
+EXPIRES: Final = "expires"
 
 # A problem an agent reports in its stats (`problems`): a stable code HA can key on.
 PROBLEM_CODE_RE: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
