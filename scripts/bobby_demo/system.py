@@ -69,14 +69,14 @@ class BobbySystem:
     # --- agents ---------------------------------------------------------------------------
     def _agent_argv(self, kind: str, service_id: str, *args: str) -> list[str]:
         argv = [sys.executable, "-m", "bobby_edge", kind, "--broker", self.broker, "--id", service_id]
-        # Each run remembers its agents' commanded state in its own folder, never in ~.
-        argv += ["--state-dir", str(self.run_dir / "agent-state")]
         if self.username:
             argv += ["--username", self.username]
         return argv + list(args)
 
     def _agent_env(self) -> dict[str, str]:
-        return {"BOBBY_PASSWORD": self.password} if self.password else {}
+        # Each run remembers its agents' commanded state in its own folder, never in ~.
+        env = {"BOBBY_STATE_DIR": str(self.run_dir / "agent-state")}
+        return env | ({"BOBBY_PASSWORD": self.password} if self.password else {})
 
     def start_camera(self, camera_id: str, source: str, *args: str) -> ManagedProcess:
         """`bobby-edge camera --source SOURCE ...`; a running one with this id is stopped first."""
