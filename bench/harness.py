@@ -182,6 +182,8 @@ def start_detector(
             detector_id,
             "--threads",
             str(threads),
+            "--workers",
+            "1",  # one interpreter, as measured against the bare model; `extra` may say otherwise
             "--group",
             GROUP,
             "--stats-interval",
@@ -299,6 +301,7 @@ class Bench:
         self.lock = threading.Lock()
         self.detections: list[tuple[float, dict[str, Any]]] = []  # (received time, payload)
         self.stats: dict[str, dict[str, Any]] = {}
+        self.stats_log: list[tuple[float, str, dict[str, Any]]] = []  # (received, detector, stats)
         self.status: dict[str, str] = {}
         self.arrived = threading.Condition(self.lock)
         self.pub = self._client("bench-pub")
@@ -341,6 +344,7 @@ class Bench:
         elif parts[-1] == "stats":
             with self.lock:
                 self.stats[parts[2]] = json.loads(msg.payload)
+                self.stats_log.append((now, parts[2], self.stats[parts[2]]))
         elif parts[-1] == "status":
             with self.lock:
                 self.status[parts[2]] = msg.payload.decode()
@@ -366,10 +370,13 @@ class Bench:
 
     # --- publishing -----------------------------------------------------------------
 
-    def publish(self, camera: str, jpeg: bytes) -> float:
+    def publish(self, camera: str, jpeg: bytes, regions: str | None = None) -> float:
+        """One frame as a camera agent sends it; `regions`: the motion regions property value."""
         frame_time = time.time()
         props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
         props.UserProperty = [("frame_time", repr(frame_time))]
+        if regions is not None:
+            props.UserProperty.append(("regions", regions))
         self.pub.publish(f"{BASE}/camera/{camera}/frame", jpeg, qos=0, properties=props)
         return frame_time
 
@@ -402,14 +409,21 @@ class Bench:
             previous = current
         return previous
 
-    def closed_loop(self, frames: list[bytes], count: int, gap: float = 0.05, camera: str = "solo") -> Result:
+    def closed_loop(
+        self,
+        frames: list[bytes],
+        count: int,
+        gap: float = 0.05,
+        camera: str = "solo",
+        regions: str | None = None,
+    ) -> Result:
         """Unloaded latency: one frame at a time, the next only after its detection came back."""
         result = Result(0.0, 0.0, 0, 0.0)
         started = time.monotonic()
         for i in range(count):
             with self.lock:
                 seen = len(self.detections)
-            ft = self.publish(camera, frames[i % len(frames)])
+            ft = self.publish(camera, frames[i % len(frames)], regions)
             result.sent += 1
             deadline = time.monotonic() + 5.0
             with self.lock:
@@ -436,10 +450,12 @@ class Bench:
         cpu_of: dict[str, psutil.Process] | None = None,
         warmup: float = 1.0,
         tail: float = 1.0,
+        camera_prefix: str = "cam",
+        regions: str | None = None,
     ) -> Result:
         """Frames at `rate` per second in total (spread over `cameras`) for `duration` s."""
         detector_ids = detector_ids or []
-        names = [f"cam{i + 1}" for i in range(cameras)]
+        names = [f"{camera_prefix}{i + 1}" for i in range(cameras)]
         sent: dict[tuple[str, float], float] = {}
         before = self.settle_counters(detector_ids) if detector_ids else {}
         with self.lock:
@@ -471,7 +487,7 @@ class Bench:
                 if now < next_at:
                     time.sleep(next_at - now)
                 camera = names[i % cameras]
-                ft = self.publish(camera, frames[(i // cameras) % len(frames)])
+                ft = self.publish(camera, frames[(i // cameras) % len(frames)], regions)
                 sent[(camera, round(ft, 3))] = ft
                 i += 1
                 next_at += interval
@@ -523,3 +539,43 @@ def warm_up(bench: Bench, frames: list[bytes], detector_ids: list[str], seconds:
             time.sleep(0.5)
             return
     raise RuntimeError(f"no detections from {set(detector_ids) - seen} during warm-up")
+
+
+# --- the bare model -------------------------------------------------------------------
+
+
+class BareModel:
+    """The detector's model, loaded as the detector loads it, timed with invoke() alone."""
+
+    def __init__(self, threads: int) -> None:
+        import numpy as np
+
+        from bobby_edge.detector.pipeline import Pipeline
+
+        self.pipeline = Pipeline.open(threads=threads)
+        self.model = self.pipeline.model
+        width, height = self.model.input_size
+        self.tensor = self.model.family.preprocess(np.zeros((height, width, 3), np.uint8))
+        for _ in range(10):
+            self.model.invoke(self.tensor)
+        self.cpu_ms_per_invoke = 0.0
+
+    def fps(self, seconds: float) -> float:
+        n = 0
+        start, cpu = time.perf_counter(), time.process_time()
+        while time.perf_counter() - start < seconds:
+            self.model.invoke(self.tensor)
+            n += 1
+        # CPU per invoke (this process; its other threads idle): holds on a shared machine
+        # where wall-clock rates fall with other sessions' load.
+        self.cpu_ms_per_invoke = (time.process_time() - cpu) * 1000 / n
+        return n / (time.perf_counter() - start)
+
+    def analyse_fps(self, frames: list[bytes], seconds: float) -> float:
+        """Pipeline.analyse() in this process: decode, preprocess, invoke, postprocess; no MQTT."""
+        n = 0
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            self.pipeline.analyse(frames[n % len(frames)])
+            n += 1
+        return n / (time.perf_counter() - start)

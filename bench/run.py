@@ -28,7 +28,8 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import codec
-from harness import REPO, Bench, Mosquitto, Result, person_frames, start_detector, warm_up
+import reach
+from harness import REPO, BareModel, Bench, Mosquitto, Result, person_frames, start_detector, warm_up
 
 RESULTS = REPO / "bench" / "results"
 PLOT = REPO / "docs" / "performance-latency.png"
@@ -37,42 +38,6 @@ HA_PYTHON = Path.home() / ".cache" / "bobby-camera" / "venv-py313-ha2025" / "bin
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-# --- the bare model -------------------------------------------------------------------
-
-
-class BareModel:
-    """The detector's model, loaded as the detector loads it, timed with invoke() alone."""
-
-    def __init__(self, threads: int) -> None:
-        import numpy as np
-
-        from bobby_edge.detector.pipeline import Pipeline
-
-        self.pipeline = Pipeline.open(threads=threads)
-        self.model = self.pipeline.model
-        width, height = self.model.input_size
-        self.tensor = self.model.family.preprocess(np.zeros((height, width, 3), np.uint8))
-        for _ in range(10):
-            self.model.invoke(self.tensor)
-
-    def fps(self, seconds: float) -> float:
-        n = 0
-        start = time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            self.model.invoke(self.tensor)
-            n += 1
-        return n / (time.perf_counter() - start)
-
-    def analyse_fps(self, frames: list[bytes], seconds: float) -> float:
-        """Pipeline.analyse() in this process: decode, preprocess, invoke, postprocess; no MQTT."""
-        n = 0
-        start = time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            self.pipeline.analyse(frames[n % len(frames)])
-            n += 1
-        return n / (time.perf_counter() - start)
 
 
 # --- profiling ------------------------------------------------------------------------
@@ -244,6 +209,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     scale_rounds = 1 if quick else 3
     closed_n = 40 if quick else 300
     threads = args.threads
+    phases = set(args.phases.split(","))
     out: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%d %H:%M:%S %z"),
         "quick": quick,
@@ -257,12 +223,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "round_seconds": round_s,
         "bare_seconds": bare_s,
         "closed_loop_frames": closed_n,
+        "phases": sorted(phases),
     }
     frames = person_frames()
     out["frame_bytes"] = [len(f) for f in frames]
 
-    log("JPEG decode/encode")
-    out["codec"] = codec.run(quick)
+    if "core" in phases:
+        log("JPEG decode/encode")
+        out["codec"] = codec.run(quick)
 
     workdir = Path(tempfile.mkdtemp(prefix="bobby-bench-"))
     broker = Mosquitto(workdir / "broker").start()
@@ -272,155 +240,176 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     mosq_ps = psutil.Process(broker.process.pid)  # type: ignore[union-attr]
     me = psutil.Process()
     try:
-        # --- the detector with `threads` threads: latency, throughput, load --------------
-        bare = BareModel(threads)
-        det = start_detector(broker, "bench-a", threads, workdir)
-        bench.wait_online([det.id])
-        warm_up(bench, frames, [det.id])
-        cpu_of = {"detector": det.ps, "mosquitto": mosq_ps, "load generator": me}
-
-        log(f"unloaded latency ({closed_n} frames one at a time)")
-        bench.wait_quiet()
-        unloaded = bench.closed_loop(frames, closed_n)
-        out["unloaded"] = unloaded.summary()
-
-        log(f"pipeline throughput against the bare model, {threads} thread(s): {rounds} alternating rounds")
-        profile_path = RESULTS / f"{'quick-' if quick else ''}detector-profile.txt"
-        tp = alternate(
-            bench,
-            frames,
-            bare,
-            [det.id],
-            rounds=rounds,
-            bare_s=bare_s,
-            round_s=round_s,
-            cameras=args.cameras,
-            cpu_of=cpu_of,
-            profile=(det.process.pid, profile_path) if args.profile else None,
-        )
-        out["throughput"] = {"threads": threads, **tp}
-        if args.profile:
-            out["profile"] = summarise_profile(profile_path)
-
-        capacity = tp["pipeline_fps"]
-        levels = []
-        for k in (1, 2, 3):
-            log(f"offered load {k}× capacity ({k * capacity:.0f} frames/s) for {level_s:.0f} s")
-            bench.wait_quiet()
-            res = bench.open_loop(
+        if "reach" in phases:
+            log("camera motion regions: cost per frame")
+            out["reach"] = {"motion": reach.motion_cost(quick)}
+            out["reach"]["detector"] = reach.run(
+                bench,
+                broker,
+                workdir,
                 frames,
-                k * capacity,
-                level_s,
-                cameras=args.cameras,
-                detector_ids=[det.id],
-                rss_of=det.ps,
-                cpu_of=cpu_of,
+                rounds=rounds,
+                round_s=round_s,
+                bare_s=bare_s,
+                closed_n=closed_n,
+                mosq_ps=mosq_ps,
             )
-            levels.append(
-                {
-                    "multiple": k,
-                    **res.summary(),
-                    "rss_series": [(round(t, 1), round(m, 2)) for t, m in res.rss_mb],
-                }
-            )
-        out["load"] = {"capacity_fps": round(capacity, 2), "levels": levels}
-        det.stop()
-        del bare
+        if "core" in phases:
+            # --- the detector with `threads` threads: latency, throughput, load --------------
+            bare = BareModel(threads)
+            det = start_detector(broker, "bench-a", threads, workdir)
+            bench.wait_online([det.id])
+            warm_up(bench, frames, [det.id])
+            cpu_of = {"detector": det.ps, "mosquitto": mosq_ps, "load generator": me}
 
-        # --- scale-out: one and two single-threaded detectors in one group ----------------
-        one = BareModel(1)
-        d1 = start_detector(broker, "bench-s1", 1, workdir)
-        bench.wait_online([d1.id])
-        warm_up(bench, frames, [d1.id])
-        log(f"1 thread: pipeline against the bare model, {rounds} alternating rounds")
-        p1 = alternate(
-            bench,
-            frames,
-            one,
-            [d1.id],
-            rounds=rounds,
-            bare_s=bare_s,
-            round_s=round_s,
-            cameras=args.cameras,
-            cpu_of={"detector 1": d1.ps, "mosquitto": mosq_ps, "load generator": me},
-        )
-        ones: list[Result] = []
-        twos: list[Result] = []
-        c1 = p1["pipeline_fps"]
-        for i in range(scale_rounds):
-            log(f"scale-out round {i + 1}/{scale_rounds}: 1 detector, then 2")
+            log(f"unloaded latency ({closed_n} frames one at a time)")
             bench.wait_quiet()
-            ones.append(
-                bench.open_loop(
-                    frames,
-                    1.5 * c1,
-                    round_s,
-                    cameras=args.cameras,
-                    detector_ids=[d1.id],
-                    rss_of=d1.ps,
-                    cpu_of={"detector 1": d1.ps, "mosquitto": mosq_ps, "load generator": me},
-                )
+            unloaded = bench.closed_loop(frames, closed_n)
+            out["unloaded"] = unloaded.summary()
+
+            log(
+                f"pipeline throughput against the bare model, {threads} thread(s): {rounds} alternating rounds"
             )
-            d2 = start_detector(broker, "bench-s2", 1, workdir)
-            bench.wait_online([d2.id])
-            warm_up(bench, frames, [d1.id, d2.id], seconds=1.0)
-            bench.wait_quiet()
-            twos.append(
-                bench.open_loop(
-                    frames,
-                    2.5 * c1,
-                    round_s,
-                    cameras=args.cameras,
-                    detector_ids=[d1.id, d2.id],
-                    rss_of=d1.ps,
-                    cpu_of={
-                        "detector 1": d1.ps,
-                        "detector 2": d2.ps,
-                        "mosquitto": mosq_ps,
-                        "load generator": me,
-                    },
-                )
+            profile_path = RESULTS / f"{'quick-' if quick else ''}detector-profile.txt"
+            tp = alternate(
+                bench,
+                frames,
+                bare,
+                [det.id],
+                rounds=rounds,
+                bare_s=bare_s,
+                round_s=round_s,
+                cameras=args.cameras,
+                cpu_of=cpu_of,
+                profile=(det.process.pid, profile_path) if args.profile else None,
             )
-            d2.stop()
-            with bench.lock:
-                bench.status.pop(d2.id, None)
-        d1.stop()
-        del one
-        one_fps = sum(r.throughput for r in ones) / len(ones)
-        two_fps = sum(r.throughput for r in twos) / len(twos)
-        out["scale_out"] = {
-            "rounds": scale_rounds,
-            "one": {
-                **ones[-1].summary(),
-                "throughput_fps": round(one_fps, 2),
-                "cpu_cores": mean_cpu(ones),
-                "rounds_fps": [round(r.throughput, 2) for r in ones],
-            },
-            "two": {
-                **twos[-1].summary(),
-                "throughput_fps": round(two_fps, 2),
-                "cpu_cores": mean_cpu(twos),
-                "rounds_fps": [round(r.throughput, 2) for r in twos],
-                "by_detector": dict(sum((Counter(r.by_detector) for r in twos), Counter())),
-            },
-            "ratio": round(two_fps / one_fps, 3) if one_fps else None,
-            # fps per core the detectors actually got: what 2 free cores would give, when others ran
-            "fps_per_detector_core": {
-                "one": round(one_fps / max(1e-9, mean_cpu(ones).get("detector 1", 0)), 2),
-                "two": round(
-                    two_fps
-                    / max(1e-9, mean_cpu(twos).get("detector 1", 0) + mean_cpu(twos).get("detector 2", 0)),
-                    2,
-                ),
-            },
-            "rounds_ratio": [round(b.throughput / a.throughput, 3) for a, b in zip(ones, twos, strict=True)],
-        }
-        out["throughput_1_thread"] = {"threads": 1, **p1}
+            out["throughput"] = {"threads": threads, **tp}
+            if args.profile:
+                out["profile"] = summarise_profile(profile_path)
+
+            capacity = tp["pipeline_fps"]
+            levels = []
+            for k in (1, 2, 3):
+                log(f"offered load {k}× capacity ({k * capacity:.0f} frames/s) for {level_s:.0f} s")
+                bench.wait_quiet()
+                res = bench.open_loop(
+                    frames,
+                    k * capacity,
+                    level_s,
+                    cameras=args.cameras,
+                    detector_ids=[det.id],
+                    rss_of=det.ps,
+                    cpu_of=cpu_of,
+                )
+                levels.append(
+                    {
+                        "multiple": k,
+                        **res.summary(),
+                        "rss_series": [(round(t, 1), round(m, 2)) for t, m in res.rss_mb],
+                    }
+                )
+            out["load"] = {"capacity_fps": round(capacity, 2), "levels": levels}
+            det.stop()
+            del bare
+
+            # --- scale-out: one and two single-threaded detectors in one group ----------------
+            one = BareModel(1)
+            d1 = start_detector(broker, "bench-s1", 1, workdir)
+            bench.wait_online([d1.id])
+            warm_up(bench, frames, [d1.id])
+            log(f"1 thread: pipeline against the bare model, {rounds} alternating rounds")
+            p1 = alternate(
+                bench,
+                frames,
+                one,
+                [d1.id],
+                rounds=rounds,
+                bare_s=bare_s,
+                round_s=round_s,
+                cameras=args.cameras,
+                cpu_of={"detector 1": d1.ps, "mosquitto": mosq_ps, "load generator": me},
+            )
+            ones: list[Result] = []
+            twos: list[Result] = []
+            c1 = p1["pipeline_fps"]
+            for i in range(scale_rounds):
+                log(f"scale-out round {i + 1}/{scale_rounds}: 1 detector, then 2")
+                bench.wait_quiet()
+                ones.append(
+                    bench.open_loop(
+                        frames,
+                        1.5 * c1,
+                        round_s,
+                        cameras=args.cameras,
+                        detector_ids=[d1.id],
+                        rss_of=d1.ps,
+                        cpu_of={"detector 1": d1.ps, "mosquitto": mosq_ps, "load generator": me},
+                    )
+                )
+                d2 = start_detector(broker, "bench-s2", 1, workdir)
+                bench.wait_online([d2.id])
+                warm_up(bench, frames, [d1.id, d2.id], seconds=1.0)
+                bench.wait_quiet()
+                twos.append(
+                    bench.open_loop(
+                        frames,
+                        2.5 * c1,
+                        round_s,
+                        cameras=args.cameras,
+                        detector_ids=[d1.id, d2.id],
+                        rss_of=d1.ps,
+                        cpu_of={
+                            "detector 1": d1.ps,
+                            "detector 2": d2.ps,
+                            "mosquitto": mosq_ps,
+                            "load generator": me,
+                        },
+                    )
+                )
+                d2.stop()
+                with bench.lock:
+                    bench.status.pop(d2.id, None)
+            d1.stop()
+            del one
+            one_fps = sum(r.throughput for r in ones) / len(ones)
+            two_fps = sum(r.throughput for r in twos) / len(twos)
+            out["scale_out"] = {
+                "rounds": scale_rounds,
+                "one": {
+                    **ones[-1].summary(),
+                    "throughput_fps": round(one_fps, 2),
+                    "cpu_cores": mean_cpu(ones),
+                    "rounds_fps": [round(r.throughput, 2) for r in ones],
+                },
+                "two": {
+                    **twos[-1].summary(),
+                    "throughput_fps": round(two_fps, 2),
+                    "cpu_cores": mean_cpu(twos),
+                    "rounds_fps": [round(r.throughput, 2) for r in twos],
+                    "by_detector": dict(sum((Counter(r.by_detector) for r in twos), Counter())),
+                },
+                "ratio": round(two_fps / one_fps, 3) if one_fps else None,
+                # fps per core the detectors actually got: what 2 free cores would give, when others ran
+                "fps_per_detector_core": {
+                    "one": round(one_fps / max(1e-9, mean_cpu(ones).get("detector 1", 0)), 2),
+                    "two": round(
+                        two_fps
+                        / max(
+                            1e-9, mean_cpu(twos).get("detector 1", 0) + mean_cpu(twos).get("detector 2", 0)
+                        ),
+                        2,
+                    ),
+                },
+                "rounds_ratio": [
+                    round(b.throughput / a.throughput, 3) for a, b in zip(ones, twos, strict=True)
+                ],
+            }
+            out["throughput_1_thread"] = {"threads": 1, **p1}
     finally:
         bench.close()
         broker.stop()
 
-    if not args.skip_ha:
+    if not args.skip_ha and "core" in phases:
         out["ha"] = run_ha(quick)
     out["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     out["quiet_gates"] = bench.quiet_log
@@ -484,6 +473,11 @@ def table(r: dict[str, Any]) -> str:
         f"frames: astronaut + camera, 640×480 JPEG q80 ({'/'.join(str(b // 1024) for b in r['frame_bytes'])} KiB)"
     )
     add("")
+    if "reach" in r:
+        lines.extend(reach.table(r["reach"], m["cores"]))
+        add("")
+    if "throughput" not in r:
+        return "\n".join(lines)
     t = r["throughput"]
     t1 = r["throughput_1_thread"]
     st = r["settings"]
@@ -677,7 +671,10 @@ def main() -> int:
         "--duration", type=float, help="seconds per offered-load level (default 60; 6 with --quick)"
     )
     parser.add_argument(
-        "--threads", type=int, default=2, help="LiteRT threads of the main detector (default 2)"
+        "--threads",
+        type=int,
+        default=2,
+        help="LiteRT threads of the core phases' one-interpreter detector (default 2)",
     )
     parser.add_argument(
         "--cameras", type=int, default=1, help="cameras the offered load is spread over (default 1)"
@@ -695,6 +692,12 @@ def main() -> int:
     parser.add_argument("--replot", metavar="JSON", help="only redraw the plot from a results file")
     parser.add_argument("--skip-ha", action="store_true", help="leave out the Home Assistant figures")
     parser.add_argument(
+        "--phases",
+        default="core,reach",
+        help="core (pipeline, latency, load, scale-out, codecs, HA) and/or reach (motion regions, "
+        "regions and tiles, every core); default both",
+    )
+    parser.add_argument(
         "--plot", default=str(PLOT), help=f"where the plot goes (default {PLOT.relative_to(REPO)})"
     )
     args = parser.parse_args()
@@ -705,10 +708,11 @@ def main() -> int:
     result = run(args)
     text = table(result)
     print(text)
-    name = "quick" if args.quick else "latest"
+    name = ("quick" if args.quick else "latest") + ("" if "core" in args.phases.split(",") else "-reach")
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1))
     (RESULTS / f"{name}.txt").write_text(text + "\n")
-    plot(result, Path(args.plot) if not args.quick else RESULTS / "quick-latency.png")
+    if "load" in result:
+        plot(result, Path(args.plot) if not args.quick else RESULTS / "quick-latency.png")
     log(f"wrote bench/results/{name}.json, {name}.txt and the plot")
     return 0
 

@@ -49,6 +49,13 @@ CHANNELS: Final = frozenset({"status"}) | JSON_CHANNELS | BINARY_CHANNELS
 
 # MQTT v5 user property a camera agent adds to each frame (Unix time, decimal string).
 FRAME_TIME_PROPERTY: Final = "frame_time"
+# MQTT v5 user property with the frame's regions of interest (motion), a JSON list of
+# [xmin, ymin, xmax, ymax] boxes normalised 0..1; see parse_regions and docs/protocol.md.
+REGIONS_PROPERTY: Final = "regions"
+MAX_REGIONS: Final = 16  # more are capped: each region costs the detector a model run
+MAX_REGIONS_BYTES: Final = 32 * 1024  # a longer property is ignored unparsed
+
+Coords = tuple[float, float, float, float]  # xmin, ymin, xmax, ymax, normalised 0..1
 
 # QoS and retain per channel, as the table in docs/protocol.md gives them.
 QOS: Final = {
@@ -185,6 +192,13 @@ class StatsPayload(TypedDict):
     inference_ms_p95: NotRequired[float | None]
     queue_age_ms: NotRequired[float | None]
     cpu_temperature: NotRequired[float | None]
+    capture_ms: NotRequired[float | None]
+    motion_ms: NotRequired[float | None]
+    frame_ms_p50: NotRequired[float | None]
+    frame_ms_p95: NotRequired[float | None]
+    regions_per_frame: NotRequired[float | None]
+    tiles_per_frame: NotRequired[float | None]
+    workers: NotRequired[int]
     problems: NotRequired[list[Problem]]
 
 
@@ -204,6 +218,7 @@ class DetectionPayload(TypedDict):
     frame_time: float
     detection_time: float
     score: float
+    person_count: NotRequired[int]
     boxes: list[Box]
     inference_ms: float
     snapshot: NotRequired[bool]
@@ -589,15 +604,30 @@ def _is_problem_list(value: object) -> bool:
     return isinstance(value, list) and len(value) <= MAX_PROBLEMS and all(_is_problem(p) for p in value)
 
 
+# Optional stats figures: a number ≥ 0, or null when the interval had no sample.
+STATS_FIGURES: Final = (
+    "inference_ms_p50",
+    "inference_ms_p95",
+    "queue_age_ms",
+    "frame_ms_p50",
+    "frame_ms_p95",
+    "regions_per_frame",
+    "tiles_per_frame",
+    "capture_ms",
+    "motion_ms",
+)
+
+
 def _check_stats(kind: str, data: Mapping[str, Any]) -> StatsPayload:
     out: dict[str, Any] = {"v": SCHEMA_VERSION}
     _take_number(data, out, "uptime", 0)
     _take_number(data, out, "fps", 0)
     counters = ("frames_sent", "capture_errors", "frames_received", "frames_analysed")
-    for key in (*counters, "frames_dropped", "frames_invalid"):
+    for key in (*counters, "frames_dropped", "frames_invalid", "workers"):
         _take(data, out, key, _is_counter, f"a whole number 0-{MAX_INTEGER}", required=False)
-    for key in ("inference_ms_p50", "inference_ms_p95", "queue_age_ms", "cpu_temperature"):
-        _take_number(data, out, key, required=False, nullable=True)
+    for key in STATS_FIGURES:
+        _take_number(data, out, key, 0, required=False, nullable=True)
+    _take_number(data, out, "cpu_temperature", required=False, nullable=True)
     _take_number(data, out, "fps_target", 0, required=False)
     _take(data, out, "capture_slow", _is_bool, "a bool", required=False)
     _take(
@@ -623,6 +653,7 @@ def _check_detection(t: Topic, data: Mapping[str, Any]) -> DetectionPayload:
     _take_number(data, out, "score", 0.0, 1.0)
     _take_number(data, out, "inference_ms", 0)
     _take(data, out, "snapshot", _is_bool, "a bool", required=False)
+    _take(data, out, "person_count", _is_counter, f"a whole number 0-{MAX_INTEGER}", required=False)
     boxes = data.get("boxes")
     if not isinstance(boxes, list) or len(boxes) > MAX_LIST_LENGTH:
         raise ProtocolError(f"'boxes' must be a list of up to {MAX_LIST_LENGTH} boxes")
@@ -736,3 +767,78 @@ def encode(data: Mapping[str, Any]) -> bytes:
 def encode_command(request_id: str, **fields: Any) -> bytes:
     """Serialise a `set` command with its request id and schema version."""
     return encode({"id": request_id, **fields})
+
+
+# --- frame regions (MQTT v5 user property) ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Regions:
+    """A frame's regions of interest as parsed: what to use, and what was wrong with the rest."""
+
+    boxes: tuple[Coords, ...]
+    problem: str | None = None  # for a (throttled) log line; never holds the raw value
+    # False when the value could not be read at all: the frame counts as one without regions.
+    readable: bool = True
+
+
+def format_regions(boxes: list[Coords] | tuple[Coords, ...]) -> str:
+    """The `regions` property value for these boxes: compact JSON, 4 decimals."""
+    return json.dumps([[round(v, 4) for v in box] for box in boxes], separators=(",", ":"))
+
+
+def _region(item: Any) -> tuple[Coords | None, bool]:
+    """One list item → (box clamped into the frame or None when unusable, whether clamped)."""
+    if not (
+        isinstance(item, list)
+        and len(item) == 4
+        and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in item)
+    ):
+        return None, False
+    clamped = tuple(min(1.0, max(0.0, float(v))) for v in item)
+    xmin, ymin, xmax, ymax = clamped
+    if xmax <= xmin or ymax <= ymin:
+        return None, False  # negative or zero size (also after clamping: wholly outside)
+    return (xmin, ymin, xmax, ymax), clamped != tuple(float(v) for v in item)
+
+
+def parse_regions(value: str | bytes) -> Regions:
+    """The `regions` property → Regions (`readable` False when it cannot be read at all).
+
+    Hostile values are defused, never fatal: boxes are clamped into 0..1, items that are not
+    four finite numbers or have no area are dropped, and only the MAX_REGIONS largest are kept.
+    """
+    raw = _as_bytes(value)
+    if len(raw) > MAX_REGIONS_BYTES:
+        return Regions(
+            (), f"regions property of {len(raw)} bytes is over {MAX_REGIONS_BYTES}; ignored", readable=False
+        )
+    try:
+        # The same guards as every JSON payload: nesting, huge integers, NaN and Infinity.
+        _check_nesting(raw)
+        items = json.loads(
+            raw.decode(), parse_int=_parse_int, parse_float=_parse_float, parse_constant=_reject_constant
+        )
+    except (ProtocolError, ValueError, RecursionError):
+        return Regions((), "regions property is not JSON of finite numbers; ignored", readable=False)
+    if not isinstance(items, list):
+        return Regions((), "regions property is not a JSON list; ignored", readable=False)
+    boxes: list[Coords] = []
+    dropped = clamped = 0
+    for item in items:
+        box, was_clamped = _region(item)
+        if box is None:
+            dropped += 1
+            continue
+        clamped += was_clamped
+        boxes.append(box)
+    capped = max(0, len(boxes) - MAX_REGIONS)
+    if capped:
+        boxes = sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)[:MAX_REGIONS]
+    problems = [
+        f"{dropped} not [xmin, ymin, xmax, ymax] with an area, dropped" if dropped else "",
+        f"{clamped} clamped into the frame" if clamped else "",
+        f"{capped} beyond the first {MAX_REGIONS} largest, dropped" if capped else "",
+    ]
+    problem = "; ".join(p for p in problems if p)
+    return Regions(tuple(boxes), f"regions: {problem}" if problem else None)

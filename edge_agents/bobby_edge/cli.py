@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
-from .config import CameraConfig, ConfigError, load_camera, load_detector
+from .config import DEFAULT_THREADS, DEFAULT_WORKERS, CameraConfig, ConfigError, load_camera, load_detector
 from .service import StartupError
 
 
@@ -52,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("--height", type=int, help="frame height (default 720)")
     add("--jpeg-quality", dest="jpeg_quality", type=int, help="1-100 (default 80)")
     add("--preview-interval", dest="preview_interval", type=float, metavar="S", help="preview period")
+    add(
+        "--no-motion",
+        dest="motion",
+        action="store_const",
+        const=False,
+        help="send frames without motion regions (the detector then looks at whole frames or tiles)",
+    )
 
     detector = sub.add_parser("detector", help="detect people in frames from MQTT")
     _common(detector)
@@ -59,7 +66,18 @@ def build_parser() -> argparse.ArgumentParser:
     add("--model", metavar="PATH", help="a .tflite model (default: the fetched DeepLab v3)")
     add("--labels", metavar="FILE", help="labels file for detection models (one label per line)")
     add("--person-class", dest="person_class", help="person label or class index (default person)")
-    add("--threads", type=int, help="LiteRT threads (default 2)")
+    add("--threads", type=int, help=f"LiteRT threads per worker (default {DEFAULT_THREADS})")
+    add(
+        "--workers",
+        help=f"analysis threads, each with its own model: a number or auto = one per "
+        f"{DEFAULT_THREADS}-thread share of the cores (default {DEFAULT_WORKERS})",
+    )
+    add(
+        "--tiles",
+        metavar="true|false|CAM,CAM",
+        help="frames without motion regions (ESP32-CAM): also analyse overlapping tiles, for all "
+        "cameras or the ones named (default false)",
+    )
     add("--threshold", type=float, help="minimum person score 0-1 (default 0.5)")
     add("--min-area", dest="min_area", type=float, help="minimum box area as a fraction (default 0)")
     add("--group", help="shared-subscription group (default bobby-detectors; '' to not share)")
@@ -77,9 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--model", metavar="PATH")
     detect.add_argument("--labels", metavar="FILE")
     detect.add_argument("--person-class", dest="person_class", default="person")
-    detect.add_argument("--threads", type=int, default=2)
+    detect.add_argument("--threads", type=int, default=DEFAULT_THREADS)
     detect.add_argument("--threshold", type=float, default=0.5)
     detect.add_argument("--min-area", dest="min_area", type=float, default=0.0)
+    detect.add_argument(
+        "--no-tiles",
+        dest="tiles",
+        action="store_false",
+        help="analyse the whole image only (default: whole image plus overlapping tiles, for small people)",
+    )
 
     model = sub.add_parser("model", help="manage the default model")
     model_sub = model.add_subparsers(dest="model_command", required=True)

@@ -33,6 +33,11 @@ from .state_store import default_state_dir
 
 ENV_PREFIX = "BOBBY_"
 DEFAULT_MAX_PAYLOAD = MAX_JPEG_BYTES
+# The detector: `workers` threads, each with its own LiteRT interpreter of `threads` threads.
+# One 1-thread interpreter per core beats one interpreter with a thread per core (bench:
+# docs/performance.md); "auto" gives every usable core a worker.
+DEFAULT_THREADS = 1
+DEFAULT_WORKERS = "auto"
 
 
 class ConfigError(ValueError):
@@ -101,6 +106,46 @@ def _bool(value: Any) -> bool:
     raise vol.Invalid("expected true or false")
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (a container's or taskset's limit, not the host's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def resolve_workers(workers: int | str, threads: int) -> int:
+    """`auto` → one worker per `threads` usable cores (at least one); a number as given."""
+    if workers == "auto":
+        return max(1, usable_cores() // max(1, threads))
+    return int(workers)
+
+
+def _workers(value: Any) -> int | str:
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise vol.Invalid("expected auto or a whole number of worker threads 1-64") from None
+    if isinstance(value, bool) or not 1 <= number <= 64:
+        raise vol.Invalid("expected auto or a whole number of worker threads 1-64")
+    return number
+
+
+def _tiles(value: Any) -> bool | tuple[str, ...]:
+    """true / false, or the cameras (a list or `a,b`) whose frames without regions are tiled."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return _bool(value)
+        except vol.Invalid:
+            value = [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple) and value:
+        return tuple(_service_id(v) for v in value)
+    raise vol.Invalid("expected true, false, or camera ids (a list, or a,b) whose frames are tiled")
+
+
 def _number(lo: float, hi: float, kind: type = float) -> vol.All:
     return vol.All(vol.Coerce(kind), vol.Range(min=lo, max=hi))
 
@@ -132,6 +177,7 @@ CAMERA_SCHEMA: dict[Any, Any] = {
     vol.Required("jpeg_quality", default=80): _number(1, 100, int),
     vol.Required("preview_interval", default=5.0): _number(0.5, 3600),
     vol.Required("preview_width", default=320): _number(32, 4096, int),
+    vol.Required("motion", default=True): _bool,
 }
 
 DETECTOR_SCHEMA: dict[Any, Any] = {
@@ -139,7 +185,9 @@ DETECTOR_SCHEMA: dict[Any, Any] = {
     vol.Optional("model"): vol.Any(None, str),
     vol.Optional("labels"): vol.Any(None, _existing_file),
     vol.Required("person_class", default="person"): vol.Any(int, str),
-    vol.Required("threads", default=2): _number(1, 64, int),
+    vol.Required("threads", default=DEFAULT_THREADS): _number(1, 64, int),
+    vol.Required("workers", default=DEFAULT_WORKERS): _workers,
+    vol.Required("tiles", default=False): _tiles,
     vol.Required("threshold", default=0.5): _number(0.0, 1.0),
     vol.Required("min_area", default=0.0): _number(0.0, 1.0),
     vol.Required("group", default=DEFAULT_DETECTOR_GROUP): vol.Any(
@@ -208,6 +256,7 @@ class CameraConfig(ServiceConfig):
     jpeg_quality: int = 80
     preview_interval: float = 5.0
     preview_width: int = 320
+    motion: bool = True  # send motion regions with each frame (camera/motion.py)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -215,7 +264,9 @@ class DetectorConfig(ServiceConfig):
     model: str | None = None
     labels: str | None = None
     person_class: int | str = "person"
-    threads: int = 2
+    threads: int = DEFAULT_THREADS
+    workers: int | str = DEFAULT_WORKERS
+    tiles: bool | tuple[str, ...] = False  # frames without regions: tiles for all, none, or these cameras
     threshold: float = 0.5
     min_area: float = 0.0
     group: str | None = DEFAULT_DETECTOR_GROUP

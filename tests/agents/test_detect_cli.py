@@ -41,7 +41,7 @@ def test_detect_says_person_only_where_there_is_one(tmp_path: Path, model_path: 
     verdicts = {Path(line["image"]).stem: line["person"] for line in lines}
     assert verdicts == {**dict.fromkeys(PEOPLE, True), **dict.fromkeys(NO_PEOPLE, False)}
     for line in lines:
-        assert set(line) == {"image", "person", "score", "boxes", "inference_ms"}
+        assert set(line) == {"image", "person", "person_count", "score", "boxes", "inference_ms", "tiles"}
         assert line["inference_ms"] > 0
         if line["person"]:
             assert line["score"] >= 0.5

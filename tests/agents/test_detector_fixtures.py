@@ -58,6 +58,54 @@ def scene(name: str, size: tuple[int, int] | None = (640, 480), quality: int = 8
     return out.getvalue()
 
 
+def to_jpeg(pixels: np.ndarray[Any, Any], quality: int = 85) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def person_cut() -> np.ndarray[Any, Any]:
+    """The astronaut's person: DeepLab's box of her in the 512×512 picture (flag left out)."""
+    return np.asarray(data.astronaut())[18:512, 0:370]
+
+
+# Where a 1/16-area person goes in a 640×480 rocket scene (sky and gantry, no ground):
+# out of reach of the whole frame (257×257 input), found in a square around it.
+SMALL_PERSON_AT = (260, 40)
+TWO_PEOPLE_AT = ((40, 60), (430, 40))
+
+
+def pasted(
+    background: str,
+    at: tuple[tuple[int, int], ...],
+    fraction: float = 1 / 16,
+    size: tuple[int, int] = (640, 480),
+) -> tuple[np.ndarray[Any, Any], list[tuple[float, float, float, float]]]:
+    """A scikit-image scene with the person pasted at each (x, y), each covering `fraction`
+    of the frame; the pixels and each pasted box, normalised."""
+    frame = np.asarray(Image.fromarray(getattr(data, background)()).convert("RGB").resize(size)).copy()
+    cut = person_cut()
+    scale = (fraction * size[0] * size[1] / (cut.shape[0] * cut.shape[1])) ** 0.5
+    width, height = int(cut.shape[1] * scale), int(cut.shape[0] * scale)
+    person = np.asarray(Image.fromarray(cut).resize((width, height)))
+    boxes = []
+    for x, y in at:
+        frame[y : y + height, x : x + width] = person
+        boxes.append((x / size[0], y / size[1], (x + width) / size[0], (y + height) / size[1]))
+    return frame, boxes
+
+
+def dimmed(name: str, factor: float = 0.15) -> bytes:
+    """A scene at dusk: every pixel darkened (the sensor's noise is what is left)."""
+    pixels = np.asarray(Image.fromarray(getattr(data, name)()).convert("RGB").resize((640, 480)))
+    return to_jpeg((pixels * factor).astype(np.uint8))
+
+
+def near(box: list[float] | tuple[float, ...], expected: tuple[float, ...], tolerance: float = 0.1) -> bool:
+    """Every edge within `tolerance` of the frame's size of where it was expected."""
+    return all(abs(a - b) <= tolerance for a, b in zip(box, expected, strict=True))
+
+
 def noise_jpeg(width: int, height: int) -> bytes:
     """A JPEG that compresses badly: big for its size."""
     pixels = np.random.default_rng(1).integers(0, 255, (height, width, 3), dtype=np.uint8)
@@ -92,6 +140,12 @@ class Camera:
         )
         self._client.publish(
             f"bobby/camera/{camera}/frame", payload, qos=0, properties=props
+        ).wait_for_publish(5)
+
+    def send_with(self, camera: str, payload: bytes, properties: dict[str, str]) -> None:
+        """A frame with these user properties (e.g. hostile regions)."""
+        self._client.publish(
+            f"bobby/camera/{camera}/frame", payload, qos=0, properties=user_properties(**properties)
         ).wait_for_publish(5)
 
     def close(self) -> None:

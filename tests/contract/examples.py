@@ -48,6 +48,12 @@ def base_topics() -> tuple[list[str], list[str]]:
     return list(examples["valid"]), list(examples["invalid"])
 
 
+def region_examples() -> dict[str, list[dict[str, Any]]]:
+    """Values of the frame's `regions` user property, and what a detector makes of them."""
+    examples: dict[str, list[dict[str, Any]]] = json.loads((EXAMPLES / "regions.json").read_text())
+    return examples
+
+
 def documented_topic_table() -> dict[str, tuple[int, bool]]:
     """channel → (qos, retained), read from the topic table in docs/protocol.md."""
     table: dict[str, tuple[int, bool]] = {}

@@ -23,9 +23,10 @@ from PIL import Image
 from .. import protocol
 from ..config import CameraConfig
 from ..mqtt import user_properties
-from ..protocol import FRAME_TIME_PROPERTY
+from ..protocol import FRAME_TIME_PROPERTY, REGIONS_PROPERTY, format_regions
 from ..service import CommandError, Service
 from . import sources
+from .motion import MotionDetector
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -72,7 +73,10 @@ class CameraAgent(Service):
         self._interval_ticks = 0
         self._interval_late = 0
         self._capture_seconds: list[float] = []
+        self._motion_seconds: list[float] = []
         self._last_error = ""
+        self._last_motion_error = -ERROR_LOG_EVERY
+        self.motion = MotionDetector() if config.motion else None
 
     # --- Service hooks ------------------------------------------------------------
 
@@ -115,6 +119,7 @@ class CameraAgent(Service):
         with self._counts_lock:
             sent, ticks, late = self._interval_sent, self._interval_ticks, self._interval_late
             seconds, self._capture_seconds = self._capture_seconds, []
+            motion, self._motion_seconds = self._motion_seconds, []
             self._interval_sent = self._interval_ticks = self._interval_late = 0
             frames_sent, capture_errors = self._frames_sent, self._capture_errors
         return {
@@ -125,6 +130,7 @@ class CameraAgent(Service):
             # Slow when at least half the captures ran past the next frame's deadline.
             "capture_slow": self.enabled and ticks > 0 and 2 * late >= ticks,
             "capture_ms": round(statistics.median(seconds) * 1000, 1) if seconds else None,
+            "motion_ms": round(statistics.median(motion) * 1000, 2) if motion else None,
         }
 
     def announce(self) -> None:
@@ -250,7 +256,11 @@ class CameraAgent(Service):
     def _send(self, frame: bytes, frame_time: float) -> None:
         if self.source.size != self._announced_size:
             self.announce()  # e.g. an HTTP camera's real size, known after its first snapshot
-        properties = user_properties(**{FRAME_TIME_PROPERTY: f"{frame_time:.3f}"})
+        values = {FRAME_TIME_PROPERTY: f"{frame_time:.3f}"}
+        regions = self._regions(frame)
+        if regions is not None:
+            values[REGIONS_PROPERTY] = regions
+        properties = user_properties(**values)
         with self.lock:
             # Checked under the command lock: once a disable is acknowledged, not one more frame.
             if not self.enabled:
@@ -265,6 +275,22 @@ class CameraAgent(Service):
                 self.publish("preview", small_preview(frame, self.config.preview_width))
             except (OSError, ValueError) as err:
                 _LOGGER.warning("could not make a preview from a %d-byte frame: %s", len(frame), err)
+
+    def _regions(self, frame: bytes) -> str | None:
+        """The frame's motion regions as the property value; None when motion is off or failed."""
+        if self.motion is None:
+            return None
+        started = time.monotonic()
+        try:
+            motion = self.motion.regions(frame)
+        except (OSError, ValueError) as err:  # a frame Pillow cannot read: sent without regions
+            if started - self._last_motion_error >= ERROR_LOG_EVERY:
+                self._last_motion_error = started
+                _LOGGER.warning("no motion regions for a %d-byte frame: %s", len(frame), err)
+            return None
+        with self._counts_lock:
+            self._motion_seconds.append(time.monotonic() - started)
+        return format_regions(motion.regions)
 
     def _control(self, method: Any, *args: Any) -> None:
         """pause/resume/set_fps: a failure is logged; the captures that follow show whether it matters."""

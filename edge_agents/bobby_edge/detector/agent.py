@@ -1,8 +1,14 @@
 """`bobby-edge detector`: frames from a shared MQTT subscription → person detections.
 
-    paho thread:   _on_frame    keep the newest undecoded frame per camera (latest wins)
-    worker thread: work()       _next_frame → Pipeline.analyse → _publish
-                                (decode and inference never run on paho's network thread)
+    paho thread:     _on_frame   keep the newest undecoded frame per camera (latest wins),
+                                 with its motion regions (MQTT v5 user property)
+    worker threads:  _work       _next_frame → Pipeline.analyse → _publish
+                                 (decode and inference never run on paho's network thread)
+
+`workers` threads each own a Pipeline with its own LiteRT interpreter: LiteRT releases
+the GIL while it infers, so N 1-thread workers keep N cores busy (the bench measures
+it against N × the bare 1-thread model; docs/performance.md). A camera's frames may be
+analysed by two workers at once and published out of order, as with two detectors.
 
 Frames of one camera may reach other detectors of the group, so nothing here is
 per-camera state that must be consistent — only the snapshot rate limit.
@@ -25,7 +31,7 @@ from typing import Any, ClassVar
 import paho.mqtt.client as mqtt
 
 from .. import protocol
-from ..config import DetectorConfig
+from ..config import DetectorConfig, resolve_workers
 from ..service import CommandError, Service
 from . import decode, snapshot
 from .models import Person
@@ -43,6 +49,7 @@ class Frame:
     payload: bytes
     frame_time: float  # Unix time taken (camera's user property) or received
     arrived: float  # time.monotonic() on arrival, for the queue age
+    regions: tuple[protocol.Box, ...] | None = None  # camera's motion regions; None: none sent
 
 
 class ThrottledLog:
@@ -64,18 +71,29 @@ class ThrottledLog:
         self.last, self.held_back = now, 0
 
 
-def _frame_time(message: mqtt.MQTTMessage, received: float) -> float:
+def _frame_time(value: str | None, received: float) -> float:
+    if value is not None:
+        try:
+            stamp = float(value)
+        except ValueError:
+            return received
+        if 0 < stamp < 1e11:  # finite, not negative, not in milliseconds by mistake
+            return stamp
+    return received
+
+
+def _user_properties(message: mqtt.MQTTMessage) -> dict[str, str]:
+    """The frame's user properties we read (the first of each name)."""
+    found: dict[str, str] = {}
     properties = getattr(message, "properties", None)
     for key, value in getattr(properties, "UserProperty", None) or []:
-        if key == protocol.FRAME_TIME_PROPERTY:
-            try:
-                stamp = float(value)
-            except ValueError:
-                break
-            if 0 < stamp < 1e11:  # finite, not negative, not in milliseconds by mistake
-                return stamp
-            break
-    return received
+        if key in (protocol.FRAME_TIME_PROPERTY, protocol.REGIONS_PROPERTY) and key not in found:
+            found[key] = value
+    return found
+
+
+def _mean(values: list[int]) -> float | None:
+    return round(sum(values) / len(values), 2) if values else None
 
 
 def _percentile(values: list[float], fraction: float) -> float | None:
@@ -89,15 +107,19 @@ class DetectorAgent(Service):
     kind: ClassVar[str] = "detector"
     config: DetectorConfig
 
-    def __init__(self, config: DetectorConfig, pipeline: Pipeline | None = None) -> None:
-        # The model first: a missing or unusable model fails before any connection.
-        self.pipeline = pipeline or Pipeline.open(
-            config.model,
-            threads=config.threads,
-            labels=config.labels,
-            person_class=config.person_class,
-            max_payload=config.max_payload,
-        )
+    def __init__(self, config: DetectorConfig, pipelines: list[Pipeline] | None = None) -> None:
+        # The models first: a missing or unusable model fails before any connection.
+        self.pipelines = pipelines or [
+            Pipeline.open(
+                config.model,
+                threads=config.threads,
+                labels=config.labels,
+                person_class=config.person_class,
+                max_payload=config.max_payload,
+            )
+            for _ in range(resolve_workers(config.workers, config.threads))
+        ]
+        self.pipeline = self.pipelines[0]
         super().__init__(config)
         self.settings = config
         self.threshold: float = self.initial["threshold"]
@@ -105,8 +127,10 @@ class DetectorAgent(Service):
         self._frame_prefix = f"{config.base_topic}/camera/"
         self._pending: dict[str, Frame] = {}
         self._wake = threading.Condition()
-        self._last_snapshot: dict[str, float] = {}
+        self._last_snapshot: dict[str, float] = {}  # guarded by _wake's lock (workers share it)
         self._bad_frames = ThrottledLog(_LOGGER)
+        self._bad_regions = ThrottledLog(_LOGGER)
+        self._capped_regions = ThrottledLog(_LOGGER)
         # Counters since start, guarded by _wake's lock.
         self.frames_received = 0
         self.frames_analysed = 0
@@ -115,6 +139,9 @@ class DetectorAgent(Service):
         self._analysed_at_last_stats = 0
         self._inference_ms: deque[float] = deque(maxlen=SAMPLES)
         self._queue_age_ms: deque[float] = deque(maxlen=SAMPLES)
+        self._frame_ms: deque[float] = deque(maxlen=SAMPLES)
+        self._region_crops: deque[int] = deque(maxlen=SAMPLES)
+        self._tile_crops: deque[int] = deque(maxlen=SAMPLES)
         frames = protocol.frame_subscription(config.base_topic, config.group)
         self.mqtt.subscribe(frames, self._on_frame, qos=0)
 
@@ -125,7 +152,7 @@ class DetectorAgent(Service):
         return {
             "model": self.pipeline.model.describe(),
             "resolution": [width, height],
-            "capabilities": ["threshold", "min_area", protocol.EXPIRES],
+            "capabilities": ["threshold", "min_area", protocol.EXPIRES, "regions", "tiles"],
         }
 
     def configured_settings(self) -> dict[str, Any]:
@@ -150,8 +177,12 @@ class DetectorAgent(Service):
             analysed = self.frames_analysed
             inference = list(self._inference_ms)
             ages = list(self._queue_age_ms)
-            self._inference_ms.clear()
-            self._queue_age_ms.clear()
+            frame_ms = list(self._frame_ms)
+            region_crops, tile_crops = list(self._region_crops), list(self._tile_crops)
+            for samples in (self._inference_ms, self._queue_age_ms, self._frame_ms):
+                samples.clear()
+            self._region_crops.clear()
+            self._tile_crops.clear()
             fps = (analysed - self._analysed_at_last_stats) / interval if interval > 0 else 0.0
             self._analysed_at_last_stats = analysed
             counters = {
@@ -166,18 +197,42 @@ class DetectorAgent(Service):
             "inference_ms_p50": _percentile(inference, 0.5),
             "inference_ms_p95": _percentile(inference, 0.95),
             "queue_age_ms": round(statistics.median(ages), 2) if ages else None,
+            "frame_ms_p50": _percentile(frame_ms, 0.5),
+            "frame_ms_p95": _percentile(frame_ms, 0.95),
+            "regions_per_frame": _mean(region_crops),
+            "tiles_per_frame": _mean(tile_crops),
+            "workers": len(self.pipelines),
         }
 
     def work(self) -> None:
         _LOGGER.info(
-            "detector %s analysing %s",
+            "detector %s analysing %s with %d worker(s) of %d thread(s)",
             self.config.id,
             protocol.frame_subscription(self.config.base_topic, self.settings.group),
+            len(self.pipelines),
+            self.pipeline.model.threads,
         )
+        others = [
+            threading.Thread(target=self._work, args=(p,), name=f"worker-{i + 1}", daemon=True)
+            for i, p in enumerate(self.pipelines[1:], start=1)
+        ]
+        for thread in others:
+            thread.start()
+        try:
+            self._work(self.pipeline)
+        finally:
+            for thread in others:
+                thread.join()
+
+    def _work(self, pipeline: Pipeline) -> None:
         while not self.stop_event.is_set():
             picked = self._next_frame()
             if picked is not None:
-                self.process(*picked)
+                self.process(*picked, pipeline=pipeline)
+
+    def tiles_for(self, camera: str) -> bool:
+        tiles = self.settings.tiles
+        return camera in tiles if isinstance(tiles, tuple) else tiles
 
     # --- paho's thread: receive -------------------------------------------------------
 
@@ -197,7 +252,16 @@ class DetectorAgent(Service):
         except (protocol.ProtocolError, decode.InvalidFrame) as err:
             self._invalid(camera, str(err))
             return
-        frame = Frame(payload, _frame_time(message, received), arrived)
+        properties = _user_properties(message)
+        regions = None
+        if protocol.REGIONS_PROPERTY in properties:
+            parsed = protocol.parse_regions(properties[protocol.REGIONS_PROPERTY])
+            if parsed.problem:
+                self._bad_regions.warning("frame from camera %r: %s", camera, parsed.problem)
+            regions = parsed.boxes if parsed.readable else None
+        frame = Frame(
+            payload, _frame_time(properties.get(protocol.FRAME_TIME_PROPERTY), received), arrived, regions
+        )
         with self._wake:
             if camera in self._pending:
                 self.frames_dropped += 1
@@ -226,11 +290,13 @@ class DetectorAgent(Service):
             camera = min(self._pending, key=lambda cam: self._pending[cam].arrived)
             return camera, self._pending.pop(camera)
 
-    def process(self, camera: str, frame: Frame) -> None:
+    def process(self, camera: str, frame: Frame, pipeline: Pipeline | None = None) -> None:
         """Analyse one frame and publish what it shows."""
         queue_age_ms = (time.monotonic() - frame.arrived) * 1000
         try:
-            analysis = self.pipeline.analyse(frame.payload)
+            analysis = (pipeline or self.pipeline).analyse(
+                frame.payload, frame.regions, tiles=frame.regions is None and self.tiles_for(camera)
+            )
         except decode.InvalidFrame as err:
             self._invalid(camera, str(err))
             return
@@ -238,6 +304,13 @@ class DetectorAgent(Service):
             _LOGGER.exception("analysing a frame from camera %r failed", camera)
             self._invalid(camera, "analysis failed (see the error above)")
             return
+        if analysis.regions_capped:
+            self._capped_regions.warning(
+                "frame from camera %r: %d region squares beyond the %d largest not analysed",
+                camera,
+                analysis.regions_capped,
+                analysis.region_crops,
+            )
         with self.lock:
             threshold, min_area = self.threshold, self.min_area
         people = analysis.select(threshold, min_area)
@@ -248,13 +321,18 @@ class DetectorAgent(Service):
             self.frames_analysed += 1
             self._inference_ms.append(analysis.inference_ms)
             self._queue_age_ms.append(queue_age_ms)
+            self._frame_ms.append(analysis.total_ms)
+            self._region_crops.append(analysis.region_crops)
+            self._tile_crops.append(analysis.tile_crops)
 
     def _publish(self, camera: str, frame: Frame, analysis: Analysis, people: list[Person]) -> None:
         now = time.monotonic()
-        with_snapshot = now - self._last_snapshot.get(camera, -1e9) >= self.settings.snapshot_interval
+        with self._wake:
+            with_snapshot = now - self._last_snapshot.get(camera, -1e9) >= self.settings.snapshot_interval
+            if with_snapshot:
+                self._last_snapshot[camera] = now
         if with_snapshot:
             # Before the detection: whoever reads `snapshot: true` finds the image retained.
-            self._last_snapshot[camera] = now
             try:
                 self._send(camera, "snapshot", snapshot.render(frame.payload, people))
             except (OSError, ValueError) as err:
@@ -270,6 +348,7 @@ class DetectorAgent(Service):
                     "frame_time": round(frame.frame_time, 3),
                     "detection_time": round(time.time(), 3),
                     "score": people[0].score,
+                    "person_count": len(people),
                     "boxes": [{"score": p.score, "box": list(p.box)} for p in people],
                     "inference_ms": round(analysis.inference_ms, 2),
                     "snapshot": with_snapshot,

@@ -92,7 +92,9 @@ def scale_divisor(width: int, height: int, target: tuple[int, int]) -> int:
     return 1
 
 
-def _decode_simplejpeg(payload: bytes, target: tuple[int, int]) -> npt.NDArray[np.uint8]:
+def _decode_simplejpeg(
+    payload: bytes, target: tuple[int, int]
+) -> tuple[npt.NDArray[np.uint8], tuple[int, int]]:
     assert simplejpeg is not None
     try:
         height, width, _colorspace, _subsampling = simplejpeg.decode_jpeg_header(payload)
@@ -111,10 +113,10 @@ def _decode_simplejpeg(payload: bytes, target: tuple[int, int]) -> npt.NDArray[n
     except ValueError as err:
         # strict mode: libjpeg-turbo's warnings (truncated data, bad Huffman codes) are errors
         raise InvalidFrame(f"corrupt JPEG: {err}") from None
-    return rgb
+    return rgb, (width, height)
 
 
-def _decode_pillow(payload: bytes, target: tuple[int, int]) -> npt.NDArray[np.uint8]:
+def _decode_pillow(payload: bytes, target: tuple[int, int]) -> tuple[npt.NDArray[np.uint8], tuple[int, int]]:
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -124,7 +126,7 @@ def _decode_pillow(payload: bytes, target: tuple[int, int]) -> npt.NDArray[np.ui
             divisor = scale_divisor(width, height, target)
             image.draft("RGB", (-(-width // divisor), -(-height // divisor)))
             rgb: npt.NDArray[np.uint8] = np.asarray(image.convert("RGB"))
-            return rgb
+            return rgb, (width, height)
     except Image.DecompressionBombError:
         raise InvalidFrame(
             f"JPEG is not a plausible camera frame: over {MAX_PIXELS // 1_000_000} MP"
@@ -147,8 +149,14 @@ def resize_nearest(rgb: npt.NDArray[np.uint8], size: tuple[int, int]) -> npt.NDA
     return resized
 
 
+def decode_scaled(
+    payload: bytes, size: tuple[int, int], max_payload: int
+) -> tuple[npt.NDArray[np.uint8], tuple[int, int]]:
+    """JPEG bytes → RGB at the cheapest scale that stays near `size`, and the frame's full size."""
+    check_payload(payload, max_payload)
+    return _decode_simplejpeg(payload, size) if simplejpeg is not None else _decode_pillow(payload, size)
+
+
 def decode(payload: bytes, size: tuple[int, int], max_payload: int) -> npt.NDArray[np.uint8]:
     """JPEG bytes → RGB uint8 array of exactly `size` (width, height); InvalidFrame if unusable."""
-    check_payload(payload, max_payload)
-    rgb = _decode_simplejpeg(payload, size) if simplejpeg is not None else _decode_pillow(payload, size)
-    return resize_nearest(rgb, size)
+    return resize_nearest(decode_scaled(payload, size, max_payload)[0], size)

@@ -15,15 +15,14 @@ from typing import Any
 import numpy as np
 
 from . import decode
-from .models import Person
-from .pipeline import Pipeline
+from .pipeline import Analysis, Pipeline
 
 _LOGGER = logging.getLogger(__name__)
 
 FILE_LIMIT = 256 * 1024 * 1024  # files are trusted more than network frames
 
 
-def _people_in_other_format(pipeline: Pipeline, data: bytes) -> tuple[list[Person], float]:
+def _analyse_other_format(pipeline: Pipeline, data: bytes, tiles: bool) -> Analysis:
     """PNG and other formats Pillow reads (frames on MQTT are always JPEG)."""
     from PIL import Image, UnidentifiedImageError
 
@@ -39,23 +38,26 @@ def _people_in_other_format(pipeline: Pipeline, data: bytes) -> tuple[list[Perso
         if isinstance(err, decode.InvalidFrame):
             raise
         raise decode.InvalidFrame(f"not an image Pillow can read: {err}") from None
-    return pipeline.model.detect(decode.resize_nearest(rgb, pipeline.model.input_size))
+    return pipeline.analyse_rgb(rgb, tiles=tiles)
 
 
-def detect_one(pipeline: Pipeline, path: str, threshold: float, min_area: float) -> dict[str, Any]:
+def detect_one(
+    pipeline: Pipeline, path: str, threshold: float, min_area: float, tiles: bool = True
+) -> dict[str, Any]:
     data = Path(path).read_bytes()
     if data.startswith(decode.JPEG_MAGIC):
-        analysis = pipeline.analyse(data)
-        people, inference_ms = analysis.select(threshold, min_area), analysis.inference_ms
+        analysis = pipeline.analyse(data, tiles=tiles)
     else:
-        candidates, inference_ms = _people_in_other_format(pipeline, data)
-        people = [p for p in candidates if p.score >= threshold and p.area >= min_area]
+        analysis = _analyse_other_format(pipeline, data, tiles)
+    people = analysis.select(threshold, min_area)
     return {
         "image": path,
         "person": bool(people),
+        "person_count": len(people),
         "score": people[0].score if people else 0.0,
         "boxes": [{"score": p.score, "box": list(p.box)} for p in people],
-        "inference_ms": round(inference_ms, 2),
+        "inference_ms": round(analysis.inference_ms, 2),
+        "tiles": analysis.tile_crops,
     }
 
 
@@ -70,7 +72,7 @@ def detect_files(args: argparse.Namespace) -> int:
     failed = False
     for path in args.images:
         try:
-            line = detect_one(pipeline, path, args.threshold, args.min_area)
+            line = detect_one(pipeline, path, args.threshold, args.min_area, args.tiles)
         except (OSError, decode.InvalidFrame) as err:
             failed = True
             reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)

@@ -3,14 +3,20 @@
 `Pipeline.analyse()` is what the agent calls for every frame and what `bench/` times
 against the bare `Model.invoke()`; it holds no MQTT, no threads and no per-camera state.
 
-    pipeline = Pipeline.open("deeplabv3.tflite", threads=2)
+    pipeline = Pipeline.open("deeplabv3.tflite")
     result = pipeline.analyse(jpeg_bytes)        # InvalidFrame for bad input
+    result = pipeline.analyse(jpeg_bytes, regions=[(0.1, 0.2, 0.2, 0.5)])  # + squares there
+    result = pipeline.analyse(jpeg_bytes, tiles=True)   # + overlapping tiles (see crops.py)
     people = result.select(threshold=0.5, min_area=0.0)
+
+With regions or tiles the whole frame is still analysed (a large person is found there);
+each square is cut from a second, higher-resolution decode of the same JPEG.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -20,10 +26,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..config import DEFAULT_MAX_PAYLOAD
+from ..config import DEFAULT_MAX_PAYLOAD, DEFAULT_THREADS
 from ..service import StartupError
-from . import decode, model_store, runtime
-from .models import ModelError, ModelFamily, ModelOptions, Person, recognise
+from . import crops, decode, model_store, runtime
+from .models import Box, ModelError, ModelFamily, ModelOptions, Person, recognise
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -51,8 +57,11 @@ class Analysis:
 
     people: list[Person]
     decode_ms: float
-    inference_ms: float  # interpreter.invoke() only: comparable with the bare model
+    inference_ms: float  # interpreter.invoke() only, summed over the runs of this frame
     total_ms: float
+    region_crops: int = 0  # model runs on squares around motion regions (besides the whole frame)
+    tile_crops: int = 0  # model runs on tiles
+    regions_capped: int = 0  # squares left out by crops.MAX_REGION_CROPS
 
     def select(self, threshold: float, min_area: float = 0.0) -> list[Person]:
         return [p for p in self.people if p.score >= threshold and p.area >= min_area]
@@ -64,7 +73,7 @@ class Model:
     def __init__(
         self,
         path: str | Path,
-        threads: int = 2,
+        threads: int = DEFAULT_THREADS,
         labels: str | Path | None = None,
         person_class: int | str = "person",
     ) -> None:
@@ -129,7 +138,7 @@ class Pipeline:
         cls,
         model_path: str | Path | None = None,
         *,
-        threads: int = 2,
+        threads: int = DEFAULT_THREADS,
         labels: str | Path | None = None,
         person_class: int | str = "person",
         max_payload: int = DEFAULT_MAX_PAYLOAD,
@@ -144,16 +153,102 @@ class Pipeline:
                 )
         return cls(Model(model_path, threads, labels, person_class), max_payload)
 
-    def analyse(self, jpeg: bytes) -> Analysis:
-        """One frame, top to bottom. Raises decode.InvalidFrame for unusable input."""
+    def analyse(
+        self, jpeg: bytes, regions: tuple[Box, ...] | list[Box] | None = None, tiles: bool = False
+    ) -> Analysis:
+        """One frame, top to bottom. Raises decode.InvalidFrame for unusable input.
+
+        `regions`: squares around these boxes are analysed too (an empty list: the camera saw
+        no motion, the whole frame only). `tiles`: when there are no regions (None), tiles.
+        """
         started = time.perf_counter()
-        rgb = decode.decode(jpeg, self.model.input_size, self.max_payload)
+        size = self.model.input_size
+        scaled, (width, height) = decode.decode_scaled(jpeg, size, self.max_payload)
+        squares, kind, capped = self._plan(width, height, regions, tiles)
+        full = None
+        if squares:
+            # Decode again at the scale that keeps the smallest square near the model input.
+            smallest = min(c.side for c in squares)
+            target = (math.ceil(width * size[0] / smallest), math.ceil(height * size[1] / smallest))
+            full = decode.decode_scaled(jpeg, target, self.max_payload)[0]
         decoded = time.perf_counter()
-        people, inference_ms = self.model.detect(rgb)
+        return self._run(
+            decode.resize_nearest(scaled, size),
+            full,
+            frame_size=(width, height),
+            squares=squares,
+            kind=kind,
+            capped=capped,
+            started=started,
+            decoded=decoded,
+        )
+
+    def analyse_rgb(
+        self,
+        rgb: npt.NDArray[np.uint8],
+        regions: tuple[Box, ...] | list[Box] | None = None,
+        tiles: bool = False,
+    ) -> Analysis:
+        """The same for an image already decoded (a PNG given to `bobby-edge detect`)."""
+        started = time.perf_counter()
+        height, width = rgb.shape[:2]
+        squares, kind, capped = self._plan(width, height, regions, tiles)
+        whole = decode.resize_nearest(rgb, self.model.input_size)
+        decoded = time.perf_counter()
+        return self._run(
+            whole,
+            rgb if squares else None,
+            frame_size=(width, height),
+            squares=squares,
+            kind=kind,
+            capped=capped,
+            started=started,
+            decoded=decoded,
+        )
+
+    def _plan(
+        self, width: int, height: int, regions: tuple[Box, ...] | list[Box] | None, tiles: bool
+    ) -> tuple[list[crops.Crop], str, int]:
+        model_side = max(self.model.input_size)
+        if regions is not None:
+            squares, capped = crops.region_crops(regions, width, height, model_side)
+            return squares, "regions", capped
+        if tiles:
+            return crops.tile_crops(width, height, model_side), "tiles", 0
+        return [], "", 0
+
+    def _run(
+        self,
+        whole: npt.NDArray[np.uint8],
+        full: npt.NDArray[np.uint8] | None,
+        *,
+        frame_size: tuple[int, int],
+        squares: list[crops.Crop],
+        kind: str,
+        capped: int,
+        started: float,
+        decoded: float,
+    ) -> Analysis:
+        people, inference_ms = self.model.detect(whole)
+        if squares and full is not None:
+            width, height = frame_size
+            scale = full.shape[1] / width
+            candidates = [(p, False) for p in people]
+            for square in squares:
+                top, left = round(square.y * scale), round(square.x * scale)
+                side = round(square.side * scale)
+                cut = decode.resize_nearest(full[top : top + side, left : left + side], self.model.input_size)
+                found, ms = self.model.detect(cut)
+                inference_ms += ms
+                candidates.extend(crops.to_frame(p, square, width, height) for p in found)
+            people = crops.merge(candidates)
         finished = time.perf_counter()
         return Analysis(
             people,
             round((decoded - started) * 1000, 3),
             round(inference_ms, 3),
             round((finished - started) * 1000, 3),
+            region_crops=len(squares) if kind == "regions" else 0,
+            tile_crops=len(squares) if kind == "tiles" else 0,
+            regions_capped=capped,
         )

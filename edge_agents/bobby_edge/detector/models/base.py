@@ -15,9 +15,10 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from ...protocol import Coords
 from ..runtime import TensorInfo
 
-Box = tuple[float, float, float, float]  # xmin, ymin, xmax, ymax, normalised 0..1
+Box = Coords  # xmin, ymin, xmax, ymax, normalised 0..1 (the protocol's regions use the same)
 
 
 class ModelError(ValueError):
