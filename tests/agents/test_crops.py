@@ -126,9 +126,14 @@ def test_hostile_region_lists_are_defused() -> None:
         assert parsed.boxes == ()
         assert parsed.problem
         assert unreadable[:20] not in parsed.problem  # the value itself never reaches the log
-    odd = protocol.parse_regions('[[0.1, 0.1, 0.2], [true, 0, 1, 1], ["0", 0, 1, 1], [NaN, 0, 1, 1], 7]')
+    odd = protocol.parse_regions('[[0.1, 0.1, 0.2], [true, 0, 1, 1], ["0", 0, 1, 1], 7]')
     assert odd.boxes == ()
     assert odd.readable
+    # JSON's hostile corners are refused as in every payload: the whole value is ignored.
+    for hostile in ("[[NaN, 0, 1, 1]]", "[[1e999, 0, 1, 1]]", "[[" + "9" * 400 + ", 0, 1, 1]]", "[" * 5000):
+        parsed = protocol.parse_regions(hostile)
+        assert not parsed.readable
+        assert parsed.boxes == ()
 
 
 # --- blob labelling ---------------------------------------------------------------------

@@ -49,7 +49,7 @@ class Frame:
     payload: bytes
     frame_time: float  # Unix time taken (camera's user property) or received
     arrived: float  # time.monotonic() on arrival, for the queue age
-    regions: tuple[protocol.Box, ...] | None = None  # camera's motion regions; None: none sent
+    regions: tuple[protocol.Coords, ...] | None = None  # camera's motion regions; None: none sent
 
 
 class ThrottledLog:
