@@ -23,7 +23,7 @@ def detector(**flags: object) -> DetectorConfig:
 def test_defaults_come_from_one_place() -> None:
     config = detector()
     assert (config.threads, config.workers, config.tiles) == (DEFAULT_THREADS, DEFAULT_WORKERS, False)
-    assert DetectorConfig(broker=config.broker, id="d").workers == DEFAULT_WORKERS
+    assert DetectorConfig(broker=config.broker, id="d", state_dir=config.state_dir).workers == DEFAULT_WORKERS
     args = cli.build_parser().parse_args(["detect", "x.jpg"])
     assert args.threads == DEFAULT_THREADS
     assert args.tiles is True  # `detect` tiles unless told not to
