@@ -1,0 +1,1 @@
+"""Event recording: pre-roll ring, encoders, chunks, on-disk spool, delivery to the core."""
