@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from .protocol import (
     is_valid_text,
 )
 from .state_store import default_state_dir
+from .redaction import redact_url
 
 ENV_PREFIX = "BOBBY_"
 DEFAULT_MAX_PAYLOAD = MAX_JPEG_BYTES
@@ -178,6 +179,12 @@ CAMERA_SCHEMA: dict[Any, Any] = {
     vol.Required("preview_interval", default=5.0): _number(0.5, 3600),
     vol.Required("preview_width", default=320): _number(32, 4096, int),
     vol.Required("motion", default=True): _bool,
+    # Stream sources (rtsp://, v4l2:). Credentials belong in the environment file:
+    # BOBBY_SOURCE_USERNAME / BOBBY_SOURCE_PASSWORD.
+    vol.Optional("source_username"): vol.Any(None, str),
+    vol.Optional("source_password"): vol.Any(None, str),
+    vol.Required("rtsp_transport", default="tcp"): vol.All(vol.Lower, vol.In(["tcp", "udp"])),
+    vol.Required("stream_timeout", default=10.0): _number(1.0, 120.0),
 }
 
 DETECTOR_SCHEMA: dict[Any, Any] = {
@@ -235,7 +242,7 @@ def from_environment(kind: str, environ: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class ServiceConfig:
     broker: Broker
     id: str
@@ -246,8 +253,19 @@ class ServiceConfig:
     enabled: bool = True
     log_level: str = "INFO"
 
+    def __repr__(self) -> str:
+        # What `--validate-config` prints: secrets left out (repr=False) or masked (a source URL).
+        shown = []
+        for f in fields(self):
+            if f.repr:
+                value = getattr(self, f.name)
+                if f.name == "source" and isinstance(value, str):
+                    value = redact_url(value)
+                shown.append(f"{f.name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class CameraConfig(ServiceConfig):
     source: str = "picamera"
     fps: float = 2.0
@@ -257,9 +275,13 @@ class CameraConfig(ServiceConfig):
     preview_interval: float = 5.0
     preview_width: int = 320
     motion: bool = True  # send motion regions with each frame (camera/motion.py)
+    source_username: str | None = None
+    source_password: str | None = field(default=None, repr=False)  # never in logs
+    rtsp_transport: str = "tcp"
+    stream_timeout: float = 10.0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class DetectorConfig(ServiceConfig):
     model: str | None = None
     labels: str | None = None

@@ -58,14 +58,23 @@ class CameraAgent(Service):
         # Before the MQTT link exists: an unknown source is a configuration error (exit code 2).
         self.source = sources.create(
             config.source,
-            sources.SourceOptions(config.width, config.height, config.fps, config.jpeg_quality),
+            sources.SourceOptions(
+                config.width,
+                config.height,
+                config.fps,
+                config.jpeg_quality,
+                username=config.source_username,
+                password=config.source_password,
+                transport=config.rtsp_transport,
+                timeout=config.stream_timeout,
+            ),
         )
         super().__init__(config)
         self.fps: float = self.initial["fps"]
         self._wake = threading.Event()
         self._full_preview_requested = False
         self._next_preview = 0.0  # monotonic; 0 = with the next frame
-        self._announced_size: tuple[int, int] | None = None
+        self._announced: dict[str, Any] | None = None  # the source part of the last `info`
         self._counts_lock = threading.Lock()
         self._frames_sent = 0
         self._capture_errors = 0
@@ -77,16 +86,21 @@ class CameraAgent(Service):
         self._last_error = ""
         self._last_motion_error = -ERROR_LOG_EVERY
         self.motion = MotionDetector() if config.motion else None
+        self._failing = False  # REOPEN_AFTER_ERRORS captures in a row have failed
 
     # --- Service hooks ------------------------------------------------------------
 
-    def info(self) -> dict[str, Any]:
-        self._announced_size = self.source.size
+    def _source_info(self) -> dict[str, Any]:
         return {
             "model": self.source.description,
+            "source": self.source.scheme,
             "resolution": list(self.source.size),
-            "capabilities": ["fps", "preview", protocol.EXPIRES],
+            **self.source.stream_info(),
         }
+
+    def info(self) -> dict[str, Any]:
+        self._announced = self._source_info()
+        return {**self._announced, "capabilities": ["fps", "preview", protocol.EXPIRES]}
 
     def configured_settings(self) -> dict[str, Any]:
         return {"fps": self.config.fps}
@@ -131,6 +145,9 @@ class CameraAgent(Service):
             "capture_slow": self.enabled and ticks > 0 and 2 * late >= ticks,
             "capture_ms": round(statistics.median(seconds) * 1000, 1) if seconds else None,
             "motion_ms": round(statistics.median(motion) * 1000, 2) if motion else None,
+            # Why no frames come (a lost stream, a camera that keeps failing); null when fine.
+            "source_error": self.source.problem or (self._last_error if self._failing else None),
+            "source_reconnects": self.source.reconnects,
         }
 
     def announce(self) -> None:
@@ -220,13 +237,15 @@ class CameraAgent(Service):
                         self._last_error,
                     )
                     last_error_log, suppressed = now, 0
-                if errors_in_a_row >= REOPEN_AFTER_ERRORS and now - last_reopen >= REOPEN_EVERY:
+                self._failing = errors_in_a_row >= REOPEN_AFTER_ERRORS
+                if self._failing and now - last_reopen >= REOPEN_EVERY:
                     last_reopen = now
                     self._reopen()
             else:
-                if errors_in_a_row >= REOPEN_AFTER_ERRORS:
+                if self._failing:
                     _LOGGER.info("capture from %s works again", self.source.description)
                 errors_in_a_row = 0
+                self._failing = False
                 self._send(*captured)
 
             next_due += period
@@ -254,8 +273,9 @@ class CameraAgent(Service):
         return frame, frame_time
 
     def _send(self, frame: bytes, frame_time: float) -> None:
-        if self.source.size != self._announced_size:
-            self.announce()  # e.g. an HTTP camera's real size, known after its first snapshot
+        if self._source_info() != self._announced:
+            # e.g. an HTTP camera's real size, known after its first snapshot; a stream's codec
+            self.announce()
         values = {FRAME_TIME_PROPERTY: f"{frame_time:.3f}"}
         regions = self._regions(frame)
         if regions is not None:
@@ -302,7 +322,6 @@ class CameraAgent(Service):
     def _reopen(self) -> None:
         _LOGGER.warning("reopening %s after %d failed captures", self.source.description, REOPEN_AFTER_ERRORS)
         try:
-            self.source.close()
-            self.source.open()
+            self.source.reopen()
         except Exception as err:
             _LOGGER.error("could not reopen %s: %s (will retry)", self.source.description, err)

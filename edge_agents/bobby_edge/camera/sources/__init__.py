@@ -12,6 +12,7 @@ import pkgutil
 from collections.abc import Callable
 
 from ...config import ConfigError
+from ...redaction import redact_text
 from .base import CaptureError, FrameSource, SourceOptions
 
 __all__ = ["CaptureError", "FrameSource", "SourceOptions", "create", "register", "schemes"]
@@ -46,10 +47,13 @@ def schemes() -> list[str]:
 
 
 def split_spec(spec: str) -> tuple[str, str]:
-    """`images:/srv/pics` → ("images", "/srv/pics"); `http://cam/snap.jpg` → ("http", the URL)."""
+    """`images:/srv/pics` → ("images", "/srv/pics"); `http://cam/snap.jpg` → ("http", the URL);
+    `rtsp://cam/stream` → ("rtsp", the URL)."""
     scheme, sep, target = spec.partition(":")
-    if sep and scheme in ("http", "https") and target.startswith("//"):
+    if sep and scheme.lower() in ("http", "https") and target.startswith("//"):
         return "http", spec  # a bare URL is welcome too
+    if sep and scheme.lower() in ("rtsp", "rtsps") and target.startswith("//"):
+        return scheme.lower(), spec.strip()  # the URL is the target
     return scheme.strip().lower(), target.strip()
 
 
@@ -60,8 +64,8 @@ def create(spec: str, options: SourceOptions) -> FrameSource:
     cls = _REGISTRY.get(scheme)
     if cls is None:
         raise ConfigError(
-            f"source {spec!r} is not known: use one of "
+            f"source {redact_text(spec)!r} is not known: use one of "
             + ", ".join(f"{name}{'' if name == 'picamera' else ':...'}" for name in schemes())
-            + " (e.g. images:/srv/pictures or http:http://cam.local/snapshot.jpg)"
+            + " (e.g. images:/srv/pictures, rtsp://cam.local/stream2 or v4l2:/dev/video0)"
         )
     return cls(target, options)

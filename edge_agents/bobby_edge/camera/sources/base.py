@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import ClassVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from PIL import Image, ImageOps
+
+if TYPE_CHECKING:
+    from ..recording.packets import PacketSink
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 
@@ -18,12 +21,16 @@ class CaptureError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class SourceOptions:
-    """What a source is asked for: frame size, rate and JPEG quality."""
+    """What a source is asked for: frame size, rate and JPEG quality; how to reach a stream."""
 
     width: int
     height: int
     fps: float
     jpeg_quality: int
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in logs
+    transport: str = "tcp"  # RTSP over TCP: no lost UDP packets, one port through firewalls
+    timeout: float = 10.0  # seconds without data before a stream counts as lost
 
 
 class FrameSource(ABC):
@@ -57,6 +64,21 @@ class FrameSource(ABC):
         """The highest rate the source can deliver, where it knows one."""
         return None
 
+    def stream_info(self) -> dict[str, Any]:
+        """What the source's stream is, where it has one, for `info`: `stream_codec`,
+        `stream_resolution`, `stream_fps` (docs/protocol.md); only the keys known so far."""
+        return {}
+
+    @property
+    def problem(self) -> str | None:
+        """Why the source gives no frames right now (e.g. a lost stream), or None; no secrets."""
+        return None
+
+    @property
+    def reconnects(self) -> int:
+        """How often the source has reconnected to its stream since start."""
+        return 0
+
     def open(self) -> None:  # noqa: B027 - optional hook
         """Acquire the device or check the target."""
 
@@ -77,6 +99,16 @@ class FrameSource(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the device."""
 
+    def set_packet_sink(self, sink: PacketSink | None) -> bool:
+        """Hand the source's own encoded video (H.264/H.265 packets) to `sink`, for recording
+        without re-encoding; False when the source has none (the recorder encodes frames)."""
+        return False
+
+    def reopen(self) -> None:
+        """Captures keep failing: start afresh. A source that reconnects by itself overrides it."""
+        self.close()
+        self.open()
+
 
 def fit_jpeg(image: Image.Image, size: tuple[int, int], quality: int) -> bytes:
     """Scale and centre-crop to exactly `size` (no distortion), encode as JPEG."""
@@ -87,6 +119,12 @@ def fit_jpeg(image: Image.Image, size: tuple[int, int], quality: int) -> bytes:
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=quality)
     return out.getvalue()
+
+
+def fit_within(size: tuple[int, int], limit: tuple[int, int]) -> tuple[int, int]:
+    """`size` scaled down (aspect kept, never up) to fit in `limit`: a sub-stream stays small."""
+    scale = min(1.0, limit[0] / size[0], limit[1] / size[1])
+    return max(2, round(size[0] * scale)), max(2, round(size[1] * scale))
 
 
 def to_sized_jpeg(data: bytes, size: tuple[int, int], quality: int) -> bytes:
