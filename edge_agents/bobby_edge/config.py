@@ -185,6 +185,7 @@ CAMERA_SCHEMA: dict[Any, Any] = {
     vol.Optional("source_password"): vol.Any(None, str),
     vol.Required("rtsp_transport", default="tcp"): vol.All(vol.Lower, vol.In(["tcp", "udp"])),
     vol.Required("stream_timeout", default=10.0): _number(1.0, 120.0),
+    vol.Optional("record_stream"): vol.Any(None, str),  # e.g. an IP camera's main stream
 }
 
 DETECTOR_SCHEMA: dict[Any, Any] = {
@@ -259,7 +260,7 @@ class ServiceConfig:
         for f in fields(self):
             if f.repr:
                 value = getattr(self, f.name)
-                if f.name == "source" and isinstance(value, str):
+                if f.name in ("source", "record_stream") and isinstance(value, str):
                     value = redact_url(value)
                 shown.append(f"{f.name}={value!r}")
         return f"{type(self).__name__}({', '.join(shown)})"
@@ -279,6 +280,7 @@ class CameraConfig(ServiceConfig):
     source_password: str | None = field(default=None, repr=False)  # never in logs
     rtsp_transport: str = "tcp"
     stream_timeout: float = 10.0
+    record_stream: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)

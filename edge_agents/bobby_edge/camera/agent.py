@@ -67,6 +67,7 @@ class CameraAgent(Service):
                 password=config.source_password,
                 transport=config.rtsp_transport,
                 timeout=config.stream_timeout,
+                record_url=config.record_stream,
             ),
         )
         super().__init__(config)

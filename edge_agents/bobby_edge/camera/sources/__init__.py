@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 from ...config import ConfigError
 from ...redaction import redact_text
-from .base import CaptureError, FrameSource, SourceOptions
+from .base import CaptureError, FrameSource, SourceOptions, VideoOptions
 
-__all__ = ["CaptureError", "FrameSource", "SourceOptions", "create", "register", "schemes"]
+__all__ = ["CaptureError", "FrameSource", "SourceOptions", "VideoOptions", "create", "register", "schemes"]
 
 _REGISTRY: dict[str, type[FrameSource]] = {}
 _discovered = False

@@ -20,6 +20,15 @@ class CaptureError(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
+class VideoOptions:
+    """The recording stream a source with its own encoder is asked for (size and rate)."""
+
+    width: int
+    height: int
+    fps: float
+
+
+@dataclass(frozen=True, slots=True)
 class SourceOptions:
     """What a source is asked for: frame size, rate and JPEG quality; how to reach a stream."""
 
@@ -31,6 +40,7 @@ class SourceOptions:
     password: str | None = field(default=None, repr=False)  # never in logs
     transport: str = "tcp"  # RTSP over TCP: no lost UDP packets, one port through firewalls
     timeout: float = 10.0  # seconds without data before a stream counts as lost
+    record_url: str | None = None  # a second stream to record (an IP camera's main stream)
 
 
 class FrameSource(ABC):
@@ -82,6 +92,12 @@ class FrameSource(ABC):
     def open(self) -> None:  # noqa: B027 - optional hook
         """Acquire the device or check the target."""
 
+    def record_to(self, sink: PacketSink, video: VideoOptions) -> bool:
+        """Called before `open()` when recording is on. A source that has encoded video of its
+        own (a hardware encoder, an IP camera's stream) feeds it to `sink` from then on and
+        returns True. The default returns False: the agent encodes the frames `read()` gives."""
+        return False
+
     @abstractmethod
     def read(self) -> bytes:
         """Capture one frame; returns JPEG bytes."""
@@ -98,11 +114,6 @@ class FrameSource(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the device."""
-
-    def set_packet_sink(self, sink: PacketSink | None) -> bool:
-        """Hand the source's own encoded video (H.264/H.265 packets) to `sink`, for recording
-        without re-encoding; False when the source has none (the recorder encodes frames)."""
-        return False
 
     def reopen(self) -> None:
         """Captures keep failing: start afresh. A source that reconnects by itself overrides it."""

@@ -34,7 +34,7 @@ from typing import Any
 from ...service import StartupError
 from ..recording.packets import CODECS as RECORDABLE_CODECS
 from ..recording.packets import EncodedPacket, PacketSink, StreamFormat
-from .base import CaptureError, FrameSource, SourceOptions, fit_jpeg, fit_within, jpeg_size
+from .base import CaptureError, FrameSource, SourceOptions, VideoOptions, fit_jpeg, fit_within, jpeg_size
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -82,8 +82,10 @@ class LiveStream:
         size: tuple[int, int],
         jpeg_quality: int,
         timeout: float,
+        decode: bool = True,
     ) -> None:
         self.name = name  # for logs; never holds a secret
+        self.decode = decode  # False: a stream only recorded (packets to the sink, no pictures)
         self._opener = opener
         self._explain = explain
         self.fps = fps
@@ -247,7 +249,13 @@ class LiveStream:
                 continue  # a flush packet at the end
             self.packets_read += 1
             now = time.monotonic()
-            if not passthrough and packet.is_keyframe and packet.pts is not None and stream.time_base:
+            if (
+                self.decode
+                and not passthrough
+                and packet.is_keyframe
+                and packet.pts is not None
+                and stream.time_base
+            ):
                 at = float(packet.pts * stream.time_base)  # stream time: arrival is bursty
                 if not keyframes or at - keyframes[-1] > 0.001:
                     keyframes.append(at)
@@ -255,25 +263,7 @@ class LiveStream:
             sink = self._sink
             if sink is not None and not passthrough:
                 anchor, last_time = self._to_sink(sink, packet, stream, anchor, last_time)
-            if passthrough:
-                data = bytes(packet)
-                try:
-                    self.frame_size = jpeg_size(data)
-                except CaptureError as err:  # a torn frame from the webcam: skip it
-                    _LOGGER.debug("%s: %s", self.name, err)
-                    got_picture = False
-                else:
-                    self._publish(None, data)
-                    got_picture = True
-            else:
-                got_picture = False
-                try:
-                    for frame in codec.decode(packet):
-                        self.frames_decoded += 1
-                        self._publish(frame, None)
-                        got_picture = True
-                except Exception as err:  # one corrupt packet: the next keyframe heals it
-                    _LOGGER.debug("%s: undecodable packet: %s", self.name, self._explain(err))
+            got_picture = self._picture(codec, packet, passthrough) if self.decode else True
             if got_picture:
                 last_picture = now
                 self._delivered = True
@@ -282,6 +272,27 @@ class LiveStream:
                     self.problem = None
             elif now - last_picture > self.timeout:
                 raise CaptureError(f"no picture for {self.timeout:.0f} s although packets arrive")
+
+    def _picture(self, codec: Any, packet: Any, passthrough: bool) -> bool:
+        """Decode (or pass through) one packet; True when it gave a picture."""
+        if passthrough:
+            data = bytes(packet)
+            try:
+                self.frame_size = jpeg_size(data)
+            except CaptureError as err:  # a torn frame from the webcam: skip it
+                _LOGGER.debug("%s: %s", self.name, err)
+                return False
+            self._publish(None, data)
+            return True
+        got_picture = False
+        try:
+            for frame in codec.decode(packet):
+                self.frames_decoded += 1
+                self._publish(frame, None)
+                got_picture = True
+        except Exception as err:  # one corrupt packet: the next keyframe heals it
+            _LOGGER.debug("%s: undecodable packet: %s", self.name, self._explain(err))
+        return got_picture
 
     def _choose_decoding(self, codec: Any, keyframes: deque[float]) -> None:
         """Keyframes only when they alone come at least as often as frames are sent."""
@@ -420,7 +431,9 @@ class StreamSource(FrameSource):
     def reconnects(self) -> int:
         return self._stream.reconnects if self._stream else 0
 
-    def set_packet_sink(self, sink: PacketSink | None) -> bool:
+    def record_to(self, sink: PacketSink, video: VideoOptions) -> bool:
+        """The camera's own H.264/H.265 packets go to the recorder as they are: its size and
+        rate are the camera's (`video` cannot change them without a re-encode)."""
         self._sink = sink
         if self._stream is not None:
             self._stream.set_sink(sink)

@@ -12,21 +12,27 @@ Credentials come from BOBBY_SOURCE_USERNAME / BOBBY_SOURCE_PASSWORD (or the URL)
 never appear in `info`, in logs or in `--validate-config`: everything said about the
 stream goes through bobby_edge.redaction.
 
-Sub-stream / main-stream: most IP cameras serve a small second stream (e.g. 640×360);
-detect on it, record the main one (docs/sources.md).
+Sub-stream / main-stream: most IP cameras serve a small second stream (e.g. 640×360).
+Point `--source` at it for detection and `--record-stream` at the main stream: the main
+stream is only demuxed (its packets go to the recorder as they are), never decoded.
+See docs/sources.md.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from ...config import ConfigError
 from ...redaction import redact_text
+from ...service import StartupError
 from . import register
-from .base import SourceOptions
-from .live import StreamSource, StreamUnusable
+from .base import SourceOptions, VideoOptions
+from .live import LiveStream, StreamSource, StreamUnusable
+
+if TYPE_CHECKING:
+    from ..recording.packets import PacketSink
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -38,27 +44,41 @@ PROBE_OPTIONS = {"analyzeduration": "1000000", "probesize": "1000000", "fflags":
 class RtspSource(StreamSource):
     def __init__(self, target: str, options: SourceOptions) -> None:
         super().__init__(target, options)
+        self._secrets: tuple[str | None, ...] = (options.password,)
+        self.url, self._open_url = self._urls(target)
+        self._record_urls = self._urls(options.record_url) if options.record_url else None
+        self._record_sink: PacketSink | None = None
+        self._record_stream: LiveStream | None = None
+
+    def _urls(self, target: str) -> tuple[str, str]:
+        """(the URL without credentials, the URL to open with them quoted in)."""
         example = "e.g. rtsp://192.168.1.20:554/stream2"
         parts = urlsplit(target)
         if parts.scheme not in ("rtsp", "rtsps") or not parts.hostname:
-            raise ConfigError(f"source {redact_text(target)!r} needs a full URL, {example}")
+            raise ConfigError(f"RTSP source {redact_text(target)!r} needs a full URL, {example}")
         try:
             port = parts.port
         except ValueError:
             raise ConfigError(
-                f"source {redact_text(target)!r}: the port is not a number, {example}"
+                f"RTSP source {redact_text(target)!r}: the port is not a number, {example}"
             ) from None
         # The environment file's credentials win over any in the URL.
-        username = options.username if options.username is not None else unquote(parts.username or "")
-        password = options.password if options.password is not None else unquote(parts.password or "")
+        username = (
+            self.options.username if self.options.username is not None else unquote(parts.username or "")
+        )
+        password = (
+            self.options.password if self.options.password is not None else unquote(parts.password or "")
+        )
+        self._secrets = (*self._secrets, password)
         host = f"[{parts.hostname}]" if ":" in str(parts.hostname) else str(parts.hostname)
         hostport = f"{host}:{port}" if port else host
-        self.url = urlunsplit((parts.scheme, hostport, parts.path, parts.query, ""))  # no credentials
         userinfo = ""
         if username:
             userinfo = quote(username, safe="") + (":" + quote(password, safe="") if password else "") + "@"
-        self._open_url = urlunsplit((parts.scheme, userinfo + hostport, parts.path, parts.query, ""))
-        self._secrets = (password,)
+        return (
+            urlunsplit((parts.scheme, hostport, parts.path, parts.query, "")),
+            urlunsplit((parts.scheme, userinfo + hostport, parts.path, parts.query, "")),
+        )
 
     @property
     def description(self) -> str:
@@ -84,7 +104,7 @@ class RtspSource(StreamSource):
             text = f"no answer within {self.options.timeout:g} s"
         return redact_text(text, self._secrets)
 
-    def open_container(self) -> Any:
+    def open_container(self, url: str | None = None) -> Any:
         import av
 
         options = {
@@ -94,7 +114,7 @@ class RtspSource(StreamSource):
         }
         try:
             return av.open(
-                self._open_url, options=options, timeout=(self.options.timeout, self.options.timeout)
+                url or self._open_url, options=options, timeout=(self.options.timeout, self.options.timeout)
             )
         except (
             av.error.HTTPUnauthorizedError,
@@ -103,6 +123,48 @@ class RtspSource(StreamSource):
             av.error.ProtocolNotFoundError,
         ) as err:
             raise StreamUnusable(self.explain(err)) from None
+
+    # --- sub-stream for detection, main stream for recording ----------------------------
+
+    def record_to(self, sink: PacketSink, video: VideoOptions) -> bool:
+        if self._record_urls is None:
+            return super().record_to(sink, video)  # record the stream detection watches
+        self._record_sink = sink
+        return True
+
+    def open(self) -> None:
+        super().open()
+        if self._record_urls is None or self._record_sink is None:
+            return
+        clean, with_credentials = self._record_urls
+        stream = LiveStream(
+            f"{self.scheme} recording: {redact_text(clean, self._secrets)}",
+            lambda: self.open_container(with_credentials),
+            self.explain,
+            fps=self.fps,
+            size=(self.options.width, self.options.height),
+            jpeg_quality=self.options.jpeg_quality,
+            timeout=self.options.timeout,
+            decode=False,  # its packets go to the recorder; nothing of it is decoded
+        )
+        stream.set_sink(self._record_sink)
+        try:
+            stream.start()
+        except StreamUnusable as err:
+            self.close()
+            raise StartupError(f"cannot record {redact_text(clean, self._secrets)}: {err}") from None
+        self._record_stream = stream
+
+    @property
+    def problem(self) -> str | None:
+        recording = self._record_stream.problem if self._record_stream else None
+        return super().problem or (f"recording stream: {recording}" if recording else None)
+
+    def close(self) -> None:
+        record_stream, self._record_stream = self._record_stream, None
+        if record_stream is not None:
+            record_stream.stop()
+        super().close()
 
 
 @register("rtsps")

@@ -13,12 +13,15 @@ from __future__ import annotations
 import errno
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...config import ConfigError
 from . import register
-from .base import SourceOptions
+from .base import SourceOptions, VideoOptions
 from .live import StreamSource, StreamUnusable
+
+if TYPE_CHECKING:
+    from ..recording.packets import PacketSink
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -41,6 +44,9 @@ class V4l2Source(StreamSource):
     @property
     def description(self) -> str:
         return f"v4l2: {self.device}"
+
+    def record_to(self, sink: PacketSink, video: VideoOptions) -> bool:
+        return False  # webcams send MJPEG or raw frames: the recorder encodes what `read()` gives
 
     def check(self) -> None:
         if self.demuxer == "video4linux2" and not Path(self.device).exists():
