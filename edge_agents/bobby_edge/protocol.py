@@ -74,6 +74,9 @@ RETAINED: Final = frozenset({"status", "info", "state", "snapshot", "preview"})
 SETTINGS_BY_KIND: Final = {KIND_CAMERA: ("fps",), KIND_DETECTOR: ("threshold", "min_area")}
 ACTIONS_BY_KIND: Final = {KIND_CAMERA: ("preview",), KIND_DETECTOR: ()}
 FPS_RANGE: Final = (0.1, 30.0)
+STREAM_FPS_RANGE: Final = (0.01, 1000.0)  # a camera stream's own rate (info `stream_fps`)
+# The stats problem a camera raises while its source gives no frames (docs/protocol.md).
+SOURCE_UNAVAILABLE: Final = "source_unavailable"
 # What an agent keeps on disk and restores on start: `enabled` and its settings.
 PERSISTED_BY_KIND: Final = {kind: ("enabled", *settings) for kind, settings in SETTINGS_BY_KIND.items()}
 
@@ -128,6 +131,10 @@ class InfoPayload(TypedDict):
     model: NotRequired[str]
     resolution: NotRequired[list[int]]
     capabilities: NotRequired[list[str]]
+    source: NotRequired[str]  # camera: picamera, images, video, http, rtsp, rtsps, v4l2
+    stream_codec: NotRequired[str]  # camera with a video stream: h264, hevc, mjpeg, ...
+    stream_resolution: NotRequired[list[int]]
+    stream_fps: NotRequired[float]
 
 
 class StatePayload(TypedDict):
@@ -198,6 +205,7 @@ class StatsPayload(TypedDict):
     regions_per_frame: NotRequired[float | None]
     tiles_per_frame: NotRequired[float | None]
     workers: NotRequired[int]
+    source_reconnects: NotRequired[int]
     problems: NotRequired[list[Problem]]
 
 
@@ -525,9 +533,11 @@ def _check_info(t: Topic, data: Mapping[str, Any]) -> InfoPayload:
     out: dict[str, Any] = {"v": SCHEMA_VERSION, "kind": t.kind, "id": t.service_id}
     _take(data, out, "version", is_valid_text, _TEXT)
     _take_number(data, out, "stats_interval", 0.1, 3600)
-    for key in ("name", "hostname", "model"):
+    for key in ("name", "hostname", "model", "source", "stream_codec"):
         _take(data, out, key, is_valid_text, _TEXT, required=False)
-    _take(data, out, "resolution", _is_resolution, f"[width, height] of 1-{MAX_JPEG_SIDE}", required=False)
+    for key in ("resolution", "stream_resolution"):
+        _take(data, out, key, _is_resolution, f"[width, height] of 1-{MAX_JPEG_SIDE}", required=False)
+    _take_number(data, out, "stream_fps", *STREAM_FPS_RANGE, required=False)
     _take(
         data, out, "capabilities", _is_text_list, f"a list of up to {MAX_LIST_LENGTH} words", required=False
     )
@@ -621,7 +631,7 @@ def _check_stats(kind: str, data: Mapping[str, Any]) -> StatsPayload:
     out: dict[str, Any] = {"v": SCHEMA_VERSION}
     _take_number(data, out, "uptime", 0)
     _take_number(data, out, "fps", 0)
-    counters = ("frames_sent", "capture_errors", "frames_received", "frames_analysed")
+    counters = ("frames_sent", "capture_errors", "source_reconnects", "frames_received", "frames_analysed")
     for key in (*counters, "frames_dropped", "frames_invalid", "workers"):
         _take(data, out, key, _is_counter, f"a whole number 0-{MAX_INTEGER}", required=False)
     for key in STATS_FIGURES:
