@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import codec
 import reach
+import streams
 from harness import REPO, BareModel, Bench, Mosquitto, Result, person_frames, start_detector, warm_up
 
 RESULTS = REPO / "bench" / "results"
@@ -231,6 +232,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if "core" in phases:
         log("JPEG decode/encode")
         out["codec"] = codec.run(quick)
+    if "streams" in phases:
+        log("camera agent per RTSP stream")
+        out["streams"] = streams.run(quick)
 
     workdir = Path(tempfile.mkdtemp(prefix="bobby-bench-"))
     broker = Mosquitto(workdir / "broker").start()
@@ -476,6 +480,9 @@ def table(r: dict[str, Any]) -> str:
     if "reach" in r:
         lines.extend(reach.table(r["reach"], m["cores"]))
         add("")
+    if "streams" in r:
+        add(streams.table(r["streams"]))
+        add("")
     if "throughput" not in r:
         return "\n".join(lines)
     t = r["throughput"]
@@ -693,9 +700,9 @@ def main() -> int:
     parser.add_argument("--skip-ha", action="store_true", help="leave out the Home Assistant figures")
     parser.add_argument(
         "--phases",
-        default="core,reach",
-        help="core (pipeline, latency, load, scale-out, codecs, HA) and/or reach (motion regions, "
-        "regions and tiles, every core); default both",
+        default="core,reach,streams",
+        help="core (pipeline, latency, load, scale-out, codecs, HA), reach (motion regions, "
+        "regions and tiles, every core) and/or streams (camera agent CPU per RTSP stream); default all",
     )
     parser.add_argument(
         "--plot", default=str(PLOT), help=f"where the plot goes (default {PLOT.relative_to(REPO)})"
@@ -708,7 +715,9 @@ def main() -> int:
     result = run(args)
     text = table(result)
     print(text)
-    name = ("quick" if args.quick else "latest") + ("" if "core" in args.phases.split(",") else "-reach")
+    name = ("quick" if args.quick else "latest") + (
+        "" if "core" in args.phases.split(",") else "-" + args.phases.replace(",", "-")
+    )
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1))
     (RESULTS / f"{name}.txt").write_text(text + "\n")
     if "load" in result:

@@ -46,9 +46,11 @@ def write_h264_clip(
     fps: int = 10,
     seconds_per_scene: float = 2.0,
     keyframe_interval: int | None = None,
+    preset: str = "ultrafast",
 ) -> tuple[Path, Path]:
     """An H.264 Annex-B stream of the scenes (a little noise so P-frames are not empty) and
-    the byte size of each access unit; keyframes every `keyframe_interval` frames (default fps)."""
+    the byte size of each access unit; keyframes every `keyframe_interval` frames (default fps).
+    Tests take x264's ultrafast preset (quick to make); the bench a camera-like one."""
     import av
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -60,7 +62,7 @@ def write_h264_clip(
     codec.options = {
         "g": str(keyframe_interval or fps),
         "bf": "0",  # IP cameras send no B-frames
-        "preset": "ultrafast",
+        "preset": preset,  # the bench uses "veryfast": CABAC and deblocking, as cameras encode
         "tune": "zerolatency",
         "x264-params": "repeat-headers=1",  # SPS/PPS before every keyframe, as cameras do
     }
