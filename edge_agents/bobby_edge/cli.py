@@ -46,7 +46,26 @@ def build_parser() -> argparse.ArgumentParser:
     camera = sub.add_parser("camera", help="publish camera frames to MQTT")
     _common(camera)
     add = camera.add_argument
-    add("--source", help="picamera | images:DIR | video:FILE | http:URL (default picamera)")
+    add(
+        "--source",
+        help="picamera | images:DIR | video:FILE | http:URL | rtsp://HOST/PATH | rtsps://... | "
+        "v4l2:/dev/videoN (default picamera); camera passwords go in BOBBY_SOURCE_USERNAME and "
+        "BOBBY_SOURCE_PASSWORD, not here",
+    )
+    add("--rtsp-transport", dest="rtsp_transport", help="tcp (default) or udp")
+    add(
+        "--stream-timeout",
+        dest="stream_timeout",
+        type=float,
+        metavar="S",
+        help="seconds without data before a stream counts as lost and is reconnected (default 10)",
+    )
+    add(
+        "--record-stream",
+        dest="record_stream",
+        metavar="URL",
+        help="RTSP URL to record (an IP camera's main stream) while --source is its sub-stream",
+    )
     add("--fps", type=float, help="frames per second (0.1-30, default 2)")
     add("--width", type=int, help="frame width (default 1280)")
     add("--height", type=int, help="frame height (default 720)")
