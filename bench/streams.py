@@ -11,6 +11,9 @@ read with psutil over a window after a warm-up. Variants:
   need their predecessors), only 2 fps are scaled and JPEG-encoded;
 - `GOP 0.5 s`: keyframes at least as often as frames are sent: the agent decodes
   keyframes only (set the camera's I-frame interval to fps/2 to get this);
+- `decode only`: GOP 2 s, every frame decoded by the agent's reader, nothing scaled,
+  encoded or sent: what decoding alone costs (the rest of `GOP 2 s` is the 2 fps of
+  scaling, JPEG and MQTT);
 - `record only`: the stream read for recording and nothing else (demux, packets handed
   to a sink, no decode) — the cost of `--record-stream` on the main stream, without the
   recorder's own chunk writing (the recorder is another branch: see its bench).
@@ -40,25 +43,27 @@ INPUT_FPS = 15
 SEND_FPS = 2.0
 SCENES = ("astronaut", "chelsea", "coffee", "rocket")
 
-# A process that only reads a stream for recording: the source's own record path with a sink
-# that drops the packets (the recorder would put them in its ring).
-RECORD_ONLY = """
+# A process that reads a stream without the agent around it: `record` hands the packets to a
+# sink that drops them (the recorder would put them in its ring) and decodes nothing;
+# `decode` decodes every frame as the agent's reader does, but nothing is scaled or encoded.
+READER_ONLY = """
 import sys, time
 sys.path[:0] = [{repo!r}, {agents!r}]
 from bobby_edge.camera.sources import SourceOptions, VideoOptions, create
 
 class Sink:
-    packets = 0
     def set_format(self, stream_format): pass
-    def write(self, packet): Sink.packets += 1
+    def write(self, packet): pass
 
-# Detection on a tiny stream nobody serves would fail: point both at the same URL and close
-# the detection reader, leaving the recording reader alone.
-source = create({url!r}, SourceOptions(1280, 720, 2.0, 80, record_url={url!r}))
-source.record_to(Sink(), VideoOptions(0, 0, 0))
-source.open()
-source._stream.stop()
-print("ready", flush=True)
+if {mode!r} == "record":
+    # Both readers on one URL, then the detection one closed: the recording reader alone.
+    source = create({url!r}, SourceOptions(1280, 720, 2.0, 80, record_url={url!r}))
+    source.record_to(Sink(), VideoOptions(0, 0, 0))
+    source.open()
+    source._stream.stop()
+else:
+    source = create({url!r}, SourceOptions(1280, 720, 2.0, 80))
+    source.open()
 time.sleep(3600)
 """
 
@@ -78,12 +83,20 @@ def cpu_of(process: psutil.Process, seconds: float) -> tuple[float, float]:
 
 
 def measure(
-    camera: RtspCamera, broker: Mosquitto, workdir: Path, *, record_only: bool, warm_s: float, window_s: float
+    camera: RtspCamera,
+    broker: Mosquitto,
+    workdir: Path,
+    *,
+    reader: str | None,
+    warm_s: float,
+    window_s: float,
 ) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(REPO / "edge_agents")}
     log_path = workdir / "agent.log"
-    if record_only:
-        script = RECORD_ONLY.format(repo=str(REPO), agents=str(REPO / "edge_agents"), url=camera.url)
+    if reader:
+        script = READER_ONLY.format(
+            repo=str(REPO), agents=str(REPO / "edge_agents"), url=camera.url, mode=reader
+        )
         args = [sys.executable, "-c", script]
     else:
         args = [
@@ -145,13 +158,14 @@ def run(quick: bool = False) -> dict[str, Any]:
         broker = Mosquitto(root / "broker").start()
         try:
             for label, size in SIZES.items():
-                for variant, gop, record_only in (
-                    ("GOP 2 s", 2 * INPUT_FPS, False),
-                    ("GOP 0.5 s", INPUT_FPS // 2, False),
-                    ("record only", 2 * INPUT_FPS, True),
+                for variant, gop, reader in (
+                    ("GOP 2 s", 2 * INPUT_FPS, None),
+                    ("GOP 0.5 s", INPUT_FPS // 2, None),
+                    ("decode only", 2 * INPUT_FPS, "decode"),
+                    ("record only", 2 * INPUT_FPS, "record"),
                 ):
                     log(f"camera agent on an RTSP stream: {label}, {variant}")
-                    work = root / f"{label}-{gop}-{record_only}"
+                    work = root / f"{label}-{gop}-{reader}"
                     clip, sizes = write_h264_clip(
                         work / "clip",
                         scenes=SCENES,
@@ -164,7 +178,7 @@ def run(quick: bool = False) -> dict[str, Any]:
                     camera = RtspCamera(work / "rtsp", clip, sizes, fps=INPUT_FPS).start()
                     try:
                         figures = measure(
-                            camera, broker, work, record_only=record_only, warm_s=warm_s, window_s=window_s
+                            camera, broker, work, reader=reader, warm_s=warm_s, window_s=window_s
                         )
                     finally:
                         camera.stop()
