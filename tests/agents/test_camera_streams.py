@@ -15,6 +15,7 @@ import re
 import statistics
 import subprocess
 from collections.abc import Callable, Iterator
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -250,8 +251,8 @@ def test_rtsp_hands_the_cameras_own_packets_to_the_recorder(rtsp_camera: RtspCam
         for index, packet in enumerate(sink.packets[first_key:]):
             av_packet = av.Packet(packet.data)
             av_packet.stream = stream
-            av_packet.time_base = stream.time_base
-            av_packet.pts = av_packet.dts = index * 9000
+            av_packet.time_base = Fraction(1, 90000)
+            av_packet.pts = av_packet.dts = index * 9000  # 10 fps
             container.mux(av_packet)
     with av.open(str(out)) as container:
         decoded = sum(1 for _ in container.decode(video=0))
