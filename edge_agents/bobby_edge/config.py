@@ -29,8 +29,8 @@ from .protocol import (
     is_valid_service_id,
     is_valid_text,
 )
-from .state_store import default_state_dir
 from .redaction import redact_url
+from .state_store import default_state_dir
 
 ENV_PREFIX = "BOBBY_"
 DEFAULT_MAX_PAYLOAD = MAX_JPEG_BYTES

@@ -54,6 +54,13 @@ def rtsp_camera(tmp_path: Path) -> Iterator[RtspCamera]:
     camera.stop()
 
 
+def source_problem(stats: dict[str, Any]) -> str | None:
+    """The detail of the `source_unavailable` problem in a stats payload, or None."""
+    return next(
+        (p["detail"] for p in stats.get("problems", []) if p["code"] == protocol.SOURCE_UNAVAILABLE), None
+    )
+
+
 def stats(probe: Probe, since: int = 0) -> list[dict[str, Any]]:
     return [
         protocol.parse_message(m.topic, m.payload)[1]
@@ -106,7 +113,7 @@ def test_rtsp_frames_at_the_configured_rate_and_info(
     # The agent's schedule, not the camera's 10 fps: one frame every 1/4 s.
     gaps = [b - a for a, b in zip(frame_times(sent[1:]), frame_times(sent[2:]), strict=False)]
     assert statistics.median(gaps) == pytest.approx(0.25, abs=0.05)
-    assert all(s["source_error"] is None for s in stats(probe)[1:])
+    assert all(source_problem(s) is None for s in stats(probe)[1:])
 
 
 def test_rtsp_frames_become_detections(
@@ -128,8 +135,8 @@ def test_rtsp_stream_loss_is_reported_then_cleared_after_a_camera_restart(
         probe.on_topic(f"{TOPIC}/frame", timeout=30)
         rtsp_camera.stop()  # killed: the camera lost power
         lost = probe.mark()
-        wait_stats(probe, lambda s: s["source_error"] is not None, timeout=20, since=lost)
-        error = next(s["source_error"] for s in stats(probe, lost) if s["source_error"])
+        wait_stats(probe, lambda s: source_problem(s) is not None, timeout=20, since=lost)
+        error = next(p for s in stats(probe, lost) if (p := source_problem(s)))
         assert "stream lost" in error or "cannot connect" in error
         assert PASSWORD not in error
 
@@ -137,7 +144,7 @@ def test_rtsp_stream_loss_is_reported_then_cleared_after_a_camera_restart(
         back = probe.mark()
         wait_stats(
             probe,
-            lambda s: s["source_error"] is None and s["source_reconnects"] >= 1 and s["fps"] > 0,
+            lambda s: source_problem(s) is None and s["source_reconnects"] >= 1 and s["fps"] > 0,
             timeout=45,
             since=back,
         )
@@ -152,10 +159,10 @@ def test_rtsp_stalled_stream_is_noticed_not_waited_on(
         probe.on_topic(f"{TOPIC}/frame", timeout=30)
         rtsp_camera.freeze()  # the connection stays open; nothing comes through it
         frozen = probe.mark()
-        wait_stats(probe, lambda s: s["source_error"] is not None, timeout=20, since=frozen)
+        wait_stats(probe, lambda s: source_problem(s) is not None, timeout=20, since=frozen)
         rtsp_camera.thaw()
         wait_stats(
-            probe, lambda s: s["source_error"] is None and s["fps"] > 0, timeout=45, since=probe.mark()
+            probe, lambda s: source_problem(s) is None and s["fps"] > 0, timeout=45, since=probe.mark()
         )
 
 

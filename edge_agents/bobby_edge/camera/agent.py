@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import statistics
 import threading
 import time
@@ -34,6 +35,7 @@ PREVIEW_QUALITY = 70
 ERROR_LOG_EVERY = 60.0  # seconds between repeated capture-error messages (journald stays readable)
 REOPEN_AFTER_ERRORS = 10  # consecutive failed captures before the source is closed and reopened
 REOPEN_EVERY = 30.0  # ... and at most this often
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 IDLE_WAIT = 1.0  # how long the loop sleeps while disabled or offline before looking again
 
 
@@ -88,6 +90,7 @@ class CameraAgent(Service):
         self._last_motion_error = -ERROR_LOG_EVERY
         self.motion = MotionDetector() if config.motion else None
         self._failing = False  # REOPEN_AFTER_ERRORS captures in a row have failed
+        self._source_problem: str | None = None  # the detail of `source_unavailable`, as reported
 
     # --- Service hooks ------------------------------------------------------------
 
@@ -130,7 +133,17 @@ class CameraAgent(Service):
             self._full_preview_requested = True
         self._wake.set()
 
+    def _report_source_problem(self) -> None:
+        """`source_unavailable` in the stats' problems while no frames come (docs/protocol.md)."""
+        detail = self.source.problem or (self._last_error if self._failing else None)
+        if detail is not None:
+            detail = CONTROL_CHARACTERS.sub(" ", detail)[:256]  # the protocol's text rule
+        if detail != self._source_problem:
+            self._source_problem = detail
+            self.mqtt.problems.set(protocol.SOURCE_UNAVAILABLE, detail is not None, detail or "")
+
     def stats(self, interval: float) -> dict[str, Any]:
+        self._report_source_problem()  # before the heartbeat reads the problems
         with self._counts_lock:
             sent, ticks, late = self._interval_sent, self._interval_ticks, self._interval_late
             seconds, self._capture_seconds = self._capture_seconds, []
@@ -146,8 +159,6 @@ class CameraAgent(Service):
             "capture_slow": self.enabled and ticks > 0 and 2 * late >= ticks,
             "capture_ms": round(statistics.median(seconds) * 1000, 1) if seconds else None,
             "motion_ms": round(statistics.median(motion) * 1000, 2) if motion else None,
-            # Why no frames come (a lost stream, a camera that keeps failing); null when fine.
-            "source_error": self.source.problem or (self._last_error if self._failing else None),
             "source_reconnects": self.source.reconnects,
         }
 
