@@ -13,8 +13,12 @@ Rules for the caller:
 - `time` is the Unix time (seconds) the frame was captured; times increase. It places
   the frame in the pre-roll and in the chunk timeline (MPEG-TS timestamps derive from it).
 - `keyframe` is true for an IDR frame. Chunks and the pre-roll are cut only at
-  keyframes, so send one about every 2 s (a keyframe interval of about 2 × fps).
+  keyframes, so send one about every 2 s (a keyframe interval of about 2 × fps), and
+  never less often than every 10 s (a chunk is at most 10 s, cut at keyframes).
   Packets before the first keyframe are dropped (nothing can decode them).
+- No B-frames: decoding order is presentation order (the chunk muxer sets pts = dts
+  from `time`). The Pi's encoder, x264 with `zerolatency` and most IP cameras' live
+  streams qualify; a stream with B-frames needs pts/dts here first.
 - `extradata` holds the parameter sets (SPS/PPS, Annex B) when keyframes do not carry
   them in-band (RTSP gives them in the SDP); None when every keyframe repeats them.
 - Call `set_format` before the first packet and again whenever the stream changes
