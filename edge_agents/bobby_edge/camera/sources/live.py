@@ -334,14 +334,14 @@ class LiveStream:
                 _LOGGER.warning("%s: recording cannot take this stream: %s", self.name, err)
                 self._sink = None
                 return anchor, last_time
-        if packet.pts is not None and packet.dts is not None and packet.pts != packet.dts:
-            if not self._b_frames_warned:
-                self._b_frames_warned = True
-                _LOGGER.warning(
-                    "%s sends B-frames: recordings from it may stutter; turn B-frames off in the "
-                    "camera's encoder settings (most cameras call it 'smart codec' or 'H.264+')",
-                    self.name,
-                )
+        b_frame = packet.pts is not None and packet.dts is not None and packet.pts != packet.dts
+        if b_frame and not self._b_frames_warned:
+            self._b_frames_warned = True
+            _LOGGER.warning(
+                "%s sends B-frames, which recordings do not take (frames would play out of order): "
+                "turn B-frames off in the camera's encoder settings",
+                self.name,
+            )
         wall = time.time()
         stamp = packet.dts if packet.dts is not None else packet.pts
         if stamp is None or stream.time_base is None:
