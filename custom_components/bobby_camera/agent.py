@@ -32,6 +32,8 @@ class Agent:
     last_detection: protocol.DetectionPayload | None = None
     snapshot: bytes | None = None
     preview: bytes | None = None
+    # Cameras: people in the last detection at or above the threshold (None: none since start).
+    people: int | None = None
     # Whether the platforms were told it exists (its entities are created then).
     offered: bool = False
 
@@ -88,6 +90,11 @@ class Agent:
     def enabled(self) -> bool | None:
         """The acknowledged `enabled` state."""
         return None if self.state is None else self.state["enabled"]
+
+
+def people_in(detection: protocol.DetectionPayload) -> int:
+    """How many people a detection saw: `person_count`, or its boxes from an older detector."""
+    return detection.get("person_count", len(detection["boxes"]))
 
 
 def agent_key(kind: str, agent_id: str) -> str:

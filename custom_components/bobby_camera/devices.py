@@ -8,11 +8,23 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 
+from . import protocol
 from .agent import Agent, parse_agent_key
 from .compat import find_device, via_device
 from .const import DOMAIN
 
 MANUFACTURER = "Bobby Camera"
+
+# What a camera's `source` (info, docs/protocol.md) is, as the device page's model says it.
+SOURCE_LABELS = {
+    "picamera": "Raspberry Pi camera",
+    "images": "image folder",
+    "video": "video file",
+    "http": "HTTP snapshots",
+    "rtsp": "RTSP stream",
+    "rtsps": "RTSP stream over TLS",
+    "v4l2": "USB webcam",
+}
 
 
 class AgentDevices:
@@ -54,10 +66,12 @@ class AgentDevices:
             config_entry_id=self.entry.entry_id,
             identifiers={(DOMAIN, agent.key)},
             manufacturer=MANUFACTURER,
-            model=f"{agent.kind.capitalize()} agent" if agent.announced else "MQTT camera",
+            model=device_model(agent),
             model_id=info.get("model") if info else None,
             name=agent.name,
             sw_version=info["version"] if info else None,
+            # The stream the camera delivers is what its hardware is to the agent; None clears it.
+            hw_version=stream_summary(info) if info else None,
             **extra,
         )
 
@@ -65,6 +79,33 @@ class AgentDevices:
         """The id of the agent's device, for events and automations."""
         device = find_device(dr.async_get(self.hass), self.entry.entry_id, (DOMAIN, agent.key))
         return device.id if device else None
+
+
+def device_model(agent: Agent) -> str:
+    """`Camera agent (RTSP stream)`: the kind, and for a camera the source type it announced."""
+    if not agent.announced:
+        return "MQTT camera"
+    model = f"{agent.kind.capitalize()} agent"
+    if agent.info is not None and (source := agent.info.get("source")):
+        model += f" ({SOURCE_LABELS.get(source, source)})"
+    return model
+
+
+def stream_summary(info: protocol.InfoPayload) -> str | None:
+    """`h264 1920×1080 15 fps`: a camera's video stream as far as it is known; None without one."""
+    parts = []
+    if codec := info.get("stream_codec"):
+        parts.append(codec)
+    if size := info.get("stream_resolution"):
+        parts.append(resolution_text(size))
+    if (fps := info.get("stream_fps")) is not None:
+        parts.append(f"{fps:g} fps")
+    return " ".join(parts) or None
+
+
+def resolution_text(size: list[int]) -> str:
+    """`1920×1080` from `[width, height]`."""
+    return "×".join(str(side) for side in size)
 
 
 def agent_key_of(device: dr.DeviceEntry) -> str | None:

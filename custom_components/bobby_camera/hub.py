@@ -23,7 +23,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 
 from . import protocol
-from .agent import Agent, agent_key
+from .agent import Agent, agent_key, people_in
 from .alarm import Alarm
 from .commands import Commands
 from .const import (
@@ -289,6 +289,8 @@ class BobbyHub:
 
     def _on_detection(self, agent: Agent, detection: protocol.DetectionPayload) -> None:
         agent.last_detection = detection
+        if detection["score"] >= agent.person.threshold:  # what the person sensor counts
+            agent.people = people_in(detection)
         for transition in agent.person.detection(detection["score"]):
             if transition is PersonTransition.DETECTED:
                 self._person_detected(agent, detection)

@@ -1,4 +1,12 @@
-"""Sensors: camera fps and last score; detector inference time, analysed fps, dropped frames."""
+"""Sensors: camera fps, last score, person count, motion time and stream; detector costs.
+
+Person count: while the person sensor is on, the people in the last detection at or above
+the threshold (`person_count`, or its boxes from an older detector); 0 while it is off.
+Detections come only when someone is seen, so the count cannot fall by itself: it drops
+to 0 when the person sensor clears, never in between, and never says people are there
+while the person sensor says nobody is. Over a restart it comes back with the person
+state (restored).
+"""
 
 from __future__ import annotations
 
@@ -7,18 +15,20 @@ from dataclasses import dataclass
 from typing import Any, override
 
 from homeassistant.components.sensor import (
+    RestoreSensor,
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
     SensorStateClass,
 )
 from homeassistant.const import EntityCategory, UnitOfTemperature, UnitOfTime
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import protocol
 from .agent import Agent
 from .const import DETECTION_CHANNELS
+from .devices import resolution_text
 from .entity import BobbyEntity, BobbyEntityDescription, async_add_agent_entities
 from .hub import BobbyConfigEntry
 
@@ -50,6 +60,31 @@ def _camera_agent(agent: Agent) -> bool:
 
 def _detector(agent: Agent) -> bool:
     return agent.kind == "detector" and agent.announced
+
+
+def _people(agent: Agent) -> int | None:
+    return agent.people if agent.person.on else 0
+
+
+# Sources that deliver a video stream (their info carries `stream_*`: docs/protocol.md).
+STREAM_SOURCES = frozenset({"rtsp", "rtsps", "v4l2"})
+
+
+def _streaming_camera(agent: Agent) -> bool:
+    info = agent.info
+    return (
+        agent.kind == "camera"
+        and info is not None
+        and (info.get("source") in STREAM_SOURCES or "stream_codec" in info or "stream_resolution" in info)
+    )
+
+
+def _stream_resolution(agent: Agent) -> str | None:
+    size = None if agent.info is None else agent.info.get("stream_resolution")
+    return None if size is None else resolution_text(size)
+
+
+PERSON_COUNT = "person_count"
 
 
 DESCRIPTIONS: tuple[BobbySensorDescription, ...] = (
@@ -112,6 +147,82 @@ DESCRIPTIONS: tuple[BobbySensorDescription, ...] = (
         value_fn=_stat(lambda s: s.get("cpu_temperature")),
         exists_fn=lambda a: a.announced,
     ),
+    # --- people and the cost of finding them (issue 13) ---
+    BobbySensorDescription(
+        key=PERSON_COUNT,
+        translation_key=PERSON_COUNT,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=_people,
+        exists_fn=lambda a: a.kind == "camera",
+        available_fn=lambda a: True,  # like the person sensor: detections, not the heartbeat
+        channels=DETECTION_CHANNELS,  # the clearing timer refreshes every entity of the agent
+    ),
+    BobbySensorDescription(
+        key="frame_time",
+        translation_key="frame_time",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.MILLISECONDS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=_stat(lambda s: s.get("frame_ms_p50")),
+        exists_fn=_detector,
+    ),
+    BobbySensorDescription(
+        key="regions_per_frame",
+        translation_key="regions_per_frame",
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,  # follows the motion in every camera
+        value_fn=_stat(lambda s: s.get("regions_per_frame")),
+        exists_fn=_detector,
+    ),
+    BobbySensorDescription(
+        key="tiles_per_frame",
+        translation_key="tiles_per_frame",
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,  # follows which cameras send regions
+        value_fn=_stat(lambda s: s.get("tiles_per_frame")),
+        exists_fn=_detector,
+    ),
+    BobbySensorDescription(
+        key="workers",
+        translation_key="workers",
+        entity_category=EntityCategory.DIAGNOSTIC,  # a setting: no statistics
+        value_fn=_stat(lambda s: s.get("workers")),
+        exists_fn=_detector,
+    ),
+    BobbySensorDescription(
+        key="motion_time",
+        translation_key="motion_time",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.MILLISECONDS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=_stat(lambda s: s.get("motion_ms")),
+        exists_fn=_camera_agent,
+    ),
+    # --- the stream of an RTSP camera or a webcam (issue 14); the device page also shows
+    # the source type (model) and the whole stream (hardware): devices.py ---
+    BobbySensorDescription(
+        key="stream_resolution",
+        translation_key="stream_resolution",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_stream_resolution,
+        exists_fn=_streaming_camera,
+    ),
+    BobbySensorDescription(
+        key="stream_codec",
+        translation_key="stream_codec",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda a: None if a.info is None else a.info.get("stream_codec"),
+        exists_fn=_streaming_camera,
+    ),
 )
 
 
@@ -119,7 +230,12 @@ async def async_setup_entry(
     hass: HomeAssistant, entry: BobbyConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
 ) -> None:
     """Add sensors for known agents and for those that appear later."""
-    async_add_agent_entities(entry, async_add_entities, DESCRIPTIONS, BobbySensor)
+    async_add_agent_entities(
+        entry, async_add_entities, [d for d in DESCRIPTIONS if d.key != PERSON_COUNT], BobbySensor
+    )
+    async_add_agent_entities(
+        entry, async_add_entities, [d for d in DESCRIPTIONS if d.key == PERSON_COUNT], BobbyPersonCountSensor
+    )
 
 
 class BobbySensor(BobbyEntity, SensorEntity):
@@ -138,3 +254,33 @@ class BobbySensor(BobbyEntity, SensorEntity):
     def native_value(self) -> Any:
         """Return the value."""
         return self.entity_description.value_fn(self.agent)
+
+
+class BobbyPersonCountSensor(BobbySensor, RestoreSensor):
+    """Person count; comes back with the person state over a restart (detections are not retained).
+
+    Written only when the count changes: detections come many times a second and mostly
+    repeat it.
+    """
+
+    _written: int | None = None
+
+    @callback
+    @override
+    def _handle_update(self, channel: str | None) -> None:
+        if channel is not None and channel not in self.entity_description.channels:
+            return
+        if (value := self.native_value) != self._written:
+            self._written = value
+            self.async_write_ha_state()
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Take the count from before the restart where no detection has arrived since."""
+        await super().async_added_to_hass()
+        if self.agent.people is None and (last := await self.async_get_last_sensor_data()) is not None:
+            value = last.native_value
+            # 0 was stored while nobody was there: it says nothing about the people of a
+            # sighting the person sensor restores.
+            if isinstance(value, int | float) and value >= 1:
+                self.agent.people = int(value)
