@@ -1,13 +1,14 @@
-"""Config, options and reconfigure flows."""
+"""Config flows (user, MQTT discovery, reconfigure) and the options flow."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import voluptuous as vol
 from homeassistant.config_entries import ConfigEntry, ConfigFlow, ConfigFlowResult, OptionsFlow
 from homeassistant.core import callback
 from homeassistant.helpers import selector
+from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 
 from . import protocol
 from .compat import OptionsFlowBase
@@ -20,6 +21,7 @@ from .const import (
     DEFAULT_BASE_TOPIC,
     DEFAULT_OPTIONS,
     DOMAIN,
+    LOGGER,
 )
 
 MQTT_DOMAIN = "mqtt"
@@ -65,6 +67,10 @@ class BobbyCameraConfigFlow(ConfigFlow, domain=DOMAIN):
 
     VERSION = 1
 
+    def __init__(self) -> None:
+        """Nothing discovered yet."""
+        self._discovered_base_topic: str | None = None
+
     def _mqtt_missing(self) -> bool:
         return not any(
             entry.disabled_by is None for entry in self.hass.config_entries.async_entries(MQTT_DOMAIN)
@@ -74,19 +80,62 @@ class BobbyCameraConfigFlow(ConfigFlow, domain=DOMAIN):
         """Ask for the base topic; abort when MQTT is not set up."""
         if self._mqtt_missing():
             return self.async_abort(reason="mqtt_not_configured")
-        await self.async_set_unique_id(DOMAIN)
+        # A discovered flow waiting under "Discovered" must not block setting up by hand
+        # (e.g. on another base topic): HA aborts the discovered one when this one finishes.
+        await self.async_set_unique_id(DOMAIN, raise_on_progress=False)
         self._abort_if_unique_id_configured()
         errors: dict[str, str] = {}
         if user_input is not None and not (errors := _check_base_topic(user_input)):
-            return self.async_create_entry(
-                title="Bobby Camera", data={}, options={**DEFAULT_OPTIONS, **user_input}
-            )
+            return self._create_hub(user_input[CONF_BASE_TOPIC])
         return self.async_show_form(
             step_id="user",
             data_schema=self.add_suggested_values_to_schema(
                 _base_topic_schema(DEFAULT_BASE_TOPIC), user_input
             ),
             errors=errors,
+        )
+
+    async def async_step_mqtt(self, discovery_info: MqttServiceInfo) -> ConfigFlowResult:
+        """An agent announced itself on a manifest topic (`bobby/camera/+/info`, ...).
+
+        Runs only while no hub entry exists: with an entry (or an ignored discovery), HA's
+        flow manager aborts before this step (`single_config_entry`), and the hub's own
+        subscriptions see every agent. The payload is from the bus, so it is checked by the
+        protocol module like any other message before anything of it is shown.
+        """
+        await self.async_set_unique_id(DOMAIN)
+        self._abort_if_unique_id_configured()
+        try:
+            topic, info = protocol.parse_message(discovery_info.topic, discovery_info.payload)
+        except protocol.ProtocolError as err:
+            # The reason only, never the payload (it is from anyone on the broker).
+            LOGGER.debug("Not offering Bobby Camera for %s: %s", discovery_info.topic, err)
+            return self.async_abort(reason="invalid_discovery_info")
+        if topic.channel != "info":  # the manifest subscribes to info topics only
+            return self.async_abort(reason="invalid_discovery_info")
+        self._discovered_base_topic = topic.base
+        self.context["title_placeholders"] = {
+            "name": cast(protocol.InfoPayload, info).get("name") or topic.service_id,
+            "base_topic": topic.base,
+        }
+        return await self.async_step_discovery_confirm()
+
+    async def async_step_discovery_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask before adding the hub an agent's announcement offered."""
+        assert self._discovered_base_topic is not None
+        if user_input is not None:
+            return self._create_hub(self._discovered_base_topic)
+        self._set_confirm_only()
+        return self.async_show_form(
+            step_id="discovery_confirm",
+            description_placeholders=self.context["title_placeholders"],
+        )
+
+    def _create_hub(self, base_topic: str) -> ConfigFlowResult:
+        return self.async_create_entry(
+            title="Bobby Camera", data={}, options={**DEFAULT_OPTIONS, CONF_BASE_TOPIC: base_topic}
         )
 
     async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
