@@ -106,3 +106,13 @@ async def test_user_flow_refuses_what_the_agents_refuse(
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"base_topic": base})
     assert result["errors"] == {"base_topic": "invalid_base_topic"}
+
+
+async def test_reconfigure_aborts_without_mqtt(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    """MQTT removed since: reconfigure says what to do instead of saving a topic nobody reads."""
+    mock_config_entry.add_to_hass(hass)
+    result = await mock_config_entry.start_reconfigure_flow(hass)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "mqtt_not_configured"

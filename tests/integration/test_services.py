@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 
 import pytest
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 from custom_components.bobby_camera.const import DOMAIN
@@ -98,3 +100,54 @@ async def test_invalid_targets(
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(DOMAIN, service, {"device_id": device_id, **data}, blocking=True)
     assert err.value.translation_key == key
+
+
+async def test_request_preview_unanswered(
+    hass: HomeAssistant, devices: dict[str, str], freezer: FrozenDateTimeFactory
+) -> None:
+    """A camera that does not answer: a translated timeout error naming it."""
+    call = hass.async_create_background_task(
+        hass.services.async_call(
+            DOMAIN, "request_preview", {"device_id": devices["camera_porch"]}, blocking=True
+        ),
+        "preview",
+    )
+    for _ in range(20):
+        await asyncio.sleep(0)
+    freezer.tick(timedelta(seconds=10.5))
+    async_fire_time_changed(hass)
+    with pytest.raises(HomeAssistantError) as err:
+        await call
+    assert err.value.translation_key == "command_timeout"
+    assert err.value.translation_placeholders["name"] == "Porch"
+
+
+async def test_device_of_another_integration(
+    hass: HomeAssistant, devices: dict[str, str], device_registry: dr.DeviceRegistry
+) -> None:
+    """A device id that exists but is not ours is an unknown device, not a crash."""
+    other = MockConfigEntry(domain="demo")
+    other.add_to_hass(hass)
+    lamp = device_registry.async_get_or_create(config_entry_id=other.entry_id, identifiers={("demo", "lamp")})
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "set_enabled", {"device_id": lamp.id, "enabled": True}, blocking=True
+        )
+    assert err.value.translation_key == "unknown_device"
+
+
+async def test_actions_while_the_hub_is_unloaded(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    devices: dict[str, str],
+    mqtt_mock: MqttMockHAClient,
+) -> None:
+    """Actions stay registered; with the hub unloaded they say so and send nothing."""
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    mqtt_mock.async_publish.reset_mock()
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "set_enabled", {"device_id": devices["camera_porch"], "enabled": False}, blocking=True
+        )
+    assert err.value.translation_key == "not_loaded"
+    mqtt_mock.async_publish.assert_not_called()

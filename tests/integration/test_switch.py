@@ -154,3 +154,23 @@ async def test_switch_unavailable_while_offline(hass: HomeAssistant, agents: Moc
     fire(hass, "bobby/camera/porch/status", "offline")
     await hass.async_block_till_done()
     assert hass.states.get(CAMERA_SWITCH).state == STATE_UNAVAILABLE
+
+
+async def test_hub_switch_names_the_agent_that_did_not_answer(
+    hass: HomeAssistant, agents: MockConfigEntry, mqtt_mock: MqttMockHAClient, freezer: FrozenDateTimeFactory
+) -> None:
+    """Disarm-all with one silent agent: the others are switched, and the action fails
+    (once every agent answered or timed out) naming the one that did not answer."""
+    task = _call(hass, SERVICE_TURN_OFF, HUB_SWITCH)
+    await _settle()
+    (cam,) = _sent(mqtt_mock, "bobby/camera/porch/set")
+    await _ack(hass, "bobby/camera/porch/ack", cam["id"], enabled=False, fps=2.0)
+    assert not task.done()
+    freezer.tick(timedelta(seconds=10.5))
+    async_fire_time_changed(hass)
+    with pytest.raises(HomeAssistantError) as err:
+        await task
+    assert err.value.translation_key == "command_timeout"
+    assert err.value.translation_placeholders["name"] == "Pi 4 detector"
+    assert hass.states.get(CAMERA_SWITCH).state == "off"
+    assert hass.states.get("switch.pi_4_detector_enabled").state == "on"
