@@ -174,3 +174,20 @@ async def test_hub_switch_names_the_agent_that_did_not_answer(
     assert err.value.translation_placeholders["name"] == "Pi 4 detector"
     assert hass.states.get(CAMERA_SWITCH).state == "off"
     assert hass.states.get("switch.pi_4_detector_enabled").state == "on"
+
+
+async def test_an_ack_counts_only_from_the_agent_commanded(
+    hass: HomeAssistant, agents: MockConfigEntry, mqtt_mock: MqttMockHAClient
+) -> None:
+    """The detector (or anyone) echoing the camera's request id does not answer for the
+    camera; an ack nobody asked for changes nothing."""
+    task = _call(hass, SERVICE_TURN_OFF, CAMERA_SWITCH)
+    await _settle()
+    (cam,) = _sent(mqtt_mock, "bobby/camera/porch/set")
+    await _ack(hass, "bobby/detector/pi4/ack", cam["id"], enabled=False, threshold=0.5)
+    await _ack(hass, "bobby/camera/porch/ack", "0123456789abcdef", enabled=False, fps=2.0)
+    assert not task.done()
+    assert hass.states.get(CAMERA_SWITCH).state == "on"
+    await _ack(hass, "bobby/camera/porch/ack", cam["id"], enabled=False, fps=2.0)
+    await task
+    assert hass.states.get(CAMERA_SWITCH).state == "off"
