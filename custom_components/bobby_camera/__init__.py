@@ -11,7 +11,7 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
 from .compat import HAS_OPTIONS_FLOW_RELOAD
-from .const import DOMAIN
+from .const import CONF_BASE_TOPIC, DEFAULT_BASE_TOPIC, DOMAIN
 from .hub import BobbyConfigEntry, BobbyHub
 from .services import async_setup_services
 
@@ -29,6 +29,19 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the actions (once, for every entry)."""
     async_setup_services(hass)
+    return True
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: BobbyConfigEntry) -> bool:
+    """1.1 → 1.2: the base topic moves from the options to the entry's data."""
+    if entry.version > 1:
+        return False  # written by a newer release: do not guess
+    if entry.minor_version < 2:
+        options = dict(entry.options)
+        base_topic = options.pop(CONF_BASE_TOPIC, DEFAULT_BASE_TOPIC)
+        hass.config_entries.async_update_entry(
+            entry, data={**entry.data, CONF_BASE_TOPIC: base_topic}, options=options, minor_version=2
+        )
     return True
 
 

@@ -42,7 +42,6 @@ def _base_topic_schema(default: str) -> vol.Schema:
 def _options_schema(options: dict[str, Any]) -> vol.Schema:
     return vol.Schema(
         {
-            vol.Required(CONF_BASE_TOPIC, default=options[CONF_BASE_TOPIC]): selector.TextSelector(),
             vol.Required(CONF_THRESHOLD, default=options[CONF_THRESHOLD]): selector.NumberSelector(
                 selector.NumberSelectorConfig(
                     min=0.05, max=1.0, step=0.05, mode=selector.NumberSelectorMode.SLIDER
@@ -66,6 +65,8 @@ class BobbyCameraConfigFlow(ConfigFlow, domain=DOMAIN):
     """One hub entry on top of Home Assistant's MQTT integration."""
 
     VERSION = 1
+    # 1.2: the base topic moved from the options to the entry's data (__init__ migrates).
+    MINOR_VERSION = 2
 
     def __init__(self) -> None:
         """Nothing discovered yet."""
@@ -135,7 +136,7 @@ class BobbyCameraConfigFlow(ConfigFlow, domain=DOMAIN):
 
     def _create_hub(self, base_topic: str) -> ConfigFlowResult:
         return self.async_create_entry(
-            title="Bobby Camera", data={}, options={**DEFAULT_OPTIONS, CONF_BASE_TOPIC: base_topic}
+            title="Bobby Camera", data={CONF_BASE_TOPIC: base_topic}, options=dict(DEFAULT_OPTIONS)
         )
 
     async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -143,13 +144,14 @@ class BobbyCameraConfigFlow(ConfigFlow, domain=DOMAIN):
         if self._mqtt_missing():
             return self.async_abort(reason="mqtt_not_configured")
         entry = self._get_reconfigure_entry()
-        current = {**DEFAULT_OPTIONS, **entry.options}
         errors: dict[str, str] = {}
         if user_input is not None and not (errors := _check_base_topic(user_input)):
-            return self.async_update_reload_and_abort(entry, options={**current, **user_input})
+            return self.async_update_reload_and_abort(
+                entry, data_updates={CONF_BASE_TOPIC: user_input[CONF_BASE_TOPIC]}
+            )
         return self.async_show_form(
             step_id="reconfigure",
-            data_schema=_base_topic_schema(str(current[CONF_BASE_TOPIC])),
+            data_schema=_base_topic_schema(str(entry.data[CONF_BASE_TOPIC])),
             errors=errors,
         )
 
@@ -161,12 +163,11 @@ class BobbyCameraConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 class BobbyCameraOptionsFlow(OptionsFlowBase):
-    """Base topic, person threshold and timing, command timeout."""
+    """Person threshold and timing, command timeout (the base topic is reconfigured)."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show and store the options."""
-        errors: dict[str, str] = {}
-        if user_input is not None and not (errors := _check_base_topic(user_input)):
+        if user_input is not None:
             return self.async_create_entry(data=user_input)
-        current = {**DEFAULT_OPTIONS, **self.config_entry.options, **(user_input or {})}
-        return self.async_show_form(step_id="init", data_schema=_options_schema(current), errors=errors)
+        current = {**DEFAULT_OPTIONS, **self.config_entry.options}
+        return self.async_show_form(step_id="init", data_schema=_options_schema(current))

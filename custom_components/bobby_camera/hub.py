@@ -78,7 +78,7 @@ class BobbyHub:
         self.hass = hass
         self.entry = entry
         options = {**DEFAULT_OPTIONS, **entry.options}
-        self.base_topic: str = options[CONF_BASE_TOPIC]
+        self.base_topic: str = entry.data[CONF_BASE_TOPIC]
         self.threshold: float = float(options[CONF_THRESHOLD])
         self.trigger_after: float = float(options[CONF_TRIGGER_AFTER])
         self.clear_after: float = float(options[CONF_CLEAR_AFTER])

@@ -67,10 +67,11 @@ def mock_config_entry(options: dict[str, Any]) -> MockConfigEntry:
     return MockConfigEntry(
         domain=DOMAIN,
         title="Bobby Camera",
-        data={},
+        data={"base_topic": "bobby"},
         options={**DEFAULT_OPTIONS, "clear_after": 30.0, "command_timeout": 10.0, **options},
         unique_id=DOMAIN,
         version=1,
+        minor_version=2,
     )
 
 

@@ -28,7 +28,8 @@ async def test_user_flow_creates_the_hub(hass: HomeAssistant, mqtt_mock: MqttMoc
     assert result["title"] == "Bobby Camera"
     entry = result["result"]
     assert entry.unique_id == DOMAIN
-    assert entry.options == {**DEFAULT_OPTIONS, "base_topic": "home/bobby"}
+    assert entry.data == {"base_topic": "home/bobby"}
+    assert entry.options == DEFAULT_OPTIONS
     await hass.async_block_till_done()
     assert entry.runtime_data.base_topic == "home/bobby"
 
@@ -50,28 +51,19 @@ async def test_only_one_hub(hass: HomeAssistant, init_integration: MockConfigEnt
 async def test_options_flow_reloads_with_new_options(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
-    """Changed options reach a new hub (the entry reloads)."""
+    """Changed options reach a new hub (the entry reloads); the base topic is not an option."""
     old_hub = init_integration.runtime_data
     result = await hass.config_entries.options.async_init(init_integration.entry_id)
     assert result["type"] is FlowResultType.FORM
-    new_options = {
-        "base_topic": "cams",
-        "threshold": 0.7,
-        "trigger_after": 2,
-        "clear_after": 60,
-        "command_timeout": 5,
-    }
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {**new_options, "base_topic": "a/+"}
-    )
-    assert result["errors"] == {"base_topic": "invalid_base_topic"}
+    assert "base_topic" not in result["data_schema"].schema
+    new_options = {"threshold": 0.7, "trigger_after": 2, "clear_after": 60, "command_timeout": 5}
     result = await hass.config_entries.options.async_configure(result["flow_id"], new_options)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     hub = init_integration.runtime_data
     assert hub is not old_hub
     assert (hub.base_topic, hub.threshold, hub.trigger_after, hub.clear_after, hub.command_timeout) == (
-        "cams",
+        "bobby",
         0.7,
         2,
         60,
@@ -92,7 +84,7 @@ async def test_reconfigure_changes_base_topic(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
-    assert init_integration.options["base_topic"] == new_base
+    assert init_integration.data["base_topic"] == new_base
     assert init_integration.options["clear_after"] == 30.0
     topics = {call.args[0] for call in mqtt_mock.async_subscribe.call_args_list}
     assert f"{new_base}/+/+/status" in topics
@@ -116,3 +108,37 @@ async def test_reconfigure_aborts_without_mqtt(
     result = await mock_config_entry.start_reconfigure_flow(hass)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "mqtt_not_configured"
+
+
+async def test_migration_moves_the_base_topic_to_data(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """An entry of 1.1 (base topic among the options) is set up as 1.2 on the same topic."""
+    old = MockConfigEntry(
+        domain=DOMAIN,
+        title="Bobby Camera",
+        data={},
+        options={**DEFAULT_OPTIONS, "base_topic": "home/bobby", "threshold": 0.7},
+        unique_id=DOMAIN,
+        version=1,
+        minor_version=1,
+    )
+    old.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(old.entry_id)
+    await hass.async_block_till_done()
+    assert (old.version, old.minor_version) == (1, 2)
+    assert old.data == {"base_topic": "home/bobby"}
+    assert old.options == {**DEFAULT_OPTIONS, "threshold": 0.7}
+    assert old.runtime_data.base_topic == "home/bobby"
+    topics = {call.args[0] for call in mqtt_mock.async_subscribe.call_args_list}
+    assert "home/bobby/+/+/status" in topics
+
+
+async def test_an_entry_of_a_newer_release_is_not_set_up(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """Downgraded from a release with config entry version 2: a migration error, not a guess."""
+    newer = MockConfigEntry(domain=DOMAIN, data={"base_topic": "bobby"}, unique_id=DOMAIN, version=2)
+    newer.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(newer.entry_id)
+    assert newer.state is config_entries.ConfigEntryState.MIGRATION_ERROR

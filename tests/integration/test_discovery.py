@@ -72,7 +72,8 @@ async def test_an_announcing_agent_offers_the_hub(hass: HomeAssistant, mqtt_mock
     assert result["type"] is FlowResultType.CREATE_ENTRY
     entry = result["result"]
     assert entry.unique_id == DOMAIN
-    assert entry.options == {**DEFAULT_OPTIONS, "base_topic": "bobby"}
+    assert entry.data == {"base_topic": "bobby"}
+    assert entry.options == DEFAULT_OPTIONS
     await hass.async_block_till_done(wait_background_tasks=True)
     assert entry.state is config_entries.ConfigEntryState.LOADED
 
@@ -130,7 +131,7 @@ async def test_a_custom_base_topic_is_taken_from_the_topic(
     assert result["step_id"] == "discovery_confirm"
     assert result["description_placeholders"] == {"name": "Porch", "base_topic": "home/cams"}
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
-    assert result["result"].options["base_topic"] == "home/cams"
+    assert result["result"].data["base_topic"] == "home/cams"
 
 
 async def test_an_agent_without_a_name_is_offered_by_its_id(
@@ -165,7 +166,7 @@ async def test_setting_up_by_hand_while_an_offer_waits(
     assert result["step_id"] == "user"
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"base_topic": "garden"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["result"].options["base_topic"] == "garden"
+    assert result["result"].data["base_topic"] == "garden"
     await hass.async_block_till_done(wait_background_tasks=True)
     assert _offers(hass) == []
 
