@@ -189,7 +189,8 @@ class ProblemReporter:
         placeholders = issue_placeholders(agent, self.base_topic, self.command_timeout)
         for problem in PROBLEMS:
             if problem in report.raised:
-                LOGGER.warning("%s %s: %s", agent.kind, agent.agent_id, problem)
+                # Info, as HA's log-when-unavailable rule asks: the repair issue is the alarm.
+                LOGGER.info("%s %s has a problem: %s", agent.kind, agent.agent_id, problem)
                 ir.async_create_issue(
                     self.hass,
                     DOMAIN,

@@ -226,6 +226,7 @@ async def test_hostile_announcements_offer_nothing(
     await hass.async_block_till_done(wait_background_tasks=True)
     assert _offers(hass) == []
     ours = [r for r in caplog.records if r.name.startswith("custom_components.bobby_camera")]
+    assert [r.getMessage().split(":")[0] for r in ours] == [f"Not offering Bobby Camera for {topic}"]
     assert all(len(r.getMessage()) < 400 for r in ours)
     if len(raw) > 100:
         assert all(raw.decode(errors="replace")[:100] not in r.getMessage() for r in ours)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from datetime import timedelta
 
 import pytest
@@ -161,3 +162,22 @@ async def test_invalid_messages_are_counted_not_fatal(
     fire(hass, "bobby/detector/pi4/stats", payload("detector_pi4", "stats", fps=3.5))
     await hass.async_block_till_done()
     assert hass.states.get("sensor.pi_4_detector_analysed_frame_rate").state == "3.5"
+
+
+async def test_unavailable_is_logged_once_at_info_and_once_back(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """HA's log-when-unavailable rule: one info line when an agent goes, one when it is back,
+    however many messages say the same in between."""
+    caplog.set_level(logging.INFO, logger="custom_components.bobby_camera")
+    caplog.clear()
+    for _ in range(3):
+        fire(hass, "bobby/detector/pi4/status", "offline")
+        await hass.async_block_till_done()
+    fire(hass, "bobby/detector/pi4/status", "online")
+    await hass.async_block_till_done()
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records if r.name.startswith("custom_components")]
+    assert lines == [
+        (logging.INFO, "detector pi4 has a problem: offline"),
+        (logging.INFO, "detector pi4 recovered from: offline"),
+    ]
