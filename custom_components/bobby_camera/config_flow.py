@@ -71,6 +71,7 @@ class BobbyCameraConfigFlow(ConfigFlow, domain=DOMAIN):
     def __init__(self) -> None:
         """Nothing discovered yet."""
         self._discovered_base_topic: str | None = None
+        self._discovered_agent: dict[str, str] = {}
 
     def _mqtt_missing(self) -> bool:
         return not any(
@@ -115,10 +116,13 @@ class BobbyCameraConfigFlow(ConfigFlow, domain=DOMAIN):
         if topic.channel != "info":  # the manifest subscribes to info topics only
             return self.async_abort(reason="invalid_discovery_info")
         self._discovered_base_topic = topic.base
+        # The name is plain text in the "Discovered" card; the dialog's markdown shows only
+        # the id, whose characters cannot form a link, so no announcement can plant one.
         self.context["title_placeholders"] = {
             "name": cast(protocol.InfoPayload, info).get("name") or topic.service_id,
             "base_topic": topic.base,
         }
+        self._discovered_agent = {"kind": topic.kind, "agent_id": topic.service_id, "base_topic": topic.base}
         return await self.async_step_discovery_confirm()
 
     async def async_step_discovery_confirm(
@@ -131,7 +135,7 @@ class BobbyCameraConfigFlow(ConfigFlow, domain=DOMAIN):
         self._set_confirm_only()
         return self.async_show_form(
             step_id="discovery_confirm",
-            description_placeholders=self.context["title_placeholders"],
+            description_placeholders=self._discovered_agent,
         )
 
     def _create_hub(self, base_topic: str) -> ConfigFlowResult:

@@ -129,7 +129,11 @@ async def test_a_custom_base_topic_is_taken_from_the_topic(
         data=_service_info("home/cams/camera/porch/info", payload("camera_porch", "info")),
     )
     assert result["step_id"] == "discovery_confirm"
-    assert result["description_placeholders"] == {"name": "Porch", "base_topic": "home/cams"}
+    assert result["description_placeholders"] == {
+        "kind": "camera",
+        "agent_id": "porch",
+        "base_topic": "home/cams",
+    }
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["result"].data["base_topic"] == "home/cams"
 
@@ -253,3 +257,19 @@ async def test_the_step_refuses_what_is_not_an_info(
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "invalid_discovery_info"
+
+
+async def test_an_announced_name_cannot_put_a_link_in_the_dialog(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """The confirm dialog renders markdown: it shows the agent's id, never its free-text name."""
+    name = "[Update your password here](https://evil.example)"
+    info = payload("camera_porch", "info")
+    info["name"] = name
+    _announce(hass, PORCH_INFO, info)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    [offer] = _offers(hass)
+    result = await hass.config_entries.flow.async_configure(offer["flow_id"])
+    assert result["step_id"] == "discovery_confirm"
+    assert name not in result["description_placeholders"].values()
+    assert result["description_placeholders"]["agent_id"] == "porch"
