@@ -4,11 +4,18 @@ example messages of docs/protocol.md (the agents' side is tests/contract/test_ag
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from custom_components.bobby_camera import protocol
-from tests.contract.examples import base_topics, documented_topic_table, invalid_messages, valid_messages
+from tests.contract.examples import (
+    base_topics,
+    documented_topic_table,
+    invalid_messages,
+    region_examples,
+    valid_messages,
+)
 
 
 @pytest.mark.parametrize(("topic", "payload"), valid_messages())
@@ -91,6 +98,20 @@ def test_commands_we_send_are_valid() -> None:
 def test_base_topic_validation(base: str, valid: bool) -> None:
     """The one base-topic rule (tests/protocol_examples/base_topics.json)."""
     assert protocol.is_valid_base_topic(base) is valid
+
+
+@pytest.mark.parametrize("example", region_examples()["valid"] + region_examples()["invalid"])
+def test_region_examples_read_the_same_in_the_copy(example: dict[str, Any]) -> None:
+    """The copy HACS installs reads the frames' `regions` property as the agents do
+    (tests/protocol_examples/regions.json; the agents' side is tests/contract)."""
+    parsed = protocol.parse_regions(example["value"])
+    assert parsed.readable == example.get("readable", True)
+    assert (parsed.problem is None) == ("why" not in example)
+    assert len(parsed.boxes) == len(example["boxes"])
+    for got, expected in zip(parsed.boxes, example["boxes"], strict=True):
+        assert list(got) == pytest.approx(expected)
+    if parsed.readable and parsed.boxes:
+        assert protocol.parse_regions(protocol.format_regions(parsed.boxes)).boxes == parsed.boxes
 
 
 def test_parser_imports_no_home_assistant() -> None:
