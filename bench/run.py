@@ -25,16 +25,14 @@ from typing import Any
 
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import codec
-import reach
-import streams
-from harness import REPO, BareModel, Bench, Mosquitto, Result, person_frames, start_detector, warm_up
+from bench import codec, reach, streams
+from bench.harness import REPO, BareModel, Bench, Mosquitto, Result, person_frames, start_detector, warm_up
 
 RESULTS = REPO / "bench" / "results"
 PLOT = REPO / "docs" / "performance-latency.png"
-HA_PYTHON = Path.home() / ".cache" / "bobby-camera" / "venv-py313-ha2025" / "bin" / "python"
+# scripts/setup's venvs; bench/run passes the cache it uses.
+CACHE = Path(os.environ.get("BOBBY_CACHE", "~/.cache/bobby-camera")).expanduser()
+HA_PYTHON = CACHE / "venv-py313-ha2025" / "bin" / "python"
 
 
 def log(message: str) -> None:
