@@ -27,10 +27,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "edge_agents")]
+from tests.support.mosquitto import Mosquitto
 
-from tests.support.mosquitto import Mosquitto  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 class BenchMosquitto(Mosquitto):

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 import psutil
-from harness import BareModel, Bench, Mosquitto, Result, start_detector, warm_up
+
+from bench.harness import BareModel, Bench, Mosquitto, Result, start_detector, warm_up
 
 # One region per frame, where a distant person would be: one model-sized square.
 REGION = "[[0.3,0.3,0.4,0.5]]"

@@ -20,21 +20,30 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import codec
-import reach
-import streams
-from harness import REPO, BareModel, Bench, Mosquitto, Result, person_frames, start_detector, warm_up
+from bench import codec, reach, streams
+from bench.harness import (
+    REPO,
+    BareModel,
+    Bench,
+    Detector,
+    Mosquitto,
+    Result,
+    person_frames,
+    start_detector,
+    warm_up,
+)
 
 RESULTS = REPO / "bench" / "results"
 PLOT = REPO / "docs" / "performance-latency.png"
-HA_PYTHON = Path.home() / ".cache" / "bobby-camera" / "venv-py313-ha2025" / "bin" / "python"
+# scripts/setup's venvs; bench/run passes the cache it uses.
+CACHE = Path(os.environ.get("BOBBY_CACHE", "~/.cache/bobby-camera")).expanduser()
+HA_PYTHON = CACHE / "venv-py313-ha2025" / "bin" / "python"
 
 
 def log(message: str) -> None:
@@ -201,224 +210,290 @@ def machine() -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Settings:
+    """How long and how often each phase measures (shorter with --quick)."""
+
+    quick: bool
+    threads: int
+    cameras: int
+    level_s: float  # seconds per offered-load level
+    rounds: int  # alternating bare/pipeline rounds
+    round_s: float
+    bare_s: float
+    scale_rounds: int
+    closed_n: int  # frames of the unloaded (closed-loop) latency
+    quiet_wait: float  # seconds to wait for a quiet machine before each phase
+    profile: bool
+    phases: frozenset[str]  # core, reach, streams
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Settings:
+        quick = bool(args.quick)
+        return cls(
+            quick=quick,
+            threads=args.threads,
+            cameras=args.cameras,
+            level_s=args.duration if args.duration else (6.0 if quick else 60.0),
+            rounds=2 if quick else 6,
+            round_s=3.0 if quick else 6.0,
+            bare_s=1.5 if quick else 3.0,
+            scale_rounds=1 if quick else 3,
+            closed_n=40 if quick else 300,
+            quiet_wait=args.quiet_wait if args.quiet_wait is not None else (5.0 if quick else 60.0),
+            profile=args.profile,
+            phases=frozenset(args.phases.split(",")),
+        )
+
+    def record(self) -> dict[str, Any]:
+        """The settings as results/*.json has them."""
+        return {
+            "threads": self.threads,
+            "cameras": self.cameras,
+            "level_seconds": self.level_s,
+            "rounds": self.rounds,
+            "round_seconds": self.round_s,
+            "bare_seconds": self.bare_s,
+            "closed_loop_frames": self.closed_n,
+            "phases": sorted(self.phases),
+        }
+
+
+@dataclass
+class Rig:
+    """What every detector phase uses: the settings, the broker, the load generator, the frames."""
+
+    settings: Settings
+    bench: Bench
+    frames: list[bytes]
+    workdir: Path
+    mosquitto: psutil.Process
+    load_generator: psutil.Process
+
+    def cpu_of(self, detectors: dict[str, psutil.Process]) -> dict[str, psutil.Process]:
+        """The processes whose CPU a phase reports: the detectors, the broker, this process."""
+        return {**detectors, "mosquitto": self.mosquitto, "load generator": self.load_generator}
+
+    def start_detector(self, detector_id: str, threads: int, beside: Detector | None = None) -> Detector:
+        """A detector process, online and warmed up; `beside` a running one of the same group,
+        both warm up together (briefly: that one is warm already)."""
+        det = start_detector(self.bench.broker, detector_id, threads, self.workdir)
+        self.bench.wait_online([det.id])
+        if beside:
+            warm_up(self.bench, self.frames, [beside.id, det.id], seconds=1.0)
+        else:
+            warm_up(self.bench, self.frames, [det.id])
+        return det
+
+    def alternate(
+        self,
+        bare: BareModel,
+        det: Detector,
+        cpu_name: str,
+        profile: tuple[int, Path] | None = None,
+    ) -> dict[str, Any]:
+        s = self.settings
+        return alternate(
+            self.bench,
+            self.frames,
+            bare,
+            [det.id],
+            rounds=s.rounds,
+            bare_s=s.bare_s,
+            round_s=s.round_s,
+            cameras=s.cameras,
+            cpu_of=self.cpu_of({cpu_name: det.ps}),
+            profile=profile,
+        )
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    quick = args.quick
-    level_s = args.duration if args.duration else (6.0 if quick else 60.0)
-    rounds = 2 if quick else 6
-    round_s = 3.0 if quick else 6.0
-    bare_s = 1.5 if quick else 3.0
-    scale_rounds = 1 if quick else 3
-    closed_n = 40 if quick else 300
-    threads = args.threads
-    phases = set(args.phases.split(","))
+    """Every phase in order; the results as results/*.json has them."""
+    settings = Settings.from_args(args)
     out: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-        "quick": quick,
+        "quick": settings.quick,
         "machine": machine(),
-    }
-    out["settings"] = {
-        "threads": threads,
-        "cameras": args.cameras,
-        "level_seconds": level_s,
-        "rounds": rounds,
-        "round_seconds": round_s,
-        "bare_seconds": bare_s,
-        "closed_loop_frames": closed_n,
-        "phases": sorted(phases),
+        "settings": settings.record(),
     }
     frames = person_frames()
     out["frame_bytes"] = [len(f) for f in frames]
 
-    if "core" in phases:
+    if "core" in settings.phases:
         log("JPEG decode/encode")
-        out["codec"] = codec.run(quick)
-    if "streams" in phases:
+        out["codec"] = codec.run(settings.quick)
+    if "streams" in settings.phases:
         log("camera agent per RTSP stream")
-        out["streams"] = streams.run(quick)
+        out["streams"] = streams.run(settings.quick)
 
     workdir = Path(tempfile.mkdtemp(prefix="bobby-bench-"))
     broker = Mosquitto(workdir / "broker").start()
-    bench = Bench(
-        broker, quiet_wait=args.quiet_wait if args.quiet_wait is not None else (5.0 if quick else 60.0)
+    bench = Bench(broker, quiet_wait=settings.quiet_wait)
+    rig = Rig(
+        settings,
+        bench,
+        frames,
+        workdir,
+        mosquitto=psutil.Process(broker.process.pid),  # type: ignore[union-attr]
+        load_generator=psutil.Process(),
     )
-    mosq_ps = psutil.Process(broker.process.pid)  # type: ignore[union-attr]
-    me = psutil.Process()
     try:
-        if "reach" in phases:
-            log("camera motion regions: cost per frame")
-            out["reach"] = {"motion": reach.motion_cost(quick)}
-            out["reach"]["detector"] = reach.run(
-                bench,
-                broker,
-                workdir,
-                frames,
-                rounds=rounds,
-                round_s=round_s,
-                bare_s=bare_s,
-                closed_n=closed_n,
-                mosq_ps=mosq_ps,
-            )
-        if "core" in phases:
-            # --- the detector with `threads` threads: latency, throughput, load --------------
-            bare = BareModel(threads)
-            det = start_detector(broker, "bench-a", threads, workdir)
-            bench.wait_online([det.id])
-            warm_up(bench, frames, [det.id])
-            cpu_of = {"detector": det.ps, "mosquitto": mosq_ps, "load generator": me}
-
-            log(f"unloaded latency ({closed_n} frames one at a time)")
-            bench.wait_quiet()
-            unloaded = bench.closed_loop(frames, closed_n)
-            out["unloaded"] = unloaded.summary()
-
-            log(
-                f"pipeline throughput against the bare model, {threads} thread(s): {rounds} alternating rounds"
-            )
-            profile_path = RESULTS / f"{'quick-' if quick else ''}detector-profile.txt"
-            tp = alternate(
-                bench,
-                frames,
-                bare,
-                [det.id],
-                rounds=rounds,
-                bare_s=bare_s,
-                round_s=round_s,
-                cameras=args.cameras,
-                cpu_of=cpu_of,
-                profile=(det.process.pid, profile_path) if args.profile else None,
-            )
-            out["throughput"] = {"threads": threads, **tp}
-            if args.profile:
-                out["profile"] = summarise_profile(profile_path)
-
-            capacity = tp["pipeline_fps"]
-            levels = []
-            for k in (1, 2, 3):
-                log(f"offered load {k}× capacity ({k * capacity:.0f} frames/s) for {level_s:.0f} s")
-                bench.wait_quiet()
-                res = bench.open_loop(
-                    frames,
-                    k * capacity,
-                    level_s,
-                    cameras=args.cameras,
-                    detector_ids=[det.id],
-                    rss_of=det.ps,
-                    cpu_of=cpu_of,
-                )
-                levels.append(
-                    {
-                        "multiple": k,
-                        **res.summary(),
-                        "rss_series": [(round(t, 1), round(m, 2)) for t, m in res.rss_mb],
-                    }
-                )
-            out["load"] = {"capacity_fps": round(capacity, 2), "levels": levels}
-            det.stop()
-            del bare
-
-            # --- scale-out: one and two single-threaded detectors in one group ----------------
-            one = BareModel(1)
-            d1 = start_detector(broker, "bench-s1", 1, workdir)
-            bench.wait_online([d1.id])
-            warm_up(bench, frames, [d1.id])
-            log(f"1 thread: pipeline against the bare model, {rounds} alternating rounds")
-            p1 = alternate(
-                bench,
-                frames,
-                one,
-                [d1.id],
-                rounds=rounds,
-                bare_s=bare_s,
-                round_s=round_s,
-                cameras=args.cameras,
-                cpu_of={"detector 1": d1.ps, "mosquitto": mosq_ps, "load generator": me},
-            )
-            ones: list[Result] = []
-            twos: list[Result] = []
-            c1 = p1["pipeline_fps"]
-            for i in range(scale_rounds):
-                log(f"scale-out round {i + 1}/{scale_rounds}: 1 detector, then 2")
-                bench.wait_quiet()
-                ones.append(
-                    bench.open_loop(
-                        frames,
-                        1.5 * c1,
-                        round_s,
-                        cameras=args.cameras,
-                        detector_ids=[d1.id],
-                        rss_of=d1.ps,
-                        cpu_of={"detector 1": d1.ps, "mosquitto": mosq_ps, "load generator": me},
-                    )
-                )
-                d2 = start_detector(broker, "bench-s2", 1, workdir)
-                bench.wait_online([d2.id])
-                warm_up(bench, frames, [d1.id, d2.id], seconds=1.0)
-                bench.wait_quiet()
-                twos.append(
-                    bench.open_loop(
-                        frames,
-                        2.5 * c1,
-                        round_s,
-                        cameras=args.cameras,
-                        detector_ids=[d1.id, d2.id],
-                        rss_of=d1.ps,
-                        cpu_of={
-                            "detector 1": d1.ps,
-                            "detector 2": d2.ps,
-                            "mosquitto": mosq_ps,
-                            "load generator": me,
-                        },
-                    )
-                )
-                d2.stop()
-                with bench.lock:
-                    bench.status.pop(d2.id, None)
-            d1.stop()
-            del one
-            one_fps = sum(r.throughput for r in ones) / len(ones)
-            two_fps = sum(r.throughput for r in twos) / len(twos)
-            out["scale_out"] = {
-                "rounds": scale_rounds,
-                "one": {
-                    **ones[-1].summary(),
-                    "throughput_fps": round(one_fps, 2),
-                    "cpu_cores": mean_cpu(ones),
-                    "rounds_fps": [round(r.throughput, 2) for r in ones],
-                },
-                "two": {
-                    **twos[-1].summary(),
-                    "throughput_fps": round(two_fps, 2),
-                    "cpu_cores": mean_cpu(twos),
-                    "rounds_fps": [round(r.throughput, 2) for r in twos],
-                    "by_detector": dict(sum((Counter(r.by_detector) for r in twos), Counter())),
-                },
-                "ratio": round(two_fps / one_fps, 3) if one_fps else None,
-                # fps per core the detectors actually got: what 2 free cores would give, when others ran
-                "fps_per_detector_core": {
-                    "one": round(one_fps / max(1e-9, mean_cpu(ones).get("detector 1", 0)), 2),
-                    "two": round(
-                        two_fps
-                        / max(
-                            1e-9, mean_cpu(twos).get("detector 1", 0) + mean_cpu(twos).get("detector 2", 0)
-                        ),
-                        2,
-                    ),
-                },
-                "rounds_ratio": [
-                    round(b.throughput / a.throughput, 3) for a, b in zip(ones, twos, strict=True)
-                ],
-            }
-            out["throughput_1_thread"] = {"threads": 1, **p1}
+        if "reach" in settings.phases:
+            out["reach"] = measure_reach(rig)
+        if "core" in settings.phases:
+            out |= measure_detector(rig)
+            out["scale_out"], out["throughput_1_thread"] = measure_scale_out(rig)
     finally:
         bench.close()
         broker.stop()
 
-    if not args.skip_ha and "core" in phases:
-        out["ha"] = run_ha(quick)
+    if not args.skip_ha:
+        out["ha"] = run_ha(settings.quick)
     out["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     out["quiet_gates"] = bench.quiet_log
     shutil.rmtree(workdir, ignore_errors=True)
     return out
+
+
+def measure_reach(rig: Rig) -> dict[str, Any]:
+    """Motion regions: their cost per frame in the camera, then the detector with regions and tiles."""
+    s = rig.settings
+    log("camera motion regions: cost per frame")
+    return {
+        "motion": reach.motion_cost(s.quick),
+        "detector": reach.run(
+            rig.bench,
+            rig.bench.broker,
+            rig.workdir,
+            rig.frames,
+            rounds=s.rounds,
+            round_s=s.round_s,
+            bare_s=s.bare_s,
+            closed_n=s.closed_n,
+            mosq_ps=rig.mosquitto,
+        ),
+    }
+
+
+def measure_detector(rig: Rig) -> dict[str, Any]:
+    """The detector with --threads threads: unloaded latency, throughput against the bare
+    model (with a py-spy profile), then latency and memory under offered load."""
+    s = rig.settings
+    out: dict[str, Any] = {}
+    bare = BareModel(s.threads)
+    det = rig.start_detector("bench-a", s.threads)
+
+    log(f"unloaded latency ({s.closed_n} frames one at a time)")
+    rig.bench.wait_quiet()
+    out["unloaded"] = rig.bench.closed_loop(rig.frames, s.closed_n).summary()
+
+    log(f"pipeline throughput against the bare model, {s.threads} thread(s): {s.rounds} alternating rounds")
+    profile_path = RESULTS / f"{'quick-' if s.quick else ''}detector-profile.txt"
+    profile = (det.process.pid, profile_path) if s.profile else None
+    tp = rig.alternate(bare, det, "detector", profile=profile)
+    out["throughput"] = {"threads": s.threads, **tp}
+    if s.profile:
+        out["profile"] = summarise_profile(profile_path)
+
+    out["load"] = measure_load(rig, det, capacity=tp["pipeline_fps"])
+    det.stop()
+    return out
+
+
+def measure_load(rig: Rig, det: Detector, capacity: float) -> dict[str, Any]:
+    """Offered load at 1×, 2× and 3× the measured capacity: latency, drops, memory."""
+    s = rig.settings
+    levels = []
+    for k in (1, 2, 3):
+        log(f"offered load {k}× capacity ({k * capacity:.0f} frames/s) for {s.level_s:.0f} s")
+        rig.bench.wait_quiet()
+        res = rig.bench.open_loop(
+            rig.frames,
+            k * capacity,
+            s.level_s,
+            cameras=s.cameras,
+            detector_ids=[det.id],
+            rss_of=det.ps,
+            cpu_of=rig.cpu_of({"detector": det.ps}),
+        )
+        levels.append(
+            {
+                "multiple": k,
+                **res.summary(),
+                "rss_series": [(round(t, 1), round(m, 2)) for t, m in res.rss_mb],
+            }
+        )
+    return {"capacity_fps": round(capacity, 2), "levels": levels}
+
+
+def measure_scale_out(rig: Rig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One and then two single-threaded detectors in one shared-subscription group, in
+    rounds; returns the scale-out figures and the 1-thread pipeline's throughput."""
+    s = rig.settings
+    one = BareModel(1)
+    d1 = rig.start_detector("bench-s1", 1)
+    log(f"1 thread: pipeline against the bare model, {s.rounds} alternating rounds")
+    p1 = rig.alternate(one, d1, "detector 1")
+    ones: list[Result] = []
+    twos: list[Result] = []
+    c1 = p1["pipeline_fps"]
+    for i in range(s.scale_rounds):
+        log(f"scale-out round {i + 1}/{s.scale_rounds}: 1 detector, then 2")
+        rig.bench.wait_quiet()
+        ones.append(scale_out_round(rig, [d1], 1.5 * c1))
+        d2 = rig.start_detector("bench-s2", 1, beside=d1)
+        rig.bench.wait_quiet()
+        twos.append(scale_out_round(rig, [d1, d2], 2.5 * c1))
+        d2.stop()
+        with rig.bench.lock:
+            rig.bench.status.pop(d2.id, None)
+    d1.stop()
+    return scale_out_summary(ones, twos, s.scale_rounds), {"threads": 1, **p1}
+
+
+def scale_out_round(rig: Rig, detectors: list[Detector], rate: float) -> Result:
+    """Offered load at `rate` over the detectors of one group (memory: the first's)."""
+    return rig.bench.open_loop(
+        rig.frames,
+        rate,
+        rig.settings.round_s,
+        cameras=rig.settings.cameras,
+        detector_ids=[d.id for d in detectors],
+        rss_of=detectors[0].ps,
+        cpu_of=rig.cpu_of({f"detector {i}": d.ps for i, d in enumerate(detectors, 1)}),
+    )
+
+
+def scale_out_summary(ones: list[Result], twos: list[Result], rounds: int) -> dict[str, Any]:
+    one_fps = sum(r.throughput for r in ones) / len(ones)
+    two_fps = sum(r.throughput for r in twos) / len(twos)
+    one_cpu, two_cpu = mean_cpu(ones), mean_cpu(twos)
+    return {
+        "rounds": rounds,
+        "one": {
+            **ones[-1].summary(),
+            "throughput_fps": round(one_fps, 2),
+            "cpu_cores": one_cpu,
+            "rounds_fps": [round(r.throughput, 2) for r in ones],
+        },
+        "two": {
+            **twos[-1].summary(),
+            "throughput_fps": round(two_fps, 2),
+            "cpu_cores": two_cpu,
+            "rounds_fps": [round(r.throughput, 2) for r in twos],
+            "by_detector": dict(sum((Counter(r.by_detector) for r in twos), Counter())),
+        },
+        "ratio": round(two_fps / one_fps, 3) if one_fps else None,
+        # fps per core the detectors actually got: what 2 free cores would give, when others ran
+        "fps_per_detector_core": {
+            "one": round(one_fps / max(1e-9, one_cpu.get("detector 1", 0)), 2),
+            "two": round(
+                two_fps / max(1e-9, two_cpu.get("detector 1", 0) + two_cpu.get("detector 2", 0)),
+                2,
+            ),
+        },
+        "rounds_ratio": [round(b.throughput / a.throughput, 3) for a, b in zip(ones, twos, strict=True)],
+    }
 
 
 def run_ha(quick: bool) -> dict[str, Any]:
@@ -464,154 +539,178 @@ def verdict(ok: bool | None) -> str:
 
 
 def table(r: dict[str, Any]) -> str:
-    lines: list[str] = []
-    add = lines.append
+    """The results as the text report: one block per phase, a blank line between."""
+    blocks = [
+        table_header(r),
+        reach.table(r["reach"], r["machine"]["cores"]) if "reach" in r else [],
+        [streams.table(r["streams"])] if "streams" in r else [],
+    ]
+    if "throughput" in r:  # the core phases ran
+        blocks += [
+            table_throughput(r),
+            table_latency(r),
+            table_load(r),
+            table_scale_out(r),
+            table_codec(r),
+            table_quiet_gates(r),
+            table_ha(r),
+        ]
+    lines = [line for block in blocks if block for line in [*block, ""]]
+    return "\n".join(lines[:-1])
+
+
+def table_header(r: dict[str, Any]) -> list[str]:
     m = r["machine"]
-    add(f"Bobby Camera bench — {r['started']}{' (quick)' if r['quick'] else ''}")
-    add(
+    return [
+        f"Bobby Camera bench — {r['started']}{' (quick)' if r['quick'] else ''}",
         f"machine: {m['cpu']}, {m['cores']} cores ({m['hypervisor'] or 'bare metal'}), {m['memory_gib']} GiB, "
         f"Python {m['python']}, LiteRT {m['packages'].get('ai-edge-litert')}; "
-        f"load average at start {m['loadavg_at_start']}, at end {r.get('loadavg_at_end')}"
-    )
-    add(
-        f"frames: astronaut + camera, 640×480 JPEG q80 ({'/'.join(str(b // 1024) for b in r['frame_bytes'])} KiB)"
-    )
-    add("")
-    if "reach" in r:
-        lines.extend(reach.table(r["reach"], m["cores"]))
-        add("")
-    if "streams" in r:
-        add(streams.table(r["streams"]))
-        add("")
-    if "throughput" not in r:
-        return "\n".join(lines)
-    t = r["throughput"]
-    t1 = r["throughput_1_thread"]
+        f"load average at start {m['loadavg_at_start']}, at end {r.get('loadavg_at_end')}",
+        f"frames: astronaut + camera, 640×480 JPEG q80 ({'/'.join(str(b // 1024) for b in r['frame_bytes'])} KiB)",
+    ]
+
+
+def table_throughput(r: dict[str, Any]) -> list[str]:
     st = r["settings"]
-    add(
+    both = (r["throughput"], r["throughput_1_thread"])
+    lines = [
         f"PIPELINE THROUGHPUT (MQTT in → decode → inference → detection out), against the bare model's invoke(); "
         f"{st['rounds']} alternating rounds of {st['bare_seconds']:.0f} s bare / {st['round_seconds']:.0f} s pipeline "
-        "at 1.5× the bare rate"
-    )
-    add("  threads  bare fps  analyse() fps (ratio)  pipeline fps  RATIO  rounds       target ≥ 0.90")
-    for x in (t, t1):
-        add(
+        "at 1.5× the bare rate",
+        "  threads  bare fps  analyse() fps (ratio)  pipeline fps  RATIO  rounds       target ≥ 0.90",
+    ]
+    for x in both:
+        lines.append(
             f"  {x['threads']:7d}  {x['bare_fps']:8.1f}  {x['analyse_fps']:13.1f} ({x['analyse_ratio']:.2f})  "
             f"{x['pipeline_fps']:12.1f}  {x['ratio']:.3f}  {min(x['rounds_ratio']):.2f}–{max(x['rounds_ratio']):.2f}    "
             f"{verdict(x['ratio'] >= 0.9)}"
         )
-    add(
+    lines.append(
         "  (analyse() = Pipeline.analyse() in the bench process: decode + pre/post-processing, no MQTT, no threads)"
     )
-    for x in (t, t1):
+    for x in both:
         cpu = x["cpu_cores"]
-        add(
+        lines.append(
             f"  CPU during the {x['threads']}-thread pipeline rounds (cores): "
             + ", ".join(f"{k} {v}" for k, v in cpu.items() if k not in ("machine", "steal_total_s"))
             + f"; machine {cpu.get('machine')} of {r['machine']['cores']}"
         )
-    add("")
+    return lines
+
+
+def table_latency(r: dict[str, Any]) -> list[str]:
     u = r["unloaded"]
-    add(f"LATENCY, frame published → detection received (unloaded: {u['sent']} frames one at a time)")
-    add("                  p50     p95     p99   ms")
-    add(
-        f"  latency      {fmt(u['latency_ms']['p50']):>7} {fmt(u['latency_ms']['p95']):>7} {fmt(u['latency_ms']['p99']):>7}"
-    )
-    add(
-        f"  − inference  {fmt(u['overhead_ms']['p50']):>7} {fmt(u['overhead_ms']['p95']):>7} {fmt(u['overhead_ms']['p99']):>7}"
-        f"   target p50 ≤ 10 ms  {verdict(u['overhead_ms']['p50'] <= 10)}"
-    )
+    lat, over = u["latency_ms"], u["overhead_ms"]
     d, o = u["in_detector_minus_inference_ms"], u["detection_delivery_ms"]
-    add(
+    return [
+        f"LATENCY, frame published → detection received (unloaded: {u['sent']} frames one at a time)",
+        "                  p50     p95     p99   ms",
+        f"  latency      {fmt(lat['p50']):>7} {fmt(lat['p95']):>7} {fmt(lat['p99']):>7}",
+        f"  − inference  {fmt(over['p50']):>7} {fmt(over['p95']):>7} {fmt(over['p99']):>7}"
+        f"   target p50 ≤ 10 ms  {verdict(over['p50'] <= 10)}",
         f"    of which: frame in → result out, − inference {fmt(d['p50'])} / {fmt(d['p95'])} / {fmt(d['p99'])};"
-        f" result → subscriber {fmt(o['p50'])} / {fmt(o['p95'])} / {fmt(o['p99'])}"
-    )
-    add(f"  (inference p50 {fmt(u['inference_ms_p50'])} ms)")
-    add("")
+        f" result → subscriber {fmt(o['p50'])} / {fmt(o['p95'])} / {fmt(o['p99'])}",
+        f"  (inference p50 {fmt(u['inference_ms_p50'])} ms)",
+    ]
+
+
+def table_load(r: dict[str, Any]) -> list[str]:
     load = r["load"]
-    base = u["latency_ms"]["p99"]
-    add(
+    base = r["unloaded"]["latency_ms"]["p99"]
+
+    def p99_ratio(level: dict[str, Any]) -> float | None:
+        return level["latency_ms"]["p99"] / base if base and level["latency_ms"]["p99"] else None
+
+    lines = [
         f"OFFERED LOAD (capacity {load['capacity_fps']:.1f} fps, {r['settings']['cameras']} camera(s), "
-        f"{r['settings']['level_seconds']:.0f} s per level; unloaded p99 {fmt(base)} ms)"
-    )
-    add(
-        "  load  offered  analysed  p50 ms  p99 ms  p99/unl  dropped  lost   RSS MB first→last (max)  MB/min  infer p50  others' CPU"
-    )
+        f"{r['settings']['level_seconds']:.0f} s per level; unloaded p99 {fmt(base)} ms)",
+        "  load  offered  analysed  p50 ms  p99 ms  p99/unl  dropped  lost   RSS MB first→last (max)  MB/min  infer p50  others' CPU",
+    ]
     for lv in load["levels"]:
-        ratio = lv["latency_ms"]["p99"] / base if base and lv["latency_ms"]["p99"] else None
         rss = lv["rss_mb"]
-        add(
+        lines.append(
             f"  {lv['multiple']}×   {lv['rate_sent']:7.1f}  {lv['throughput_fps']:8.1f}  {fmt(lv['latency_ms']['p50']):>6}  "
-            f"{fmt(lv['latency_ms']['p99']):>6}  {fmt(ratio, 2):>7}  {lv['dropped']:7d}  {lv['lost']:4d}   "
+            f"{fmt(lv['latency_ms']['p99']):>6}  {fmt(p99_ratio(lv), 2):>7}  {lv['dropped']:7d}  {lv['lost']:4d}   "
             f"{fmt(rss['first'])}→{fmt(rss['last'])} ({fmt(rss['max'])})  {fmt(rss['slope_mb_per_min'], 2):>8}"
             f"  {fmt(lv['inference_ms_p50']):>7}  {fmt(lv['cpu_cores'].get('others'), 2):>9}"
         )
     last = load["levels"][-1]
-    ratio3 = last["latency_ms"]["p99"] / base if base and last["latency_ms"]["p99"] else None
-    add(
+    ratio3 = p99_ratio(last)
+    lines.append(
         f"  target p99 at 3× ≤ 2× unloaded: {fmt(ratio3, 2)}×  {verdict(ratio3 is not None and ratio3 <= 2)}; "
         f"memory flat (|slope| < 1 MB/min at 3×): "
         f"{verdict(abs(last['rss_mb']['slope_mb_per_min'] or 0) < 1)}"
     )
-    add("")
+    return lines
+
+
+def table_scale_out(r: dict[str, Any]) -> list[str]:
     s = r["scale_out"]
-    add(
+    lines = [
         f"SCALE-OUT (1 LiteRT thread per detector, one shared subscription group; {s['rounds']} round(s) "
-        f"of {st['round_seconds']:.0f} s each, 1 then 2 detectors)"
-    )
+        f"of {r['settings']['round_seconds']:.0f} s each, 1 then 2 detectors)"
+    ]
     for name in ("one", "two"):
         x = s[name]
         cpu = ", ".join(f"{k} {v}" for k, v in x["cpu_cores"].items() if k != "steal_total_s")
-        add(
+        lines.append(
             f"  {name:>3}: {x['throughput_fps']:.1f} fps analysed of {x['rate_sent']:.0f} offered "
             f"(rounds {x['rounds_fps']}); per detector {x['by_detector']}"
         )
-        add(f"       CPU (cores): {cpu}")
+        lines.append(f"       CPU (cores): {cpu}")
     fpc = s["fps_per_detector_core"]
-    add(
+    lines.append(
         f"  fps per core the detectors got: one {fpc['one']}, two {fpc['two']} (ratio {fpc['two'] / fpc['one']:.2f})"
     )
-    add(
+    lines.append(
         f"  ratio two/one: {fmt(s['ratio'], 3)} (rounds {s['rounds_ratio']})   target ≥ 1.7  {verdict(s['ratio'] is not None and s['ratio'] >= 1.7)}"
     )
-    add("")
+    return lines
+
+
+def table_codec(r: dict[str, Any]) -> list[str]:
     c = r["codec"]
-    add("JPEG, ms per frame (astronaut, q80)       640×480  1280×720")
-    for name, v in c["decode"].items():
-        add(f"  decode {name:<38} {v['640x480']:7.2f}  {v['1280x720']:8.2f}")
-    for name, v in c["encode"].items():
-        add(f"  encode {name:<38} {v['640x480']:7.2f}  {v['1280x720']:8.2f}")
-    add("")
+    lines = ["JPEG, ms per frame (astronaut, q80)       640×480  1280×720"]
+    for step in ("decode", "encode"):
+        for name, v in c[step].items():
+            lines.append(f"  {step} {name:<38} {v['640x480']:7.2f}  {v['1280x720']:8.2f}")
+    return lines
+
+
+def table_quiet_gates(r: dict[str, Any]) -> list[str]:
     gates = r.get("quiet_gates", [])
-    if gates:
-        add(
-            f"Shared machine: {len(gates)} phases waited for other processes to use < 0.3 cores; "
-            f"{sum(1 for g in gates if g['others_cores'] >= 0.3)} started anyway after the wait limit; "
-            f"total wait {sum(g['waited_s'] for g in gates):.0f} s"
-        )
-        add("")
+    if not gates:
+        return []
+    return [
+        f"Shared machine: {len(gates)} phases waited for other processes to use < 0.3 cores; "
+        f"{sum(1 for g in gates if g['others_cores'] >= 0.3)} started anyway after the wait limit; "
+        f"total wait {sum(g['waited_s'] for g in gates):.0f} s"
+    ]
+
+
+def table_ha(r: dict[str, Any]) -> list[str]:
     ha = r.get("ha")
-    if ha and "rates" in ha:
-        add(
-            f"INTEGRATION in Home Assistant {ha['home_assistant']} (real MQTT client + Mosquitto, {ha['cameras']} cameras, "
-            f"{ha['seconds']:.0f} s per rate, {ha['entities']} entities)"
+    if not ha:
+        return []
+    if "rates" not in ha:
+        return [f"INTEGRATION: {ha.get('error')}"]
+    lines = [
+        f"INTEGRATION in Home Assistant {ha['home_assistant']} (real MQTT client + Mosquitto, {ha['cameras']} cameras, "
+        f"{ha['seconds']:.0f} s per rate, {ha['entities']} entities)",
+        "  offered  handled/s  lost  loop lag p50/p99/max ms   delivery p50/p99 ms",
+    ]
+    for x in ha["rates"]:
+        lag, d = x["loop_lag_ms"], x["delay_ms"]
+        lines.append(
+            f"  {x['rate_sent']:7.0f}  {fmt(x['rate_handled']):>9}  {x['lost']:4d}  "
+            f"{fmt(lag['p50'], 2)}/{fmt(lag['p99'], 2)}/{fmt(lag['max'], 2):<14}  {fmt(d['p50'], 2)}/{fmt(d['p99'], 2)}"
         )
-        add("  offered  handled/s  lost  loop lag p50/p99/max ms   delivery p50/p99 ms")
-        for x in ha["rates"]:
-            lag, d = x["loop_lag_ms"], x["delay_ms"]
-            add(
-                f"  {x['rate_sent']:7.0f}  {fmt(x['rate_handled']):>9}  {x['lost']:4d}  "
-                f"{fmt(lag['p50'], 2)}/{fmt(lag['p99'], 2)}/{fmt(lag['max'], 2):<14}  {fmt(d['p50'], 2)}/{fmt(d['p99'], 2)}"
-            )
-        at200 = next((x for x in ha["rates"] if x["rate_offered"] >= 200), None)
-        if at200:
-            ok = (at200["rate_handled"] or 0) >= 0.98 * at200["rate_offered"] and (
-                at200["loop_lag_ms"]["max"] or 0
-            ) < 50
-            add(f"  target 200 msg/s with lag < 50 ms: {verdict(ok)}")
-    elif ha:
-        add(f"INTEGRATION: {ha.get('error')}")
-    return "\n".join(lines)
+    at200 = next((x for x in ha["rates"] if x["rate_offered"] >= 200), None)
+    if at200:
+        handled = (at200["rate_handled"] or 0) >= 0.98 * at200["rate_offered"]
+        ok = handled and (at200["loop_lag_ms"]["max"] or 0) < 50
+        lines.append(f"  target 200 msg/s with lag < 50 ms: {verdict(ok)}")
+    return lines
 
 
 def plot(r: dict[str, Any], path: Path) -> None:

@@ -32,11 +32,10 @@ from typing import Any
 
 import psutil
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "edge_agents")]
+from tests.support.mosquitto import Mosquitto
+from tests.support.rtsp_server import RtspCamera, write_h264_clip
 
-from tests.support.mosquitto import Mosquitto  # noqa: E402
-from tests.support.rtsp_server import RtspCamera, write_h264_clip  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
 INPUT_FPS = 15

@@ -303,7 +303,9 @@ class HassApi:
                 break
             if result.get("errors"):
                 raise HassError(f"{what} flow: errors {result['errors']} at step {result.get('step_id')}")
-            result = self.post(f"{base}/{result['flow_id']}", answer)
+            # The form's defaults under our answer: a form grows fields between HA versions
+            # (2026's MQTT broker step has a required `other_settings` section).
+            result = self.post(f"{base}/{result['flow_id']}", form_defaults(result["data_schema"]) | answer)
         if result.get("type") != "create_entry":
             raise HassError(f"{what} flow did not create an entry: {result}")
         return result
@@ -365,3 +367,22 @@ class HassApi:
             if entry["platform"] == platform and entry["unique_id"] == unique_id:
                 return str(entry["entity_id"])
         return None
+
+
+def form_defaults(schema: list[dict[str, Any]]) -> dict[str, Any]:
+    """What HA's frontend sends for a form nobody touched: each field's default; for a
+    required field without one, a boolean's `false` and a drop-down's first option; each
+    section (a collapsible group of fields, `"type": "expandable"`) as a dict of its own."""
+    values: dict[str, Any] = {}
+    for field in schema:
+        selector = field.get("selector") or {}
+        if field.get("type") == "expandable":
+            values[field["name"]] = form_defaults(field.get("schema", []))
+        elif "default" in field:
+            values[field["name"]] = field["default"]
+        elif field.get("required") and "boolean" in selector:
+            values[field["name"]] = False
+        elif field.get("required") and (options := (selector.get("select") or {}).get("options")):
+            first = options[0]
+            values[field["name"]] = first["value"] if isinstance(first, dict) else first
+    return values

@@ -3,15 +3,14 @@ with MQTT and Bobby Camera set up through its own APIs, a camera agent on the sa
 pictures and a detector with the default model. Built with the same orchestrator as
 `scripts/run` (scripts/bobby_demo).
 
-Logs: $BOBBY_CACHE/logs/e2e (default ~/.cache/bobby-camera/logs/e2e); a failing test's
-report ends with the tail of each.
+Logs: $BOBBY_E2E_LOG_DIR, else $BOBBY_CACHE/logs/e2e (default ~/.cache/bobby-camera/logs/e2e);
+a failing test's report ends with the tail of each.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,15 +19,13 @@ from typing import Any
 
 import pytest
 
+from bobby_demo.hass import HassApi
+from bobby_demo.samples import make_samples
+from bobby_demo.system import BobbySystem
 from tests.support.mosquitto import Mosquitto
 from tests.support.probe import Probe
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "scripts"))
-
-from bobby_demo.hass import HassApi  # noqa: E402
-from bobby_demo.samples import make_samples  # noqa: E402
-from bobby_demo.system import BobbySystem  # noqa: E402
 
 CAMERA = "e2e-cam"
 DETECTOR = "e2e-det"
@@ -37,7 +34,8 @@ PERSON_SECONDS = 6.0
 EMPTY_SECONDS = 10.0
 STATS_INTERVAL = 1.0
 OPTIONS = {"trigger_after": 0, "clear_after": 2, "command_timeout": 5}
-LOG_DIR = Path(os.environ.get("BOBBY_CACHE", "~/.cache/bobby-camera")).expanduser() / "logs" / "e2e"
+CACHE = Path(os.environ.get("BOBBY_CACHE", "~/.cache/bobby-camera")).expanduser()
+LOG_DIR = Path(os.environ.get("BOBBY_E2E_LOG_DIR") or CACHE / "logs" / "e2e")  # one per lane
 
 
 @dataclass
