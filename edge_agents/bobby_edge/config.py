@@ -23,6 +23,7 @@ from .protocol import (
     DEFAULT_DETECTOR_GROUP,
     FPS_RANGE,
     ID_RULE,
+    MAX_CHUNK_SECONDS,
     MAX_JPEG_BYTES,
     MAX_TEXT_LENGTH,
     is_valid_base_topic,
@@ -39,6 +40,10 @@ DEFAULT_MAX_PAYLOAD = MAX_JPEG_BYTES
 # docs/performance.md); "auto" gives every usable core a worker.
 DEFAULT_THREADS = 1
 DEFAULT_WORKERS = "auto"
+# Where unacknowledged recording chunks wait (systemd's StateDirectory sets STATE_DIRECTORY).
+DEFAULT_SPOOL_DIR = str(
+    Path(os.environ.get("STATE_DIRECTORY") or Path.home() / ".local" / "state" / "bobby-camera") / "spool"
+)
 
 
 class ConfigError(ValueError):
@@ -186,6 +191,20 @@ CAMERA_SCHEMA: dict[Any, Any] = {
     vol.Required("rtsp_transport", default="tcp"): vol.All(vol.Lower, vol.In(["tcp", "udp"])),
     vol.Required("stream_timeout", default=10.0): _number(1.0, 120.0),
     vol.Optional("record_stream"): vol.Any(None, str),  # e.g. an IP camera's main stream
+    # Recording (docs/protocol.md, "chunk"): pre-roll ring, events, chunks, spool.
+    vol.Required("record", default=True): _bool,
+    vol.Required("pre_roll", default=10.0): _number(0.0, 30.0),
+    vol.Required("post_roll", default=10.0): _number(0.0, 300.0),
+    vol.Required("max_event", default=300.0): _number(10.0, 3600.0),
+    vol.Required("chunk_seconds", default=10.0): _number(2.0, MAX_CHUNK_SECONDS),
+    vol.Required("spool_dir", default=DEFAULT_SPOOL_DIR): vol.All(str, vol.Length(min=1)),
+    vol.Required("spool_max_mb", default=200): _number(8, 1_000_000, int),
+    vol.Required("chunk_resend", default=30.0): _number(1.0, 3600.0),
+    vol.Required("record_encoder", default="libx264"): vol.All(str, vol.Length(min=1)),
+    # The picamera source records its own H.264 stream at this size and rate.
+    vol.Required("record_width", default=1280): _number(16, 8192, int),
+    vol.Required("record_height", default=720): _number(16, 8192, int),
+    vol.Required("record_fps", default=15.0): _number(1.0, 60.0),
 }
 
 DETECTOR_SCHEMA: dict[Any, Any] = {
@@ -281,6 +300,18 @@ class CameraConfig(ServiceConfig):
     rtsp_transport: str = "tcp"
     stream_timeout: float = 10.0
     record_stream: str | None = None
+    record: bool = True
+    pre_roll: float = 10.0
+    post_roll: float = 10.0
+    max_event: float = 300.0
+    chunk_seconds: float = 10.0
+    spool_dir: str = DEFAULT_SPOOL_DIR
+    spool_max_mb: int = 200
+    chunk_resend: float = 30.0
+    record_encoder: str = "libx264"
+    record_width: int = 1280
+    record_height: int = 720
+    record_fps: float = 15.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)

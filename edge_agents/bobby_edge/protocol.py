@@ -33,6 +33,14 @@ MAX_BASE_TOPIC_LENGTH: Final = 128
 MAX_JPEG_BYTES: Final = 8 * 1024 * 1024
 MAX_JPEG_SIDE: Final = 16384
 MAX_JPEG_PIXELS: Final = 50_000_000  # 50 MP: decoding more takes seconds and hundreds of MB
+# Recording chunks (docs/protocol.md, "chunk"): a header line of JSON, b"\n", then the video.
+MAX_CHUNK_BYTES: Final = 8 * 1024 * 1024  # the whole payload; the agent cuts chunks well below it
+MAX_CHUNK_HEADER_BYTES: Final = 4096
+MAX_CHUNK_SECONDS: Final = 10.0  # a chunk's video, at most (cut at keyframes: a header allows +1 s)
+MAX_CHUNK_SEQ: Final = 999_999
+CHUNK_FORMATS: Final = ("mpegts",)
+EVENT_REASONS: Final = ("detection", "command")
+RECORD_SECONDS_RANGE: Final = (1.0, 3600.0)  # `set` with action `record`: how long
 
 KIND_CAMERA: Final = "camera"
 KIND_DETECTOR: Final = "detector"
@@ -41,10 +49,11 @@ KINDS: Final = (KIND_CAMERA, KIND_DETECTOR)
 ONLINE: Final = "online"
 OFFLINE: Final = "offline"
 
-JSON_CHANNELS: Final = frozenset({"info", "state", "set", "ack", "stats", "detection"})
-BINARY_CHANNELS: Final = frozenset({"frame", "snapshot", "preview"})
-CAMERA_ONLY_CHANNELS: Final = frozenset({"frame", "snapshot", "preview", "detection"})
-CHANNELS: Final = frozenset({"status"}) | JSON_CHANNELS | BINARY_CHANNELS
+JSON_CHANNELS: Final = frozenset({"info", "state", "set", "ack", "stats", "detection", "chunk_ack"})
+BINARY_CHANNELS: Final = frozenset({"frame", "snapshot", "preview"})  # JPEG
+CHUNK_CHANNEL: Final = "chunk"  # a JSON header line, then MPEG-TS video: see encode_chunk
+CAMERA_ONLY_CHANNELS: Final = frozenset({"frame", "snapshot", "preview", "detection", "chunk", "chunk_ack"})
+CHANNELS: Final = frozenset({"status", CHUNK_CHANNEL}) | JSON_CHANNELS | BINARY_CHANNELS
 
 # MQTT v5 user property a camera agent adds to each frame (Unix time, decimal string).
 FRAME_TIME_PROPERTY: Final = "frame_time"
@@ -68,11 +77,13 @@ QOS: Final = {
     "detection": 1,
     "snapshot": 0,
     "preview": 0,
+    "chunk": 1,
+    "chunk_ack": 1,
 }
 RETAINED: Final = frozenset({"status", "info", "state", "snapshot", "preview"})
 
 SETTINGS_BY_KIND: Final = {KIND_CAMERA: ("fps",), KIND_DETECTOR: ("threshold", "min_area")}
-ACTIONS_BY_KIND: Final = {KIND_CAMERA: ("preview",), KIND_DETECTOR: ()}
+ACTIONS_BY_KIND: Final = {KIND_CAMERA: ("preview", "record"), KIND_DETECTOR: ()}
 FPS_RANGE: Final = (0.1, 30.0)
 STREAM_FPS_RANGE: Final = (0.01, 1000.0)  # a camera stream's own rate (info `stream_fps`)
 # The stats problem a camera raises while its source gives no frames (docs/protocol.md).
@@ -157,6 +168,7 @@ class CommandPayload(TypedDict):
     threshold: NotRequired[float]
     min_area: NotRequired[float]
     action: NotRequired[str]
+    duration: NotRequired[float]  # seconds, with action `record` only
     expires: NotRequired[float]
 
 
@@ -207,6 +219,55 @@ class StatsPayload(TypedDict):
     workers: NotRequired[int]
     source_reconnects: NotRequired[int]
     problems: NotRequired[list[Problem]]
+    recording: NotRequired[bool]
+    events_recorded: NotRequired[int]
+    chunks_spooled: NotRequired[int]
+    chunks_sent: NotRequired[int]
+    chunks_acked: NotRequired[int]
+    chunks_unacked: NotRequired[int]
+    spool_bytes: NotRequired[int]
+    events_dropped: NotRequired[int]
+    chunks_dropped: NotRequired[int]
+    record_frames_dropped: NotRequired[int]
+
+
+RECORDING_COUNTERS: Final = (
+    "events_recorded",
+    "chunks_spooled",
+    "chunks_sent",
+    "chunks_acked",
+    "chunks_unacked",
+    "spool_bytes",
+    "events_dropped",
+    "chunks_dropped",
+    "record_frames_dropped",
+)
+
+
+class ChunkHeader(TypedDict):
+    """The header line of a `chunk`: which event, which piece of it, how long."""
+
+    v: int
+    camera: str
+    event: str
+    seq: int
+    start: float
+    duration: float
+    last: bool
+    format: str
+    bytes: int
+    event_start: NotRequired[float]
+    reason: NotRequired[str]
+
+
+class ChunkAckPayload(TypedDict):
+    """`chunk_ack`: the core has stored a chunk (or, `ok: false`, refuses it for good)."""
+
+    v: int
+    event: str
+    seq: int
+    ok: NotRequired[bool]
+    error: NotRequired[str]
 
 
 class Box(TypedDict):
@@ -248,6 +309,11 @@ def validate_service_id(value: object) -> str:
 
 def is_valid_request_id(value: object) -> bool:
     """Whether this is a command's request id: the same rule as service ids."""
+    return is_valid_service_id(value)
+
+
+def is_valid_event_id(value: object) -> bool:
+    """Whether this is a recording event id: the same rule as service ids (a folder name on the core)."""
     return is_valid_service_id(value)
 
 
@@ -548,7 +614,8 @@ def check_command(kind: str, data: Mapping[str, Any]) -> CommandPayload:
     """Validate a `set` command for a camera or detector (all or nothing); returns it typed."""
     out: dict[str, Any] = {"v": SCHEMA_VERSION}
     _take(data, out, "id", is_valid_request_id, f"a request id of {ID_RULE}")
-    allowed = {"v", "id", "expires", "enabled", "action", *SETTINGS_BY_KIND[kind]}
+    record = kind == KIND_CAMERA and data.get("action") == "record"
+    allowed = {"v", "id", "expires", "enabled", "action", *SETTINGS_BY_KIND[kind], *(("duration",) if record else ())}
     if unknown := sorted(set(data) - allowed):
         raise ProtocolError(
             f"unknown setting(s) {_clip(', '.join(map(repr, unknown)))} for a {kind}; "
@@ -570,6 +637,8 @@ def check_command(kind: str, data: Mapping[str, Any]) -> CommandPayload:
                 f"allowed: {', '.join(ACTIONS_BY_KIND[kind]) or 'none'}"
             )
         out["action"] = data["action"]
+    if record:
+        _take_number(data, out, "duration", *RECORD_SECONDS_RANGE)
     return cast(CommandPayload, out)
 
 
@@ -647,6 +716,9 @@ def _check_stats(kind: str, data: Mapping[str, Any]) -> StatsPayload:
         f"a list of up to {MAX_PROBLEMS} {{code, count, topic, detail}} objects",
         required=False,
     )
+    _take(data, out, "recording", _is_bool, "a bool", required=False)
+    for key in RECORDING_COUNTERS:
+        _take(data, out, key, _is_counter, f"a whole number 0-{MAX_INTEGER}", required=False)
     return cast(StatsPayload, out)
 
 
@@ -675,6 +747,82 @@ def _check_detection(t: Topic, data: Mapping[str, Any]) -> DetectionPayload:
         _take(box, checked, "box", _is_box, "[xmin, ymin, xmax, ymax] within 0-1")
         out["boxes"].append(checked)
     return cast(DetectionPayload, out)
+
+
+# --- recording chunks ---------------------------------------------------------------------
+
+_EVENT: Final = f"an event id of {ID_RULE}"
+_SEQ: Final = f"a whole number 0-{MAX_CHUNK_SEQ}"
+
+
+def _is_seq(value: object) -> bool:
+    return _is_counter(value) and cast(int, value) <= MAX_CHUNK_SEQ
+
+
+def _check_chunk_header(t: Topic, data: Mapping[str, Any], media_bytes: int) -> ChunkHeader:
+    if data.get("camera") != t.service_id:
+        raise ProtocolError(
+            f"chunk camera {_show(data.get('camera'))} does not match the topic's {t.service_id!r}"
+        )
+    out: dict[str, Any] = {"v": SCHEMA_VERSION, "camera": t.service_id}
+    _take(data, out, "event", is_valid_event_id, _EVENT)
+    _take(data, out, "seq", _is_seq, _SEQ)
+    _take_number(data, out, "start", 0)
+    _take_number(data, out, "duration", 0, MAX_CHUNK_SECONDS + 1.0)
+    _take(data, out, "last", _is_bool, "a bool")
+    _take(data, out, "format", lambda v: v in CHUNK_FORMATS, f"one of {', '.join(CHUNK_FORMATS)}")
+    _take(data, out, "bytes", _is_counter, "the length of the video after the header")
+    _take_number(data, out, "event_start", 0, required=False)
+    _take(
+        data,
+        out,
+        "reason",
+        lambda v: v in EVENT_REASONS,
+        f"one of {', '.join(EVENT_REASONS)}",
+        required=False,
+    )
+    if out["bytes"] != media_bytes:
+        raise ProtocolError(
+            f"chunk header says {out['bytes']} bytes of video but {media_bytes} follow (cut off?)"
+        )
+    if media_bytes == 0 and not out["last"]:
+        raise ProtocolError("a chunk without video must be the last one of its event")
+    return cast(ChunkHeader, out)
+
+
+def _check_chunk_ack(data: Mapping[str, Any]) -> ChunkAckPayload:
+    out: dict[str, Any] = {"v": SCHEMA_VERSION}
+    _take(data, out, "event", is_valid_event_id, _EVENT)
+    _take(data, out, "seq", _is_seq, _SEQ)
+    _take(data, out, "ok", _is_bool, "a bool", required=False)
+    if out.get("ok") is False:
+        _take(data, out, "error", _is_error, f"text of up to {MAX_STRING_LENGTH} characters")
+    return cast(ChunkAckPayload, out)
+
+
+def split_chunk(payload: bytes | bytearray | memoryview | str) -> tuple[dict[str, Any], bytes]:
+    """The header (JSON, schema version checked) and the video bytes of a `chunk` payload."""
+    raw = _as_bytes(payload)
+    if len(raw) > MAX_CHUNK_BYTES:
+        raise ProtocolError(f"chunk of {len(raw)} bytes is over the {MAX_CHUNK_BYTES}-byte limit")
+    end = raw.find(b"\n", 0, MAX_CHUNK_HEADER_BYTES + 1)
+    if end < 0:
+        raise ProtocolError(f"chunk has no JSON header line within its first {MAX_CHUNK_HEADER_BYTES} bytes")
+    return decode_json(raw[:end]), raw[end + 1 :]
+
+
+def encode_chunk(header: Mapping[str, Any], media: bytes) -> bytes:
+    """A `chunk` payload: the header (schema version and `bytes` added), a newline, the video."""
+    line = encode({**header, "bytes": len(media)})
+    if len(line) > MAX_CHUNK_HEADER_BYTES:
+        raise ProtocolError(f"chunk header of {len(line)} bytes is over {MAX_CHUNK_HEADER_BYTES}")
+    return line + b"\n" + media
+
+
+def encode_chunk_ack(event: str, seq: int, error: str | None = None) -> bytes:
+    """A `chunk_ack` (with `error`: the chunk is refused for good and not sent again)."""
+    refusal = {"ok": False, "error": error} if error is not None else {}
+    return encode({"event": event, "seq": seq, **refusal})
 
 
 # --- JPEG payloads -----------------------------------------------------------------------
@@ -734,13 +882,23 @@ def parse_message(
     full_topic: str, payload: bytes | bytearray | memoryview | str, base: str | None = None
 ) -> tuple[
     Topic,
-    str | bytes | InfoPayload | StatePayload | CommandPayload | AckPayload | StatsPayload | DetectionPayload,
+    str
+    | bytes
+    | InfoPayload
+    | StatePayload
+    | CommandPayload
+    | AckPayload
+    | StatsPayload
+    | DetectionPayload
+    | ChunkAckPayload
+    | tuple[ChunkHeader, bytes],
 ]:
     """Parse and validate one message.
 
     Returns the topic and the payload: `status` as text, `frame`/`snapshot`/`preview` as
-    JPEG bytes, JSON channels as their typed payload holding only the keys the contract
-    defines (unknown keys are ignored, as docs/protocol.md says).
+    JPEG bytes, `chunk` as (header, video bytes), JSON channels as their typed payload
+    holding only the keys the contract defines (unknown keys are ignored, as
+    docs/protocol.md says).
     """
     t = parse_topic(full_topic, base)
     if t.channel in BINARY_CHANNELS:
@@ -752,6 +910,9 @@ def parse_message(
         if raw not in (ONLINE.encode(), OFFLINE.encode()):
             raise ProtocolError(f"status must be 'online' or 'offline', got {_show(raw)}")
         return t, raw.decode()
+    if t.channel == CHUNK_CHANNEL:
+        header, media = split_chunk(payload)
+        return t, (_check_chunk_header(t, header, len(media)), media)
     data = decode_json(payload)
     match t.channel:
         case "info":
@@ -764,6 +925,8 @@ def parse_message(
             return t, _check_ack(t.kind, data)
         case "stats":
             return t, _check_stats(t.kind, data)
+        case "chunk_ack":
+            return t, _check_chunk_ack(data)
         case _:
             return t, _check_detection(t, data)
 

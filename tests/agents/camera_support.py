@@ -56,6 +56,7 @@ def camera_config(broker: Mosquitto, source: str, **options: Any) -> Any:
         "preview_interval": 60.0,
         "preview_width": 80,
         "state_dir": str(broker.workdir.parent / "agent-state"),
+        "record": False,  # recording has its own tests (tests/agents/test_recording*.py)
         **options,
     }
     return load_camera(flags, environ={})
