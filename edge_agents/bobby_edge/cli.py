@@ -79,14 +79,53 @@ def build_parser() -> argparse.ArgumentParser:
         help="send frames without motion regions (the detector then looks at whole frames or tiles)",
     )
     add("--no-record", dest="record", action="store_const", const=False, help="do not record events")
-    add("--pre-roll", dest="pre_roll", type=float, metavar="S", help="video kept before a detection (0-30, default 10)")
-    add("--post-roll", dest="post_roll", type=float, metavar="S", help="recording after the last detection (default 10)")
-    add("--max-event", dest="max_event", type=float, metavar="S", help="longest event before a new one (default 300)")
-    add("--chunk-seconds", dest="chunk_seconds", type=float, metavar="S", help="chunk length (2-10, default 10)")
-    add("--spool-dir", dest="spool_dir", metavar="DIR", help="where chunks wait for the core's acknowledgement")
+    add(
+        "--pre-roll",
+        dest="pre_roll",
+        type=float,
+        metavar="S",
+        help="video kept before a detection (0-30, default 10)",
+    )
+    add(
+        "--post-roll",
+        dest="post_roll",
+        type=float,
+        metavar="S",
+        help="recording after the last detection (default 10)",
+    )
+    add(
+        "--max-event",
+        dest="max_event",
+        type=float,
+        metavar="S",
+        help="longest event before a new one (default 300)",
+    )
+    add(
+        "--chunk-seconds",
+        dest="chunk_seconds",
+        type=float,
+        metavar="S",
+        help="chunk length (2-10, default 10)",
+    )
+    add(
+        "--spool-dir",
+        dest="spool_dir",
+        metavar="DIR",
+        help="where chunks wait for the core's acknowledgement",
+    )
     add("--spool-max-mb", dest="spool_max_mb", type=int, metavar="MB", help="spool size limit (default 200)")
-    add("--chunk-resend", dest="chunk_resend", type=float, metavar="S", help="resend unacknowledged chunks after")
-    add("--record-encoder", dest="record_encoder", help="PyAV H.264 encoder for frame sources (default libx264)")
+    add(
+        "--chunk-resend",
+        dest="chunk_resend",
+        type=float,
+        metavar="S",
+        help="resend unacknowledged chunks after",
+    )
+    add(
+        "--record-encoder",
+        dest="record_encoder",
+        help="PyAV H.264 encoder for frame sources (default libx264)",
+    )
     add("--record-width", dest="record_width", type=int, help="picamera recording width (default 1280)")
     add("--record-height", dest="record_height", type=int, help="picamera recording height (default 720)")
     add("--record-fps", dest="record_fps", type=float, help="picamera recording rate (default 15)")

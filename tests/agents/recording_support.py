@@ -49,7 +49,7 @@ class Core:
         client.subscribe("bobby/camera/+/chunk", qos=1)  # again after a broker restart
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-        t, (header, media) = protocol.parse_message(msg.topic, bytes(msg.payload))
+        _t, (header, media) = protocol.parse_message(msg.topic, bytes(msg.payload))
         with self._cond:
             self.received.append(ReceivedChunk(header, media, time.monotonic()))
             self._cond.notify_all()
@@ -58,7 +58,7 @@ class Core:
 
     def ack(self, event: str, seq: int) -> None:
         body = protocol.encode({"event": event, "seq": seq})
-        self._client.publish(f"bobby/camera/cam1/chunk_ack", body, qos=1)
+        self._client.publish("bobby/camera/cam1/chunk_ack", body, qos=1)
 
     def unique(self) -> dict[tuple[str, int], ReceivedChunk]:
         with self._cond:
@@ -104,7 +104,9 @@ def publish_detection(client: Any, frame_time: float) -> None:
     client.publish(f"{TOPIC}/detection", json.dumps(body).encode())
 
 
-def write_moving_video(path: Path, seconds: float = 4.0, fps: int = 10, size: tuple[int, int] = (320, 240)) -> None:
+def write_moving_video(
+    path: Path, seconds: float = 4.0, fps: int = 10, size: tuple[int, int] = (320, 240)
+) -> None:
     """A box crossing the picture: every frame differs, as in a real scene."""
     import av
 

@@ -87,17 +87,20 @@ def test_a_detection_records_an_event_with_pre_roll(
         wait_until(lambda: ring_covers(agent, PRE_ROLL + 1), 30, "a pre-roll in the ring")
         trigger = time.time()
         publish_detection(probe, trigger)
-        core.wait(lambda: core.finished(), 40, "the event's last chunk")
+        core.wait(core.finished, 40, "the event's last chunk")
         (event,) = core.events().values()
         check_event(event, trigger, PRE_ROLL, POST_ROLL)
         assert event[0].header["reason"] == "detection"
-        wait_until(lambda: agent.recorder.spool.nchunks == 0, 10, "every acknowledged chunk gone from the spool")
+        wait_until(
+            lambda: agent.recorder.spool.nchunks == 0, 10, "every acknowledged chunk gone from the spool"
+        )
         since = probe.mark()
         stats = json.loads(probe.on_topic(f"{TOPIC}/stats", since=since).payload)
         assert stats["recording"] is False
         assert stats["events_recorded"] == 1
         assert stats["chunks_acked"] == stats["chunks_spooled"] == len(event)
-        assert stats["chunks_unacked"] == 0 and stats["spool_bytes"] == 0
+        assert stats["chunks_unacked"] == 0
+        assert stats["spool_bytes"] == 0
     assert not list((tmp_path / "spool").rglob("*.chunk"))
 
 
@@ -114,7 +117,7 @@ def test_detections_extend_the_event_and_a_command_records(
         wait_until(lambda: time.time() > first + 1.0, 5, "a second later")
         second = time.time()
         publish_detection(probe, second)
-        core.wait(lambda: core.finished(), 40, "the event's last chunk")
+        core.wait(core.finished, 40, "the event's last chunk")
         (event,) = core.events().values()
         end = event[-1].header["start"] + event[-1].header["duration"]
         assert end >= second + POST_ROLL - 2 / FPS
@@ -123,10 +126,12 @@ def test_detections_extend_the_event_and_a_command_records(
         assert ack["ok"], ack
         core.wait(lambda: len(core.finished()) == 2, 40, "the commanded event's last chunk")
         commanded = [c for e in core.events().values() for c in e if c.header["reason"] == "command"]
-        assert commanded and commanded[-1].header["last"]
+        assert commanded
+        assert commanded[-1].header["last"]
 
         refused = send_command(probe, {"id": "r2", "action": "record"})
-        assert not refused["ok"] and "duration" in refused["error"]
+        assert not refused["ok"]
+        assert "duration" in refused["error"]
 
 
 def test_a_core_that_does_not_acknowledge_gets_chunks_again(
@@ -135,17 +140,17 @@ def test_a_core_that_does_not_acknowledge_gets_chunks_again(
     silent = Core(broker.port, acking=False)
     try:
         write_samples(tmp_path / "pictures")
-        with running_agent(broker, f"images:{tmp_path / 'pictures'}", **record_options(tmp_path, chunk_resend=1.0)) as agent:
+        with running_agent(
+            broker, f"images:{tmp_path / 'pictures'}", **record_options(tmp_path, chunk_resend=1.0)
+        ) as agent:
             wait_until(lambda: ring_covers(agent, 2.0), 30, "video in the ring")
             publish_detection(probe, time.time())
             silent.wait(lambda: any(c.header["seq"] == 0 for c in silent.received), 30, "chunk 0")
-            silent.wait(
-                lambda: sum(c.key[1] == 0 for c in silent.received) >= 2, 20, "chunk 0 sent again"
-            )
+            silent.wait(lambda: sum(c.key[1] == 0 for c in silent.received) >= 2, 20, "chunk 0 sent again")
             assert agent.recorder.spool.nchunks >= 1  # kept until acknowledged
             # The core comes back and acknowledges: the spool empties.
             silent.acking = True
-            silent.wait(lambda: silent.finished(), 40, "the last chunk")
+            silent.wait(silent.finished, 40, "the last chunk")
             wait_until(lambda: agent.recorder.spool.nchunks == 0, 20, "the spool emptied by acks")
     finally:
         silent.close()
@@ -162,7 +167,7 @@ def test_broker_restart_mid_event_loses_nothing(
         publish_detection(probe, trigger)
         core.wait(lambda: len(core.unique()) >= 1, 30, "the first chunk")
         broker.restart(downtime=3.0)
-        core.wait(lambda: core.finished(), 60, "the event's last chunk after the broker came back")
+        core.wait(core.finished, 60, "the event's last chunk after the broker came back")
         (event,) = core.events().values()
         check_event(event, trigger, PRE_ROLL, 6.0)
         wait_until(lambda: agent.recorder.spool.nchunks == 0, 20, "the spool emptied by acks")

@@ -11,7 +11,7 @@ import types
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -36,16 +36,30 @@ class FakeOutput:
     def stop(self) -> None:
         self.recording = False
 
-    def outputframe(self, frame: bytes, keyframe: bool = True, timestamp: int | None = None, packet: Any = None, audio: bool = False) -> None:
+    def outputframe(
+        self,
+        frame: bytes,
+        keyframe: bool = True,
+        timestamp: int | None = None,
+        packet: Any = None,
+        audio: bool = False,
+    ) -> None:
         pass
 
 
 class FakeH264Encoder:
     """picamera2.encoders.H264Encoder(bitrate, repeat, iperiod, framerate, ...): real H.264 from libx264."""
 
-    instances: list[FakeH264Encoder] = []
+    instances: ClassVar[list[FakeH264Encoder]] = []
 
-    def __init__(self, bitrate: int | None = None, repeat: bool = True, iperiod: int = 30, framerate: float = 30, **_: Any) -> None:
+    def __init__(
+        self,
+        bitrate: int | None = None,
+        repeat: bool = True,
+        iperiod: int = 30,
+        framerate: float = 30,
+        **_: Any,
+    ) -> None:
         self.bitrate, self.repeat, self.iperiod, self.framerate = bitrate, repeat, iperiod, framerate
         self.output: Any = None
         self.size = (0, 0)
@@ -88,14 +102,24 @@ class FakeH264Encoder:
 
 
 class RecordingPicamera2(FakePicamera2):
-    def create_video_configuration(self, main: dict[str, Any] | None = None, lores: Any = None, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+    def create_video_configuration(
+        self, main: dict[str, Any] | None = None, lores: Any = None, **kwargs: Any
+    ) -> dict[str, Any]:  # type: ignore[override]
         config = super().create_video_configuration(main=main, **kwargs)
         if lores is not None:
             config["lores"] = {"format": "YUV420", **lores}
         return config
 
-    def start_encoder(self, encoder: Any = None, output: Any = None, pts: Any = None, quality: Any = None, name: str | None = None) -> None:
-        assert self.started and self.camera_config is not None
+    def start_encoder(
+        self,
+        encoder: Any = None,
+        output: Any = None,
+        pts: Any = None,
+        quality: Any = None,
+        name: str | None = None,
+    ) -> None:
+        assert self.started
+        assert self.camera_config is not None
         encoder.start(output, self.camera_config[name or "main"]["size"])
         self.encoder = encoder
 
@@ -103,7 +127,8 @@ class RecordingPicamera2(FakePicamera2):
         self.encoder.stop()
 
     def capture_array(self, name: str = "main", wait: Any = None, signal_function: Any = None) -> Any:
-        assert self.started and self.camera_config is not None
+        assert self.started
+        assert self.camera_config is not None
         width, height = self.camera_config[name]["size"]
         return np.full((height * 3 // 2, width), 128, np.uint8)  # grey YUV420
 
@@ -132,7 +157,11 @@ def core(broker: Mosquitto) -> Iterator[Core]:
 
 
 def test_picamera_records_from_its_hardware_encoder(
-    broker: Mosquitto, probe: Probe, core: Core, fake_recording_picamera2: type[RecordingPicamera2], tmp_path: Path
+    broker: Mosquitto,
+    probe: Probe,
+    core: Core,
+    fake_recording_picamera2: type[RecordingPicamera2],
+    tmp_path: Path,
 ) -> None:
     probe.subscribe(f"{TOPIC}/frame")
     options = {
@@ -149,7 +178,8 @@ def test_picamera_records_from_its_hardware_encoder(
         assert config["lores"]["size"] == (320, 240)  # detection frames, independent
         assert config["controls"]["FrameRate"] == 10.0  # the sensor runs at the video rate
         (encoder,) = FakeH264Encoder.instances
-        assert encoder.iperiod == 20 and encoder.repeat  # a keyframe every 2 s, headers with each
+        assert encoder.iperiod == 20
+        assert encoder.repeat
         frame = probe.on_topic(f"{TOPIC}/frame", timeout=10)
         assert jpeg_dimensions(frame.payload) == (320, 240)
         wait_until(
@@ -157,7 +187,7 @@ def test_picamera_records_from_its_hardware_encoder(
         )
         trigger = time.time()
         publish_detection(probe, trigger)
-        core.wait(lambda: core.finished(), 30, "the event's last chunk")
+        core.wait(core.finished, 30, "the event's last chunk")
         (chunks,) = core.events().values()
         assert [c.header["seq"] for c in chunks] == list(range(len(chunks)))
         assert chunks[0].header["start"] <= trigger - 2.0 + 0.1

@@ -13,7 +13,13 @@ import pytest
 
 from bobby_edge.camera.recording.spool import Spool
 from tests.agents.conftest import spawn_agent
-from tests.agents.recording_support import Core, decode_alone, publish_detection, spool_files, write_moving_video
+from tests.agents.recording_support import (
+    Core,
+    decode_alone,
+    publish_detection,
+    spool_files,
+    write_moving_video,
+)
 from tests.support.mosquitto import Mosquitto
 from tests.support.probe import Probe
 from tests.support.waiting import wait_until
@@ -32,7 +38,8 @@ def test_full_spool_drops_the_oldest_event_logged_and_counted(
     with caplog.at_level(logging.WARNING):
         assert spool.put("e3", 0, b"y" * 300, last=False)
     assert [e for e, _ in spool.pending()] == ["e2", "e2", "e3"]  # e1, the oldest, went
-    assert spool.events_dropped == 1 and spool.chunks_dropped == 2
+    assert spool.events_dropped == 1
+    assert spool.chunks_dropped == 2
     assert "dropped event e1" in caplog.text
     assert not (tmp_path / "spool" / "e1").exists()
     assert spool.nbytes == 700
@@ -49,12 +56,14 @@ def test_spool_survives_a_restart_and_forgets_acknowledged_chunks(tmp_path: Path
     spool.begin("e1", 1.0, "detection")
     for seq in range(3):
         spool.put("e1", seq, f"chunk {seq}".encode(), last=False)
-    assert spool.ack("e1", 0) and not spool.ack("e1", 0)  # a duplicate ack is harmless
+    assert spool.ack("e1", 0)
+    assert not spool.ack("e1", 0)
     (tmp_path / "spool" / "e1" / "000009.chunk.tmp").write_bytes(b"half")  # a crash mid-write
 
     again = Spool(tmp_path / "spool", max_bytes=10_000)
     (interrupted,) = again.load()  # open: the previous run died during e1
-    assert interrupted.event == "e1" and interrupted.next_seq == 3
+    assert interrupted.event == "e1"
+    assert interrupted.next_seq == 3
     assert again.pending() == [("e1", 1), ("e1", 2)]
     assert again.read("e1", 2) == b"chunk 2"
     assert not (tmp_path / "spool" / "e1" / "000009.chunk.tmp").exists()
@@ -99,7 +108,8 @@ def test_sigkill_mid_event_the_spool_delivers_the_rest_after_restart(
         chunks = core.events()[event]
         assert [c.header["seq"] for c in chunks] == list(range(len(chunks)))  # no gap
         assert {(event, c.header["seq"]) for c in chunks} >= on_disk
-        assert chunks[-1].header["last"] and chunks[-1].media == b""  # closed by the restart
+        assert chunks[-1].header["last"]
+        assert chunks[-1].media == b""
         for chunk in chunks[:-1]:
             assert decode_alone(chunk.media)
         wait_until(lambda: not spool_files(spool / "cam1"), 20, "the spool emptied by acks")

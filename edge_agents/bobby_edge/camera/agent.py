@@ -20,9 +20,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from PIL import Image
-
 import paho.mqtt.client as mqtt
+from PIL import Image
 
 from .. import protocol
 from ..config import CameraConfig
@@ -158,7 +157,9 @@ class CameraAgent(Service):
             if self.recorder is None:
                 raise CommandError("recording is off on this camera: start the agent without --no-record")
             if not enabled:
-                raise CommandError("cannot record while the camera is disabled: send enabled: true first (or with it)")
+                raise CommandError(
+                    "cannot record while the camera is disabled: send enabled: true first (or with it)"
+                )
             self.recorder.trigger(time.time(), "command", lasts=float(command["duration"]))
         if fps is not None:
             self.fps = float(fps)
@@ -242,7 +243,9 @@ class CameraAgent(Service):
             self._log_invalid("chunk_ack", err)
             return
         if self.recorder is not None:
-            self.recorder.delivery.acknowledged(data["event"], data["seq"], data.get("ok", True), data.get("error"))
+            self.recorder.delivery.acknowledged(
+                data["event"], data["seq"], data.get("ok", True), data.get("error")
+            )
 
     def announce(self) -> None:
         super().announce()
@@ -258,7 +261,9 @@ class CameraAgent(Service):
         # Open the source before connecting: a missing camera is a clear fatal error, not a
         # service that flaps online and offline.
         if self.recorder is not None:
-            video = sources.VideoOptions(self.config.record_width, self.config.record_height, self.config.record_fps)
+            video = sources.VideoOptions(
+                self.config.record_width, self.config.record_height, self.config.record_fps
+            )
             if not self.source.record_to(self.recorder, video):
                 self.frame_encoder = FrameEncoder(
                     self.recorder, self.fps, EncoderSettings(codec=self.config.record_encoder)

@@ -114,7 +114,9 @@ def mux_mpegts(packets: list[EncodedPacket], stream_format: StreamFormat, origin
     out = io.BytesIO()
     container: Any = av.open(out, mode="w", format="mpegts")
     try:
-        stream = container.add_stream(stream_format.codec, rate=Fraction(stream_format.fps).limit_denominator(1000))
+        stream = container.add_stream(
+            stream_format.codec, rate=Fraction(stream_format.fps).limit_denominator(1000)
+        )
         stream.width = stream_format.width
         stream.height = stream_format.height
         stream.time_base = MPEGTS_TIME_BASE

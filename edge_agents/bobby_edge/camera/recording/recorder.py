@@ -131,7 +131,12 @@ class Recorder:
             self._event = event
             self.events_recorded += 1
             self.spool.begin(event.event, when, reason)
-            _LOGGER.info("event %s started (%s), pre-roll from %.1f s before", event.event, reason, self.settings.pre_roll)
+            _LOGGER.info(
+                "event %s started (%s), pre-roll from %.1f s before",
+                event.event,
+                reason,
+                self.settings.pre_roll,
+            )
             for packet in self.ring.since(when - self.settings.pre_roll):
                 self._record(packet)
 
@@ -220,7 +225,8 @@ class Recorder:
         self, packets: list[EncodedPacket], end: float | None, last: bool, event: _Event | None = None
     ) -> None:
         event = event or self._event
-        assert event is not None and event.origin is not None
+        assert event is not None
+        assert event.origin is not None
         fps = self._format.fps if self._format else 1.0
         start = packets[0].time if packets else event.origin
         info = ChunkInfo(
@@ -259,7 +265,11 @@ class Recorder:
 
     def _store(self, job: _Job) -> None:
         try:
-            media = mux_mpegts(job.packets, job.stream_format, job.origin) if job.packets and job.stream_format else b""
+            media = (
+                mux_mpegts(job.packets, job.stream_format, job.origin)
+                if job.packets and job.stream_format
+                else b""
+            )
         except Exception as err:  # a mux failure loses this chunk, never the recorder
             _LOGGER.error("could not write chunk %s/%d: %s", job.info.event, job.info.seq, err)
             media = b""
@@ -269,4 +279,10 @@ class Recorder:
         if self.spool.put(job.info.event, job.info.seq, payload, job.info.last):
             self.chunks_spooled += 1
             self.delivery.notify()
-            _LOGGER.debug("spooled chunk %s/%d (%.1f s, %d bytes)", job.info.event, job.info.seq, job.info.duration, len(payload))
+            _LOGGER.debug(
+                "spooled chunk %s/%d (%.1f s, %d bytes)",
+                job.info.event,
+                job.info.seq,
+                job.info.duration,
+                len(payload),
+            )

@@ -91,7 +91,11 @@ class Spool:
         try:
             meta = json.loads((folder / EVENT_FILE).read_text())
             entry = SpooledEvent(
-                str(meta["event"]), float(meta["event_start"]), str(meta["reason"]), int(meta["next_seq"]), bool(meta["open"])
+                str(meta["event"]),
+                float(meta["event_start"]),
+                str(meta["reason"]),
+                int(meta["next_seq"]),
+                bool(meta["open"]),
             )
         except (OSError, ValueError, KeyError, TypeError) as err:
             _LOGGER.warning("ignoring %s in the spool: no readable %s (%s)", folder, EVENT_FILE, err)
@@ -123,12 +127,15 @@ class Spool:
         with self._lock:
             entry = self._events.get(event)
             if entry is None:
-                _LOGGER.error("chunk %s/%d has no event in the spool (dropped earlier?): not kept", event, seq)
+                _LOGGER.error(
+                    "chunk %s/%d has no event in the spool (dropped earlier?): not kept", event, seq
+                )
                 self.chunks_dropped += 1
                 return False
             if len(payload) > self.max_bytes:
                 _LOGGER.error(
-                    "chunk %s/%d of %d bytes is larger than the whole spool (%d bytes): not kept; raise spool_max_mb",
+                    "chunk %s/%d of %d bytes is larger than the whole spool (%d bytes): not kept; "
+                    "raise spool_max_mb",
                     event,
                     seq,
                     len(payload),
@@ -170,7 +177,8 @@ class Spool:
                 self.events_dropped += 1
                 self.chunks_dropped += len(older.chunks)
                 _LOGGER.warning(
-                    "spool full (%d of %d bytes): dropped event %s with %d unacknowledged chunks (%d bytes) — "
+                    "spool full (%d of %d bytes): dropped event %s with %d unacknowledged chunks "
+                    "(%d bytes) — "
                     "the core is not acknowledging; check Home Assistant and its disk",
                     self._bytes,
                     self.max_bytes,

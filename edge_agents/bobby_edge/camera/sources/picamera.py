@@ -98,7 +98,9 @@ class PiCameraSource(FrameSource):
                 iperiod=max(1, round(2 * video.fps)),  # a keyframe every ~2 s
                 framerate=video.fps,
             )
-            self._output = _recorder_output(self._sink, StreamFormat("h264", video.width, video.height, video.fps))
+            self._output = _recorder_output(
+                self._sink, StreamFormat("h264", video.width, video.height, video.fps)
+            )
         self._camera.start_encoder(self._encoder, self._output, name="main")
 
     def open(self) -> None:
@@ -204,7 +206,12 @@ def _recorder_output(sink: PacketSink, stream_format: StreamFormat) -> Any:
             sink.set_format(stream_format)
 
         def outputframe(
-            self, frame: bytes, keyframe: bool = True, timestamp: int | None = None, packet: Any = None, audio: bool = False
+            self,
+            frame: bytes,
+            keyframe: bool = True,
+            timestamp: int | None = None,
+            packet: Any = None,
+            audio: bool = False,
         ) -> None:
             if audio:
                 return
