@@ -26,7 +26,7 @@ from typing import Any
 
 import psutil
 
-from bench import codec, reach, streams
+from bench import codec, reach, recording, streams
 from bench.harness import (
     REPO,
     BareModel,
@@ -804,14 +804,22 @@ def main() -> int:
         "regions and tiles, every core) and/or streams (camera agent CPU per RTSP stream); default all",
     )
     parser.add_argument(
+        "--recording-only", action="store_true", help="only the recording phase (bench/recording.py)"
+    )
+    parser.add_argument(
         "--plot", default=str(PLOT), help=f"where the plot goes (default {PLOT.relative_to(REPO)})"
     )
     args = parser.parse_args()
+    if args.recording_only:
+        print(json.dumps(recording.measure(8.0 if args.quick else 20.0), indent=1))
+        return 0
     if args.replot:
         plot(json.loads(Path(args.replot).read_text()), Path(args.plot))
         return 0
     RESULTS.mkdir(parents=True, exist_ok=True)
     result = run(args)
+    log("recording: encoders, camera agent CPU and RSS idle with pre-roll and recording")
+    result["recording"] = recording.measure(8.0 if args.quick else 20.0)
     text = table(result)
     print(text)
     name = ("quick" if args.quick else "latest") + (
