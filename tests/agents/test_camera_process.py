@@ -33,6 +33,7 @@ def camera_args(broker: Mosquitto, folder: Path, *extra: str) -> list[str]:
         "240",
         "--stats-interval",
         "1",
+        "--no-record",  # recording's process tests are in test_recording_spool.py
         *extra,
     ]
 
@@ -140,3 +141,15 @@ def test_broken_picamera2_exits_1_with_the_install_hint(tmp_path: Path) -> None:
     assert "libcamera" in result.stderr
     assert "sudo apt install python3-picamera2" in result.stderr
     assert "--system-site-packages" in result.stderr
+
+
+def test_unusable_spool_folder_exits_1_with_the_fix(tmp_path: Path) -> None:
+    write_samples(tmp_path / "images")
+    (tmp_path / "a-file").write_text("not a folder")
+    result = run_cli(
+        "camera", "--broker", "127.0.0.1:1", "--source", f"images:{tmp_path / 'images'}",
+        "--spool-dir", str(tmp_path / "a-file" / "spool"),
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "--spool-dir" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -90,6 +90,7 @@ def camera_agent(broker: Mosquitto, tmp_path: Path) -> Generator[Callable[[], su
                 "cam1",
                 "--name",
                 "Yard",
+                "--no-record",
                 "--source",
                 f"images:{images}",
                 "--fps",

@@ -27,7 +27,7 @@ from .. import protocol
 from ..config import CameraConfig
 from ..mqtt import user_properties
 from ..protocol import FRAME_TIME_PROPERTY, REGIONS_PROPERTY, format_regions
-from ..service import CommandError, Service
+from ..service import CommandError, Service, StartupError
 from . import sources
 from .motion import MotionDetector
 from .recording.delivery import Delivery
@@ -268,10 +268,18 @@ class CameraAgent(Service):
                 self.frame_encoder = FrameEncoder(
                     self.recorder, self.fps, EncoderSettings(codec=self.config.record_encoder)
                 )
-            self.recorder.start()
+        self.source.open()
+        if self.recorder is not None:
+            try:
+                self.recorder.start()  # after the source: a camera that cannot open leaves no spool
+            except OSError as err:
+                self.source.close()
+                raise StartupError(
+                    f"cannot use the recording spool {self.recorder.spool.directory}: {err}; "
+                    "give --spool-dir a writable folder (or --no-record)"
+                ) from None
             if self.frame_encoder is not None:
                 self.frame_encoder.start()
-        self.source.open()
         if not self.enabled:
             self.source.pause()
         super().start()
