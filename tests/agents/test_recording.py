@@ -185,3 +185,37 @@ def test_invalid_detections_and_acks_are_ignored(broker: Mosquitto, probe: Probe
         ack = send_command(probe, {"id": "r1", "fps": 4})  # still obeying, after the bad ones
         assert ack["ok"]
         assert not agent.recorder.recording
+
+
+def test_without_recording_no_capability_and_record_is_refused(
+    broker: Mosquitto, probe: Probe, tmp_path: Path
+) -> None:
+    probe.subscribe(f"{TOPIC}/#")
+    write_samples(tmp_path / "pictures")
+    with running_agent(broker, f"images:{tmp_path / 'pictures'}") as agent:  # record: false
+        info = json.loads(probe.on_topic(f"{TOPIC}/info").payload)
+        assert "record" not in info["capabilities"]
+        ack = send_command(probe, {"id": "r1", "action": "record", "duration": 5})
+        assert not ack["ok"]
+        assert "--no-record" in ack["error"]
+        assert agent.recorder is None
+        stats = json.loads(probe.on_topic(f"{TOPIC}/stats", since=probe.mark()).payload)
+        assert "recording" not in stats
+
+
+def test_disabling_ends_the_event_and_empties_the_pre_roll(
+    broker: Mosquitto, probe: Probe, core: Core, tmp_path: Path
+) -> None:
+    probe.subscribe(f"{TOPIC}/ack")
+    write_samples(tmp_path / "pictures")
+    options = record_options(tmp_path, post_roll=60.0)
+    with running_agent(broker, f"images:{tmp_path / 'pictures'}", **options) as agent:
+        wait_until(lambda: ring_covers(agent, 2.0), 30, "video in the ring")
+        assert send_command(probe, {"id": "r1", "action": "record", "duration": 60})["ok"]
+        wait_until(lambda: agent.recorder.recording, 10, "recording")
+        assert send_command(probe, {"id": "r2", "enabled": False})["ok"]
+        core.wait(core.finished, 30, "the event's last chunk")
+        wait_until(lambda: not agent.recorder.ring.since(0), 10, "the pre-roll forgotten")
+        refused = send_command(probe, {"id": "r3", "action": "record", "duration": 5})
+        assert not refused["ok"]
+        assert "disabled" in refused["error"]
