@@ -87,17 +87,46 @@ def sample(proc: psutil.Process, seconds: float) -> tuple[float, float]:
 def agent_phase(size: tuple[int, int], seconds: float, workdir: Path) -> dict[str, Any]:
     video = workdir / f"scene-{size[0]}.mp4"
     write_moving_video(video, seconds=8, fps=25, size=size)
+    return {**baseline(size, seconds, workdir, video), **recording(size, seconds, workdir, video)}
+
+
+def camera_argv(broker: Mosquitto, size: tuple[int, int], video: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "bobby_edge", "camera", "--broker", broker.url, "--id", "cam1",
+        "--source", f"video:{video}", "--fps", str(CAPTURE_FPS), "--width", str(size[0]),
+        "--height", str(size[1]), *extra,
+    ]  # fmt: skip
+
+
+def baseline(size: tuple[int, int], seconds: float, workdir: Path, video: Path) -> dict[str, Any]:
+    """The same agent with --no-record: what recording adds is the difference."""
+    broker = Mosquitto(workdir / f"broker-base-{size[0]}").start()
+    env = {**os.environ, "PYTHONPATH": str(REPO / "edge_agents")}
+    camera = subprocess.Popen(
+        camera_argv(broker, size, video, "--no-record"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        time.sleep(5)
+        cpu, rss = sample(psutil.Process(camera.pid), seconds)
+        return {"no_record_cpu_percent": cpu, "no_record_rss_mb": rss}
+    finally:
+        camera.terminate()
+        camera.wait(20)
+        broker.stop()
+
+
+def recording(size: tuple[int, int], seconds: float, workdir: Path, video: Path) -> dict[str, Any]:
     broker = Mosquitto(workdir / f"broker-{size[0]}").start()
     core = Core(broker.port)
     probe = Probe(broker.port)
     log = (workdir / f"camera-{size[0]}.log").open("ab")
     env = {**os.environ, "PYTHONPATH": str(REPO / "edge_agents")}
-    args = [
-        sys.executable, "-m", "bobby_edge", "camera", "--broker", broker.url, "--id", "cam1",
-        "--source", f"video:{video}", "--fps", str(CAPTURE_FPS), "--width", str(size[0]),
-        "--height", str(size[1]), "--spool-dir", str(workdir / f"spool-{size[0]}"),
-        "--post-roll", str(seconds * 3),
-    ]  # fmt: skip
+    args = camera_argv(
+        broker, size, video, "--spool-dir", str(workdir / f"spool-{size[0]}"), "--post-roll", str(seconds * 3)
+    )
     camera = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         proc = psutil.Process(camera.pid)

@@ -713,6 +713,30 @@ def table_ha(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def recording_table(r: dict[str, Any]) -> str:
+    """The recording phase's rows (bench/recording.py)."""
+    lines = [
+        "",
+        f"Recording: camera agent on video:, {r['capture_fps']:g} fps captured; CPU % of one core / peak RSS MB",
+        "| size | no recording | idle, pre-roll on | recording | clip bytes/s |",
+        "|---|---|---|---|---|",
+    ]
+    for size, a in r["agent"].items():
+        lines.append(
+            f"| {size} | {a['no_record_cpu_percent']} % / {a['no_record_rss_mb']} | "
+            f"{a['idle_cpu_percent']} % / {a['idle_rss_mb']} | "
+            f"{a['recording_cpu_percent']} % / {a['recording_rss_mb']} | {a['clip_bytes_per_second']} |"
+        )
+    lines.append(
+        "Encoders, CPU ms per frame: "
+        + "; ".join(
+            f"{name} " + ", ".join(f"{size} {ms}" for size, ms in sizes.items())
+            for name, sizes in r["encoder_ms_per_frame"].items()
+        )
+    )
+    return "\n".join(lines)
+
+
 def plot(r: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -811,7 +835,9 @@ def main() -> int:
     )
     args = parser.parse_args()
     if args.recording_only:
-        print(json.dumps(recording.measure(8.0 if args.quick else 20.0), indent=1))
+        measured = recording.measure(8.0 if args.quick else 20.0)
+        print(json.dumps(measured, indent=1))
+        print(recording_table(measured))
         return 0
     if args.replot:
         plot(json.loads(Path(args.replot).read_text()), Path(args.plot))
@@ -820,7 +846,7 @@ def main() -> int:
     result = run(args)
     log("recording: encoders, camera agent CPU and RSS idle with pre-roll and recording")
     result["recording"] = recording.measure(8.0 if args.quick else 20.0)
-    text = table(result)
+    text = table(result) + "\n" + recording_table(result["recording"])
     print(text)
     name = ("quick" if args.quick else "latest") + (
         "" if "core" in args.phases.split(",") else "-" + args.phases.replace(",", "-")
