@@ -212,6 +212,7 @@ class CameraAgent(Service):
             "spool_bytes": spool.nbytes,
             "events_dropped": spool.events_dropped,
             "chunks_dropped": spool.chunks_dropped,
+            "record_frames_dropped": self.frame_encoder.frames_dropped if self.frame_encoder else 0,
         }
 
     # --- recording: triggers and acknowledgements (paho's thread) -----------------
