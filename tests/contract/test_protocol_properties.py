@@ -56,7 +56,9 @@ def _check(topic: str, payload: bytes | str) -> None:
     kind, result = outcomes[0]
     if kind == "ok" and not isinstance(result[1], bytes):
         # What was accepted serialises strictly: finite numbers, UTF-8 encodable strings.
-        json.dumps(result[1], allow_nan=False).encode()
+        # A chunk is (header, video bytes): its header is the JSON part.
+        accepted = result[1][0] if isinstance(result[1], tuple) else result[1]
+        json.dumps(accepted, allow_nan=False).encode()
 
 
 @SETTINGS

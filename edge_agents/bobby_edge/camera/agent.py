@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, cast
 
 import paho.mqtt.client as mqtt
 from PIL import Image
@@ -225,27 +225,29 @@ class CameraAgent(Service):
 
     def _on_detection(self, message: mqtt.MQTTMessage) -> None:
         try:
-            _, data = protocol.parse_message(message.topic, bytes(message.payload))
+            _, payload = protocol.parse_message(message.topic, bytes(message.payload))
         except protocol.ProtocolError as err:
             self._log_invalid("detection", err)
             return
+        detection = cast(protocol.DetectionPayload, payload)  # subscribed to `detection` only
         if self.recorder is None or not self.enabled:
             return
         now = time.time()
-        when = float(data["frame_time"])
+        when = float(detection["frame_time"])
         if abs(when - now) > TRIGGER_CLOCK_SKEW:
             when = now  # a detector (or dumb camera) with another clock: trust ours
         self.recorder.trigger(min(when, now), "detection")
 
     def _on_chunk_ack(self, message: mqtt.MQTTMessage) -> None:
         try:
-            _, data = protocol.parse_message(message.topic, bytes(message.payload))
+            _, payload = protocol.parse_message(message.topic, bytes(message.payload))
         except protocol.ProtocolError as err:
             self._log_invalid("chunk_ack", err)
             return
+        ack = cast(protocol.ChunkAckPayload, payload)  # subscribed to `chunk_ack` only
         if self.recorder is not None:
             self.recorder.delivery.acknowledged(
-                data["event"], data["seq"], data.get("ok", True), data.get("error")
+                ack["event"], ack["seq"], ack.get("ok", True), ack.get("error")
             )
 
     def announce(self) -> None:
