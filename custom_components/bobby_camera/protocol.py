@@ -616,7 +616,15 @@ def check_command(kind: str, data: Mapping[str, Any]) -> CommandPayload:
     out: dict[str, Any] = {"v": SCHEMA_VERSION}
     _take(data, out, "id", is_valid_request_id, f"a request id of {ID_RULE}")
     record = kind == KIND_CAMERA and data.get("action") == "record"
-    allowed = {"v", "id", "expires", "enabled", "action", *SETTINGS_BY_KIND[kind], *(("duration",) if record else ())}
+    allowed = {
+        "v",
+        "id",
+        "expires",
+        "enabled",
+        "action",
+        *SETTINGS_BY_KIND[kind],
+        *(("duration",) if record else ()),
+    }
     if unknown := sorted(set(data) - allowed):
         raise ProtocolError(
             f"unknown setting(s) {_clip(', '.join(map(repr, unknown)))} for a {kind}; "

@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--spool-dir",
         dest="spool_dir",
         metavar="DIR",
-        help="where chunks wait for the core's acknowledgement",
+        help="where chunks wait for the core's acknowledgement (default <state dir>/spool)",
     )
     add("--spool-max-mb", dest="spool_max_mb", type=int, metavar="MB", help="spool size limit (default 200)")
     add(

@@ -40,10 +40,6 @@ DEFAULT_MAX_PAYLOAD = MAX_JPEG_BYTES
 # docs/performance.md); "auto" gives every usable core a worker.
 DEFAULT_THREADS = 1
 DEFAULT_WORKERS = "auto"
-# Where unacknowledged recording chunks wait (systemd's StateDirectory sets STATE_DIRECTORY).
-DEFAULT_SPOOL_DIR = str(
-    Path(os.environ.get("STATE_DIRECTORY") or Path.home() / ".local" / "state" / "bobby-camera") / "spool"
-)
 
 
 class ConfigError(ValueError):
@@ -197,7 +193,7 @@ CAMERA_SCHEMA: dict[Any, Any] = {
     vol.Required("post_roll", default=10.0): _number(0.0, 300.0),
     vol.Required("max_event", default=300.0): _number(10.0, 3600.0),
     vol.Required("chunk_seconds", default=10.0): _number(2.0, MAX_CHUNK_SECONDS),
-    vol.Required("spool_dir", default=DEFAULT_SPOOL_DIR): vol.All(str, vol.Length(min=1)),
+    vol.Optional("spool_dir"): vol.Any(None, vol.All(str, vol.Length(min=1))),  # default <state_dir>/spool
     vol.Required("spool_max_mb", default=200): _number(8, 1_000_000, int),
     vol.Required("chunk_resend", default=30.0): _number(1.0, 3600.0),
     vol.Required("record_encoder", default="libx264"): vol.All(str, vol.Length(min=1)),
@@ -305,7 +301,7 @@ class CameraConfig(ServiceConfig):
     post_roll: float = 10.0
     max_event: float = 300.0
     chunk_seconds: float = 10.0
-    spool_dir: str = DEFAULT_SPOOL_DIR
+    spool_dir: Path | None = None  # where chunks wait for the core's ack; None: <state_dir>/spool
     spool_max_mb: int = 200
     chunk_resend: float = 30.0
     record_encoder: str = "libx264"
@@ -358,6 +354,9 @@ def _merge_and_validate(
         raise ConfigError(f"invalid {kind} configuration: tls_cert needs tls_ca (the broker's CA)")
     state_dir = options.pop("state_dir", None)
     options["state_dir"] = Path(state_dir).expanduser() if state_dir else default_state_dir(environ)
+    if kind == "camera":
+        spool_dir = options.pop("spool_dir", None)
+        options["spool_dir"] = Path(spool_dir).expanduser() if spool_dir else options["state_dir"] / "spool"
     return options
 
 

@@ -16,7 +16,6 @@ import re
 import statistics
 import threading
 import time
-from pathlib import Path
 from types import FrameType
 from typing import Any, cast
 
@@ -107,7 +106,8 @@ class CameraAgent(Service):
             self.mqtt.subscribe(self.topic("chunk_ack"), self._on_chunk_ack, qos=1)
 
     def _build_recorder(self, config: CameraConfig) -> Recorder:
-        spool = Spool(Path(config.spool_dir).expanduser() / config.id, config.spool_max_mb * 1024 * 1024)
+        spool_dir = config.spool_dir or config.state_dir / "spool"
+        spool = Spool(spool_dir / config.id, config.spool_max_mb * 1024 * 1024)
         delivery = Delivery(
             spool,
             lambda payload: self.publish("chunk", payload),
