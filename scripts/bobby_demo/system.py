@@ -80,10 +80,8 @@ class BobbySystem:
 
     def start_camera(self, camera_id: str, source: str, *args: str) -> ManagedProcess:
         """`bobby-edge camera --source SOURCE ...`; a running one with this id is stopped first."""
-        # The recording spool lives with the run, not in the user's home.
-        spool = ("--spool-dir", str(self.run_dir / "spool"))
         return self._start(
-            f"camera-{camera_id}", self._agent_argv("camera", camera_id, "--source", source, *spool, *args)
+            f"camera-{camera_id}", self._agent_argv("camera", camera_id, "--source", source, *args)
         )
 
     def start_detector(self, detector_id: str, *args: str) -> ManagedProcess:
