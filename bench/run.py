@@ -823,19 +823,23 @@ def main() -> int:
     parser.add_argument("--skip-ha", action="store_true", help="leave out the Home Assistant figures")
     parser.add_argument(
         "--phases",
-        default="core,reach,streams",
+        default="core,reach,streams,recording",
         help="core (pipeline, latency, load, scale-out, codecs, HA), reach (motion regions, "
-        "regions and tiles, every core) and/or streams (camera agent CPU per RTSP stream); default all",
+        "regions and tiles, every core), streams (camera agent CPU per RTSP stream) and/or "
+        "recording (camera agent encoding, pre-roll, chunks); default all",
     )
     parser.add_argument(
-        "--recording-only", action="store_true", help="only the recording phase (bench/recording.py)"
+        "--recording-only",
+        action="store_true",
+        help="only the recording phase, printed (bench/recording.py), no results file",
     )
     parser.add_argument(
         "--plot", default=str(PLOT), help=f"where the plot goes (default {PLOT.relative_to(REPO)})"
     )
     args = parser.parse_args()
+    recording_s = 8.0 if args.quick else 20.0
     if args.recording_only:
-        measured = recording.measure(8.0 if args.quick else 20.0)
+        measured = recording.measure(recording_s)
         print(json.dumps(measured, indent=1))
         print(recording_table(measured))
         return 0
@@ -844,9 +848,10 @@ def main() -> int:
         return 0
     RESULTS.mkdir(parents=True, exist_ok=True)
     result = run(args)
-    log("recording: encoders, camera agent CPU and RSS idle with pre-roll and recording")
-    result["recording"] = recording.measure(8.0 if args.quick else 20.0)
-    text = table(result) + "\n" + recording_table(result["recording"])
+    if "recording" in args.phases.split(","):
+        log("recording: encoders, camera agent CPU and RSS idle with pre-roll and recording")
+        result["recording"] = recording.measure(recording_s)
+    text = table(result) + ("\n" + recording_table(result["recording"]) if "recording" in result else "")
     print(text)
     name = ("quick" if args.quick else "latest") + (
         "" if "core" in args.phases.split(",") else "-" + args.phases.replace(",", "-")
