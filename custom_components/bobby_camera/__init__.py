@@ -13,6 +13,7 @@ from homeassistant.helpers.typing import ConfigType
 from .compat import HAS_OPTIONS_FLOW_RELOAD
 from .const import CONF_BASE_TOPIC, DEFAULT_BASE_TOPIC, DOMAIN
 from .hub import BobbyConfigEntry, BobbyHub
+from .recording import http as recording_http
 from .services import async_setup_services
 
 PLATFORMS = [
@@ -53,6 +54,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: BobbyConfigEntry) -> boo
     entry.runtime_data = hub
     entry.async_on_unload(hub.async_stop)
     await hub.async_start()
+    recording_http.register(hass)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     if not HAS_OPTIONS_FLOW_RELOAD:  # pragma: no cover - 2025.4 lane
         entry.async_on_unload(entry.add_update_listener(_async_reload))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from . import protocol
 from .debounce import PersonDebounce
@@ -34,6 +35,8 @@ class Agent:
     preview: bytes | None = None
     # Cameras: people in the last detection at or above the threshold (None: none since start).
     people: int | None = None
+    # Cameras: what automations get about the newest finished clip (recording.manager).
+    last_clip: dict[str, Any] | None = None
     # Whether the platforms were told it exists (its entities are created then).
     offered: bool = False
 
@@ -70,6 +73,11 @@ class Agent:
     def announced(self) -> bool:
         """Whether a Bobby agent runs it: it announced its info and takes commands."""
         return self.info is not None
+
+    @property
+    def can_record(self) -> bool:
+        """A camera agent that announced the `record` capability (records events, takes `record`)."""
+        return self.info is not None and "record" in self.info.get("capabilities", [])
 
     @property
     def online(self) -> bool:

@@ -1,4 +1,4 @@
-"""Binary sensors: person occupancy per camera; connectivity and problem per agent."""
+"""Binary sensors: person occupancy and recording per camera; connectivity and problem per agent."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from homeassistant.helpers.restore_state import ExtraStoredData, RestoredExtraDa
 from homeassistant.util import dt as dt_util
 
 from .agent import Agent
-from .const import DETECTION_CHANNELS
+from .const import AGENT_CHANNELS, CLIP_CHANNEL, DETECTION_CHANNELS
 from .entity import BobbyEntity, BobbyEntityDescription, async_add_agent_entities
 from .hub import BobbyConfigEntry
 
@@ -42,7 +42,17 @@ PERSON = BobbyBinarySensorDescription(
     exists_fn=lambda a: a.kind == "camera",
 )
 
+
 HEALTH: tuple[BobbyBinarySensorDescription, ...] = (
+    BobbyBinarySensorDescription(
+        key="recording",
+        translation_key="recording",
+        device_class=BinarySensorDeviceClass.RUNNING,
+        # The camera's own word (stats): it records while Home Assistant is away too.
+        value_fn=lambda a: None if a.stats is None else a.stats.get("recording"),
+        exists_fn=lambda a: a.kind == "camera" and a.can_record,
+        channels=AGENT_CHANNELS | {CLIP_CHANNEL},
+    ),
     BobbyBinarySensorDescription(
         key="connectivity",
         device_class=BinarySensorDeviceClass.CONNECTIVITY,
@@ -76,6 +86,14 @@ class BobbyBinarySensor(BobbyEntity, BinarySensorEntity):
     """A binary sensor that reads its value from the agent."""
 
     entity_description: BobbyBinarySensorDescription
+
+    @property
+    @override
+    def available(self) -> bool:
+        """The recording state is known only while the camera reports."""
+        if self.entity_description.key == "recording":
+            return bool(self.agent.connected)
+        return super().available
 
     @property
     @override

@@ -16,6 +16,8 @@ from .const import (
     CONF_BASE_TOPIC,
     CONF_CLEAR_AFTER,
     CONF_COMMAND_TIMEOUT,
+    CONF_MAX_DISK_MB,
+    CONF_RETENTION_DAYS,
     CONF_THRESHOLD,
     CONF_TRIGGER_AFTER,
     DEFAULT_BASE_TOPIC,
@@ -35,6 +37,14 @@ def _seconds(lo: float, hi: float) -> selector.NumberSelector:
     )
 
 
+def _box(lo: float, hi: float, unit: str) -> selector.NumberSelector:
+    return selector.NumberSelector(
+        selector.NumberSelectorConfig(
+            min=lo, max=hi, step=1, unit_of_measurement=unit, mode=selector.NumberSelectorMode.BOX
+        )
+    )
+
+
 def _base_topic_schema(default: str) -> vol.Schema:
     return vol.Schema({vol.Required(CONF_BASE_TOPIC, default=default): selector.TextSelector()})
 
@@ -50,6 +60,8 @@ def _options_schema(options: dict[str, Any]) -> vol.Schema:
             vol.Required(CONF_TRIGGER_AFTER, default=options[CONF_TRIGGER_AFTER]): _seconds(0, 600),
             vol.Required(CONF_CLEAR_AFTER, default=options[CONF_CLEAR_AFTER]): _seconds(1, 3600),
             vol.Required(CONF_COMMAND_TIMEOUT, default=options[CONF_COMMAND_TIMEOUT]): _seconds(1, 120),
+            vol.Required(CONF_RETENTION_DAYS, default=options[CONF_RETENTION_DAYS]): _box(1, 3650, "d"),
+            vol.Required(CONF_MAX_DISK_MB, default=options[CONF_MAX_DISK_MB]): _box(1, 10_000_000, "MB"),
         }
     )
 
@@ -167,7 +179,7 @@ class BobbyCameraConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 class BobbyCameraOptionsFlow(OptionsFlowBase):
-    """Person threshold and timing, command timeout (the base topic is reconfigured)."""
+    """Person threshold and timing, command timeout, clip retention (the base topic is reconfigured)."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show and store the options."""

@@ -15,12 +15,16 @@ CONF_THRESHOLD: Final = "threshold"
 CONF_TRIGGER_AFTER: Final = "trigger_after"
 CONF_CLEAR_AFTER: Final = "clear_after"
 CONF_COMMAND_TIMEOUT: Final = "command_timeout"
+CONF_RETENTION_DAYS: Final = "retention_days"
+CONF_MAX_DISK_MB: Final = "max_disk_mb"
 
 DEFAULT_BASE_TOPIC: Final = protocol.DEFAULT_BASE_TOPIC
 DEFAULT_THRESHOLD: Final = 0.5
 DEFAULT_TRIGGER_AFTER: Final = 0.0
 DEFAULT_CLEAR_AFTER: Final = 30.0
 DEFAULT_COMMAND_TIMEOUT: Final = 10.0
+DEFAULT_RETENTION_DAYS: Final = 14.0
+DEFAULT_MAX_DISK_MB: Final = 10240.0
 
 # The base topic is connection data (entry.data, changed by reconfigure); these are options.
 DEFAULT_OPTIONS: Final = {
@@ -28,18 +32,25 @@ DEFAULT_OPTIONS: Final = {
     CONF_TRIGGER_AFTER: DEFAULT_TRIGGER_AFTER,
     CONF_CLEAR_AFTER: DEFAULT_CLEAR_AFTER,
     CONF_COMMAND_TIMEOUT: DEFAULT_COMMAND_TIMEOUT,
+    CONF_RETENTION_DAYS: DEFAULT_RETENTION_DAYS,
+    CONF_MAX_DISK_MB: DEFAULT_MAX_DISK_MB,
 }
 
 # Channels whose messages change what the agents' own entities show. Entities list the
 # channels they read, so a detection refreshes the person entities, not every entity.
 AGENT_CHANNELS: Final = frozenset({"status", "info", "state", "stats", "ack"})
 DETECTION_CHANNELS: Final = frozenset({"detection"})
+# Not an MQTT channel: the recorder's signal that a camera's clips changed.
+CLIP_CHANNEL: Final = "clip"
 
 # An agent is silent after this many missed stats intervals (docs/protocol.md).
 MISSED_HEARTBEATS: Final = 3
 
 EVENT_PERSON_DETECTED: Final = "bobby_camera_person_detected"
 EVENT_AGENT_PROBLEM: Final = "bobby_camera_agent_problem"
+EVENT_CLIP_READY: Final = "bobby_camera_clip_ready"
+# The person event entity's event type when an event's clip is ready.
+CLIP_READY: Final = "clip_ready"
 
 # Problems an agent can have, in the order a repair issue reports them.
 PROBLEM_OFFLINE: Final = "offline"
@@ -51,3 +62,6 @@ ATTR_DEVICE_ID: Final = "device_id"
 ATTR_ENABLED: Final = "enabled"
 SERVICE_REQUEST_PREVIEW: Final = "request_preview"
 SERVICE_SET_ENABLED: Final = "set_enabled"
+SERVICE_RECORD_CLIP: Final = "record_clip"
+ATTR_DURATION: Final = "duration"
+DEFAULT_RECORD_SECONDS: Final = 30.0

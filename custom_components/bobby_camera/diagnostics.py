@@ -7,6 +7,7 @@ from typing import Any
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
+from . import protocol
 from .hub import BobbyConfigEntry
 
 TO_REDACT = {"hostname", "username", "password"}
@@ -31,6 +32,11 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: BobbyCo
             "last_detection": a.last_detection,
             "snapshot_bytes": None if a.snapshot is None else len(a.snapshot),
             "preview_bytes": None if a.preview is None else len(a.preview),
+            # The camera's spool: chunks waiting for the core's chunk_ack (docs/protocol.md).
+            "spool": None
+            if a.stats is None
+            else {k: a.stats[k] for k in ("recording", *protocol.RECORDING_COUNTERS) if k in a.stats},  # type: ignore[literal-required]
+            "last_clip": a.last_clip,
         }
         for key, a in sorted(hub.agents.items())
     }
@@ -40,6 +46,7 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: BobbyCo
             "agents": agents,
             "invalid_messages": hub.invalid_messages,
             "recent_errors": list(hub.recent_errors),
+            "recording": hub.recordings.diagnostics(),
         },
         TO_REDACT,
     )

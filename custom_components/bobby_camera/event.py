@@ -1,4 +1,4 @@
-"""Event entities: person detections per camera; problems per agent."""
+"""Event entities: person detections and ready clips per camera; problems per agent."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .agent import Agent
-from .const import PROBLEMS
+from .const import CLIP_READY, PROBLEMS
 from .debounce import PersonTransition
 from .entity import BobbyEntity, BobbyEntityDescription, async_add_agent_entities
 from .hub import BobbyConfigEntry, BobbyHub
@@ -34,7 +34,8 @@ DESCRIPTIONS: tuple[BobbyEventDescription, ...] = (
     BobbyEventDescription(
         key="person_event",
         translation_key="person",
-        event_types=[t.value for t in PersonTransition],
+        # clip_ready carries the clip's media-content id and URL (recording.manager).
+        event_types=[*(t.value for t in PersonTransition), CLIP_READY],
         signal_fn=lambda hub, a: hub.signal_person(a),
         exists_fn=lambda a: a.kind == "camera",
     ),

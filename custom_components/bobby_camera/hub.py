@@ -40,6 +40,7 @@ from .const import (
 from .debounce import PersonTransition
 from .devices import AgentDevices, agent_key_of
 from .monitoring import ProblemReporter
+from .recording.manager import Recordings
 
 type BobbyConfigEntry = ConfigEntry[BobbyHub]
 
@@ -97,6 +98,7 @@ class BobbyHub:
             device_id=self.devices.device_id,
             signal=self.signal_problem,
         )
+        self.recordings = Recordings(hass, self, options)
         self.channels: dict[str, Channel] = {}
         for channel in (
             Channel("status", self._on_status, hub_wide=True),
@@ -107,6 +109,9 @@ class BobbyHub:
             Channel("detection", self._on_detection, kind=protocol.KIND_CAMERA, evidence=True),
             Channel("snapshot", self._on_snapshot, kind=protocol.KIND_CAMERA, evidence=True),
             Channel("preview", self._on_preview, kind=protocol.KIND_CAMERA, evidence=True),
+            Channel(
+                protocol.CHUNK_CHANNEL, self.recordings.on_chunk, kind=protocol.KIND_CAMERA, evidence=True
+            ),
         ):
             self.add_channel(channel)
         self._alarms: dict[str, _AgentAlarms] = {}
@@ -150,6 +155,7 @@ class BobbyHub:
     async def async_start(self) -> None:
         """Register the hub device, restore known agents and subscribe."""
         self.devices.async_register_hub()
+        await self.recordings.async_load()  # before any chunk can arrive
         # Agents seen before a restart get their entities at once (restored state),
         # even those that announce nothing retained, such as cameras that only stream.
         for kind, agent_id in self.devices.known_agents():
@@ -164,12 +170,14 @@ class BobbyHub:
                     encoding=None,
                 )
             )
+        self.recordings.async_start()
 
     @callback
     def async_stop(self) -> None:
         """Unsubscribe, cancel timers and fail pending commands."""
         while self._unsubscribe:
             self._unsubscribe.pop()()
+        self.recordings.async_stop()
         for alarms in self._alarms.values():
             alarms.cancel()
         self.commands.async_cancel()
@@ -283,6 +291,7 @@ class BobbyHub:
 
     def _on_snapshot(self, agent: Agent, image: bytes) -> None:
         agent.snapshot = image
+        self.recordings.on_snapshot(agent, image)  # the thumbnail of the event it belongs to
 
     def _on_preview(self, agent: Agent, image: bytes) -> None:
         agent.preview = image
@@ -366,6 +375,10 @@ class BobbyHub:
     async def async_request_preview(self, agent: Agent) -> None:
         """Ask a camera agent for a fresh full-size preview."""
         await self.async_command(agent, action="preview")
+
+    async def async_record(self, agent: Agent, seconds: float) -> None:
+        """Ask a camera agent to record an event now, for `seconds` (longer while detections go on)."""
+        await self.async_command(agent, action="record", duration=seconds)
 
     def announced_agents(self) -> list[Agent]:
         """Agents that take commands."""

@@ -1,4 +1,4 @@
-"""Sensors: camera fps, last score, person count, motion time and stream; detector costs.
+"""Sensors: camera fps, last score, person count, last clip, motion time and stream; detector costs.
 
 Person count: while the person sensor is on, the people in the last detection at or above
 the threshold (`person_count`, or its boxes from an older detector); 0 while it is off.
@@ -24,10 +24,11 @@ from homeassistant.components.sensor import (
 from homeassistant.const import EntityCategory, UnitOfTemperature, UnitOfTime
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.util import dt as dt_util
 
 from . import protocol
 from .agent import Agent
-from .const import DETECTION_CHANNELS
+from .const import CLIP_CHANNEL, DETECTION_CHANNELS
 from .devices import resolution_text
 from .entity import BobbyEntity, BobbyEntityDescription, async_add_agent_entities
 from .hub import BobbyConfigEntry
@@ -52,6 +53,7 @@ class BobbySensorDescription(BobbyEntityDescription, SensorEntityDescription):
 
     value_fn: Callable[[Agent], Any]
     available_fn: Callable[[Agent], bool] = _reporting
+    attributes_fn: Callable[[Agent], dict[str, Any] | None] | None = None
 
 
 def _camera_agent(agent: Agent) -> bool:
@@ -107,6 +109,19 @@ DESCRIPTIONS: tuple[BobbySensorDescription, ...] = (
         exists_fn=lambda a: a.kind == "camera",
         available_fn=lambda a: True,
         channels=DETECTION_CHANNELS,
+    ),
+    BobbySensorDescription(
+        key="last_clip",
+        translation_key="last_clip",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        # When the newest clip was ready; its ids and URL for automations in the attributes.
+        value_fn=lambda a: None if a.last_clip is None else dt_util.parse_datetime(a.last_clip["ready"]),
+        attributes_fn=lambda a: (
+            None if a.last_clip is None else {k: v for k, v in a.last_clip.items() if k != "ready"}
+        ),
+        exists_fn=lambda a: a.kind == "camera" and (a.last_clip is not None or a.can_record),
+        available_fn=lambda a: True,
+        channels=frozenset({CLIP_CHANNEL, "info"}),
     ),
     BobbySensorDescription(
         key="inference_time",
@@ -254,6 +269,14 @@ class BobbySensor(BobbyEntity, SensorEntity):
     def native_value(self) -> Any:
         """Return the value."""
         return self.entity_description.value_fn(self.agent)
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Details, where the description has them."""
+        if self.entity_description.attributes_fn is None:
+            return None
+        return self.entity_description.attributes_fn(self.agent)
 
 
 class BobbyPersonCountSensor(BobbySensor, RestoreSensor):

@@ -1,4 +1,4 @@
-"""Actions: request a preview snapshot, enable or disable an agent."""
+"""Actions: request a preview snapshot, record a clip now, enable or disable an agent."""
 
 from __future__ import annotations
 
@@ -9,16 +9,35 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 
+from . import protocol
 from .agent import Agent
 from .commands import CommandError
 from .compat import device_entry_ids
-from .const import ATTR_DEVICE_ID, ATTR_ENABLED, DOMAIN, SERVICE_REQUEST_PREVIEW, SERVICE_SET_ENABLED
+from .const import (
+    ATTR_DEVICE_ID,
+    ATTR_DURATION,
+    ATTR_ENABLED,
+    DEFAULT_RECORD_SECONDS,
+    DOMAIN,
+    SERVICE_RECORD_CLIP,
+    SERVICE_REQUEST_PREVIEW,
+    SERVICE_SET_ENABLED,
+)
 from .helpers import translate_command_error
 from .hub import BobbyConfigEntry, BobbyHub
 
 SCHEMA_REQUEST_PREVIEW = vol.Schema({vol.Required(ATTR_DEVICE_ID): cv.string})
 SCHEMA_SET_ENABLED = vol.Schema(
     {vol.Required(ATTR_DEVICE_ID): cv.string, vol.Required(ATTR_ENABLED): cv.boolean}
+)
+
+SCHEMA_RECORD_CLIP = vol.Schema(
+    {
+        vol.Required(ATTR_DEVICE_ID): cv.string,
+        vol.Optional(ATTR_DURATION, default=DEFAULT_RECORD_SECONDS): vol.All(
+            vol.Coerce(float), vol.Range(*protocol.RECORD_SECONDS_RANGE)
+        ),
+    }
 )
 
 
@@ -55,6 +74,20 @@ async def _async_request_preview(call: ServiceCall) -> None:
         raise translate_command_error(error, hub.command_timeout) from error
 
 
+async def _async_record_clip(call: ServiceCall) -> None:
+    hub, agent = _resolve(call.hass, call.data[ATTR_DEVICE_ID])
+    if agent.kind != "camera" or not agent.can_record:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="cannot_record",
+            translation_placeholders={"name": agent.name},
+        )
+    try:
+        await hub.async_record(agent, call.data[ATTR_DURATION])
+    except CommandError as error:
+        raise translate_command_error(error, hub.command_timeout) from error
+
+
 async def _async_set_enabled(call: ServiceCall) -> None:
     hub, agent = _resolve(call.hass, call.data[ATTR_DEVICE_ID])
     try:
@@ -69,4 +102,5 @@ def async_setup_services(hass: HomeAssistant) -> None:
     hass.services.async_register(
         DOMAIN, SERVICE_REQUEST_PREVIEW, _async_request_preview, SCHEMA_REQUEST_PREVIEW
     )
+    hass.services.async_register(DOMAIN, SERVICE_RECORD_CLIP, _async_record_clip, SCHEMA_RECORD_CLIP)
     hass.services.async_register(DOMAIN, SERVICE_SET_ENABLED, _async_set_enabled, SCHEMA_SET_ENABLED)
