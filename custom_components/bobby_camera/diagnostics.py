@@ -8,9 +8,18 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
 from . import protocol
+from .agent import Agent
 from .hub import BobbyConfigEntry
 
 TO_REDACT = {"hostname", "username", "password"}
+
+
+def _spool(agent: Agent) -> dict[str, Any] | None:
+    """A recording camera's spool counters from its last stats (docs/protocol.md, stats)."""
+    if agent.kind != protocol.KIND_CAMERA or agent.stats is None:
+        return None
+    stats: dict[str, Any] = dict(agent.stats)
+    return {k: stats[k] for k in ("recording", *protocol.RECORDING_COUNTERS) if k in stats}
 
 
 async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: BobbyConfigEntry) -> dict[str, Any]:
@@ -33,9 +42,7 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: BobbyCo
             "snapshot_bytes": None if a.snapshot is None else len(a.snapshot),
             "preview_bytes": None if a.preview is None else len(a.preview),
             # The camera's spool: chunks waiting for the core's chunk_ack (docs/protocol.md).
-            "spool": None
-            if a.stats is None
-            else {k: a.stats[k] for k in ("recording", *protocol.RECORDING_COUNTERS) if k in a.stats},  # type: ignore[literal-required]
+            "spool": _spool(a),
             "last_clip": a.last_clip,
         }
         for key, a in sorted(hub.agents.items())

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import AsyncGenerator, Generator
+from pathlib import Path
 from typing import Any
 from unittest.mock import Mock, PropertyMock, patch
 
@@ -15,6 +16,9 @@ from pytest_homeassistant_custom_component.typing import MqttMockHAClient, MqttM
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.bobby_camera.const import DEFAULT_OPTIONS, DOMAIN
+from tests.support.mosquitto import Mosquitto
+
+from .common import setup_real_mqtt
 
 # MQTT's config flow imports dataclasses that mashumaro compiles with the real datetime:
 # imported first under a frozen clock (the freezer fixture) they fail, so import it now.
@@ -82,8 +86,18 @@ def platforms() -> list[str] | None:
 
 
 @pytest.fixture
+def media_dir(hass: HomeAssistant, tmp_path: Path) -> Path:
+    """HA's media folder for this test (recordings go under it), not the shared test config."""
+    folder = tmp_path / "media"
+    folder.mkdir()
+    hass.config.media_dirs = {"local": str(folder)}
+    return folder
+
+
+@pytest.fixture
 async def init_integration(
     hass: HomeAssistant,
+    media_dir: Path,
     mqtt_mock: MqttMockHAClient,
     mock_config_entry: MockConfigEntry,
     platforms: list[str] | None,
@@ -95,5 +109,33 @@ async def init_integration(
     else:
         with patch("custom_components.bobby_camera.PLATFORMS", platforms):
             assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    return mock_config_entry
+
+
+@pytest.fixture
+def broker(socket_enabled: None, tmp_path: Path) -> Generator[Mosquitto]:
+    """A Mosquitto of this test's own on a free loopback port."""
+    server = Mosquitto(tmp_path / "broker").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def ha_mqtt(hass: HomeAssistant, mock_hass_config: None, broker: Mosquitto) -> AsyncGenerator[None]:
+    """HA's MQTT integration connected to the broker (entry format of the running HA)."""
+    entry = await setup_real_mqtt(hass, broker)
+    yield
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+@pytest.fixture
+async def hub_entry(
+    hass: HomeAssistant, media_dir: Path, ha_mqtt: None, mock_config_entry: MockConfigEntry
+) -> MockConfigEntry:
+    """The Bobby Camera hub on the real MQTT client."""
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
     return mock_config_entry

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -30,38 +30,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.bobby_camera.const import DOMAIN
 from tests.support.mosquitto import Mosquitto
 
-from .common import detection, setup_real_mqtt
+from .common import detection
 
 REPO = Path(__file__).resolve().parents[2]
 DEADLINE = 30.0
-
-
-@pytest.fixture
-def broker(socket_enabled: None, tmp_path: Path) -> Generator[Mosquitto]:
-    """A Mosquitto of this test's own on a free loopback port."""
-    server = Mosquitto(tmp_path / "broker").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def ha_mqtt(hass: HomeAssistant, mock_hass_config: None, broker: Mosquitto) -> AsyncGenerator[None]:
-    """HA's MQTT integration connected to the broker (entry format of the running HA)."""
-    entry = await setup_real_mqtt(hass, broker)
-    yield
-    await hass.config_entries.async_unload(entry.entry_id)
-    await hass.async_block_till_done()
-
-
-@pytest.fixture
-async def hub_entry(
-    hass: HomeAssistant, ha_mqtt: None, mock_config_entry: MockConfigEntry
-) -> MockConfigEntry:
-    """The Bobby Camera hub on the real MQTT client."""
-    mock_config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
-    return mock_config_entry
 
 
 @pytest.fixture

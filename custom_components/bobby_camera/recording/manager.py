@@ -24,6 +24,7 @@ import errno
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -209,7 +210,12 @@ class Recordings:
             if (refusal := self._refusal(record, header, video)) is not None:
                 self.chunks_refused += 1
                 self.log.report(
-                    "refused", "Refusing recording chunk %s/%s of camera %s: %s", *key[::-1], refusal
+                    "refused",
+                    "Refusing recording chunk %s/%s of camera %s: %s",
+                    header["event"],
+                    header["seq"],
+                    agent.agent_id,
+                    refusal,
                 )
                 await self._async_ack(agent, header, refusal)
                 return
@@ -269,15 +275,14 @@ class Recordings:
         """Write the chunk and the record durably; False (no ack, nothing changed) when it cannot be."""
         seq = header["seq"]
         before = dataclasses.replace(record, chunks=dict(record.chunks))
-        if video:
-            record.chunks[seq] = ChunkRecord(header["start"], header["duration"], len(video))
-        if header["last"]:
-            record.last_seq = seq
-        if record.state != RECORDING:  # a late chunk reopens a cut-short event
-            record.state, record.finished_at = RECORDING, None
         try:
             if video:
-                await self._async_make_room(len(video), record)
+                await self._async_make_room(len(video))
+                record.chunks[seq] = ChunkRecord(header["start"], header["duration"], len(video))
+            if header["last"]:
+                record.last_seq = seq
+            if record.state != RECORDING:  # a late chunk reopens a cut-short event
+                record.state, record.finished_at = RECORDING, None
             await self.hass.async_add_executor_job(self._write_chunk, record, seq, video)
         except OSError as err:
             for name in ("chunks", "last_seq", "state", "finished_at"):
@@ -337,7 +342,7 @@ class Recordings:
     def _arm_cut_short(self, record: EventRecord) -> None:
         self._cancel_cut_short(record)
         self._cut_short[record.key] = async_call_later(
-            self.hass, CUT_SHORT_AFTER, lambda _now: self._event_cut_short(record)
+            self.hass, CUT_SHORT_AFTER, partial(self._event_cut_short, record)
         )
 
     def _cancel_cut_short(self, record: EventRecord) -> None:
@@ -345,7 +350,7 @@ class Recordings:
             cancel()
 
     @callback
-    def _event_cut_short(self, record: EventRecord) -> None:
+    def _event_cut_short(self, record: EventRecord, _now: Any = None) -> None:
         self._cut_short.pop(record.key, None)
         if not record.recording:
             return
@@ -385,6 +390,7 @@ class Recordings:
     async def _async_assemble_once(self, record: EventRecord) -> None:
         files = self.store.chunk_files(record)
         target = self.store.event_dir(record) / CLIP_FILE
+        LOGGER.debug("Assembling the clip of event %s from %d chunk(s)", record.event, len(files))
         try:
             clip = await self.hass.async_add_executor_job(assemble_clip, files, target)
         except AssemblyError as err:
@@ -461,7 +467,7 @@ class Recordings:
         """Bytes of chunks and clips the index knows of."""
         return sum(r.stored_bytes for r in self.events.values())
 
-    async def _async_make_room(self, size: int, record: EventRecord) -> None:
+    async def _async_make_room(self, size: int) -> None:
         """Delete old finished events until `size` more bytes fit in the budget; else StorageFullError."""
         if self.used_bytes + size <= self.max_bytes:
             return
