@@ -49,6 +49,9 @@ homeassistant:
   time_zone: UTC
   country: GB
   currency: GBP
+  # Clips go under the run's own folder (HA would pick the host's /media when it exists).
+  media_dirs:
+    local: {media}
   auth_providers:
     - type: trusted_networks
       trusted_networks:
@@ -69,6 +72,7 @@ logger:
 
 api:
 config:
+media_source:
 {extra}"""
 
 # With the web interface: the frontend and the panels a person expects to see.
@@ -114,9 +118,13 @@ class HassInstance:
             shutil.rmtree(self.config_dir)
         storage = self.config_dir / ".storage"
         storage.mkdir(parents=True)
+        media = self.config_dir / "media"  # media_dirs must exist
+        media.mkdir()
         (storage / "onboarding").write_text(json.dumps(ONBOARDING, indent=2))
         extra = FRONTEND_EXTRA if self.frontend else ""
-        (self.config_dir / "configuration.yaml").write_text(CONFIGURATION.format(port=self.port, extra=extra))
+        (self.config_dir / "configuration.yaml").write_text(
+            CONFIGURATION.format(port=self.port, extra=extra, media=media)
+        )
         components = self.config_dir / "custom_components"
         components.mkdir()
         (components / COMPONENT.name).symlink_to(COMPONENT, target_is_directory=True)

@@ -9,6 +9,7 @@ an order that lets the agents say goodbye (`offline`) before the broker goes.
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import Any
 
 from .hass import HassApi, HassInstance
 from .processes import ManagedProcess
+
+REPO = Path(__file__).resolve().parents[2]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -76,6 +79,10 @@ class BobbySystem:
     def _agent_env(self) -> dict[str, str]:
         # Each run remembers its agents' commanded state in its own folder, never in ~.
         env = {"BOBBY_STATE_DIR": str(self.run_dir / "agent-state")}
+        # The agents of this checkout, as Home Assistant gets this checkout's component (a venv
+        # may hold an editable install of another checkout).
+        edge = str(REPO / "edge_agents")
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (edge, os.environ.get("PYTHONPATH", "")) if p)
         return env | ({"BOBBY_PASSWORD": self.password} if self.password else {})
 
     def start_camera(self, camera_id: str, source: str, *args: str) -> ManagedProcess:

@@ -33,6 +33,7 @@ FPS = 2.0
 PERSON_SECONDS = 6.0
 EMPTY_SECONDS = 10.0
 STATS_INTERVAL = 1.0
+PRE_ROLL = 4.0
 OPTIONS = {"trigger_after": 0, "clear_after": 2, "command_timeout": 5}
 CACHE = Path(os.environ.get("BOBBY_CACHE", "~/.cache/bobby-camera")).expanduser()
 LOG_DIR = Path(os.environ.get("BOBBY_E2E_LOG_DIR") or CACHE / "logs" / "e2e")  # one per lane
@@ -90,6 +91,13 @@ def camera_args() -> list[str]:
         str(STATS_INTERVAL),
         "--name",
         "E2E camera",
+        # Short events, so a clip is finished within a person scene and the empty one after it.
+        "--pre-roll",
+        str(PRE_ROLL),
+        "--post-roll",
+        "2",
+        "--chunk-seconds",
+        "4",
     ]
 
 
@@ -132,7 +140,8 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
     shutil.rmtree(LOG_DIR, ignore_errors=True)
     LOG_DIR.mkdir(parents=True)
     broker = Mosquitto(run_dir / "broker").start()
-    system = BobbySystem(run_dir, broker.host, broker.port, log_dir=LOG_DIR, frontend=False)
+    # With the frontend: a browser opens the media browser and plays a clip.
+    system = BobbySystem(run_dir, broker.host, broker.port, log_dir=LOG_DIR, frontend=True)
     probe: Probe | None = None
     try:
         samples = run_dir / "samples"

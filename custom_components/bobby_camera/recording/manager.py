@@ -283,7 +283,7 @@ class Recordings:
                 record.last_seq = seq
             if record.state != RECORDING:  # a late chunk reopens a cut-short event
                 record.state, record.finished_at = RECORDING, None
-            await self.hass.async_add_executor_job(self._write_chunk, record, seq, video)
+            await self.hass.async_add_executor_job(self._write_chunk, record, seq, video, record.dump())
         except OSError as err:
             for name in ("chunks", "last_seq", "state", "finished_at"):
                 setattr(record, name, getattr(before, name))
@@ -293,14 +293,14 @@ class Recordings:
         self._storage_ok()
         return True
 
-    def _write_chunk(self, record: EventRecord, seq: int, video: bytes) -> None:
+    def _write_chunk(self, record: EventRecord, seq: int, video: bytes, content: bytes) -> None:
         # Executor: the free-space check and the write in one job.
         if video and self.store.free_bytes() < len(video) + RESERVE_BYTES:
             raise StorageFullError(errno.ENOSPC, "the disk is nearly full")
         if video:
-            self.store.write_chunk(record, seq, video)
+            self.store.write_chunk(record, seq, video, content)
         else:
-            self.store.write_record(record)
+            self.store.write_record(record, content)
 
     async def _async_ack(self, agent: Agent, header: protocol.ChunkHeader, error: str | None = None) -> None:
         await mqtt.async_publish(
@@ -405,10 +405,12 @@ class Recordings:
         await self._async_save_record(record)
 
     async def _async_save_record(self, record: EventRecord) -> None:
-        try:
-            await self.hass.async_add_executor_job(self.store.write_record, record)
-        except OSError as err:
-            self._storage_failed(err)
+        # Under the event's lock: event.json writes land in the order the record changed.
+        async with self._locks.setdefault(record.key, asyncio.Lock()):
+            try:
+                await self.hass.async_add_executor_job(self.store.write_record, record, record.dump())
+            except OSError as err:
+                self._storage_failed(err)
 
     async def _async_clip_ready(self, record: EventRecord) -> None:
         """The final clip: snapshot fallback, bus event, event entity, Last clip sensor, cleanup."""

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -98,6 +99,10 @@ class EventRecord:
         top = self.last_seq if self.last_seq is not None else max(self.chunks, default=-1)
         return [seq for seq in range(top + 1) if seq not in self.chunks and seq != self.last_seq]
 
+    def dump(self) -> bytes:
+        """event.json's bytes."""
+        return json.dumps(self.to_json(), indent=1).encode()
+
     def to_json(self) -> dict[str, Any]:
         """The content of event.json."""
         data = asdict(self)
@@ -134,18 +139,18 @@ class ClipStore:
 
     # --- writing (executor) -----------------------------------------------------------
 
-    def write_chunk(self, record: EventRecord, seq: int, video: bytes) -> None:
-        """Store a chunk durably (fsync of file and folder), then the updated event.json."""
+    def write_chunk(self, record: EventRecord, seq: int, video: bytes, content: bytes) -> None:
+        """Store a chunk durably (fsync of file and folder), then the event.json `content`."""
         folder = self.event_dir(record)
         folder.mkdir(parents=True, exist_ok=True)
         _write_durably(folder / chunk_name(seq), video)
-        self.write_record(record)
+        self.write_record(record, content)
 
-    def write_record(self, record: EventRecord) -> None:
-        """Store event.json durably."""
+    def write_record(self, record: EventRecord, content: bytes) -> None:
+        """Store event.json durably (`content` is `record.dump()`, taken on the event loop)."""
         folder = self.event_dir(record)
         folder.mkdir(parents=True, exist_ok=True)
-        _write_durably(folder / EVENT_FILE, json.dumps(record.to_json(), indent=1).encode())
+        _write_durably(folder / EVENT_FILE, content)
 
     def write_snapshot(self, record: EventRecord, image: bytes) -> None:
         """Store the detection snapshot beside the event."""
@@ -217,7 +222,7 @@ class ClipStore:
 
 
 def _write_durably(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")  # writers never share one
     with tmp.open("wb") as handle:
         handle.write(data)
         handle.flush()
