@@ -31,6 +31,7 @@ class BobbyBinarySensorDescription(BobbyEntityDescription, BinarySensorEntityDes
 
     value_fn: Callable[[Agent], bool | None]
     attributes_fn: Callable[[Agent], dict[str, Any]] | None = None
+    available_fn: Callable[[Agent], bool] | None = None  # None: always available
 
 
 PERSON = BobbyBinarySensorDescription(
@@ -51,6 +52,7 @@ HEALTH: tuple[BobbyBinarySensorDescription, ...] = (
         # The camera's own word (stats): it records while Home Assistant is away too.
         value_fn=lambda a: None if a.stats is None else a.stats.get("recording"),
         exists_fn=lambda a: a.kind == "camera" and a.can_record,
+        available_fn=lambda a: bool(a.connected),  # known only while the camera reports
         channels=AGENT_CHANNELS | {CLIP_CHANNEL},
     ),
     BobbyBinarySensorDescription(
@@ -90,10 +92,10 @@ class BobbyBinarySensor(BobbyEntity, BinarySensorEntity):
     @property
     @override
     def available(self) -> bool:
-        """The recording state is known only while the camera reports."""
-        if self.entity_description.key == "recording":
-            return bool(self.agent.connected)
-        return super().available
+        """Where the description says when the value is known."""
+        if self.entity_description.available_fn is None:
+            return super().available
+        return self.entity_description.available_fn(self.agent)
 
     @property
     @override
