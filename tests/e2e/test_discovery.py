@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from bobby_demo.hass import HassApi
 from bobby_demo.processes import wait_until
 from bobby_demo.samples import make_samples
 from bobby_demo.system import BobbySystem
-
 from tests.support.mosquitto import Mosquitto
 from tests.support.probe import Probe
 

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import av
+
 from bobby_demo.hass import HassError
 from bobby_demo.screenshot import Browser, hass_tokens
 
