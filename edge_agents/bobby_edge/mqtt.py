@@ -27,6 +27,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from .config import Broker
+from .logthrottle import BAD_INPUT_EVERY, LogThrottle
 from .refusals import Problems
 
 _LOGGER = logging.getLogger(__name__)
@@ -117,12 +118,17 @@ class MqttLink:
 
     @staticmethod
     def _guarded(handler: MessageHandler) -> Callable[[mqtt.Client, Any, mqtt.MQTTMessage], None]:
-        # An exception in a handler must never take down paho's network thread.
+        # An exception in a handler must never take down paho's network thread, and a flood
+        # of messages that trip it must not flood the log with tracebacks.
+        errors = LogThrottle(_LOGGER, BAD_INPUT_EVERY)
+
         def call(_client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
             try:
                 handler(message)
             except Exception:
-                _LOGGER.exception("error handling a message on %s", message.topic)
+                errors.exception(
+                    "error handling a %d-byte message on %.200s", len(message.payload), message.topic
+                )
 
         return call
 

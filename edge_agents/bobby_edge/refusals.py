@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
+
+from .logthrottle import LogThrottle
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -39,8 +40,6 @@ class _Problem:
     detail: str
     count: int = 0
     active: bool = True
-    last_log: float = -LOG_EVERY
-    held_back: int = 0
 
 
 class Problems:
@@ -50,6 +49,7 @@ class Problems:
         self._username = username
         self._lock = threading.Lock()
         self._problems: dict[str, _Problem] = {}
+        self._log = LogThrottle(_LOGGER, LOG_EVERY)  # keyed by problem code
 
     def refused(self, operation: str, topic: str, reason_value: int, reason_name: str) -> None:
         """The broker refused a `publish` or `subscribe` on `topic`."""
@@ -69,13 +69,7 @@ class Problems:
                 problem = self._problems[code] = _Problem(code, topic, detail)
             problem.count += 1
             problem.active, problem.topic, problem.detail = True, topic, detail
-            now = time.monotonic()
-            if now - problem.last_log < LOG_EVERY:
-                problem.held_back += 1
-                return
-            held_back, problem.held_back, problem.last_log = problem.held_back, 0, now
-        suffix = f" ({held_back} more since the last report)" if held_back else ""
-        _LOGGER.error("%s%s", detail, suffix)
+        self._log.error("%s", detail, key=code)
 
     def accepted(self, operation: str, topic: str) -> None:
         """The same operation on this channel went through: its refusal is over."""

@@ -24,6 +24,7 @@ import paho.mqtt.client as mqtt
 
 from . import __version__, protocol
 from .config import ServiceConfig
+from .logthrottle import BAD_INPUT_EVERY, LogThrottle
 from .mqtt import MqttLink, client_id_for
 from .refusals import STATE_NOT_SAVED
 from .state_store import StateStore
@@ -60,6 +61,7 @@ class Service(ABC):
         self.started = time.monotonic()
         self.stop_event = threading.Event()
         self.lock = threading.Lock()  # guards settings changed by commands
+        self._refusals_log = LogThrottle(_LOGGER, BAD_INPUT_EVERY)  # keyed by the ack's code
         if config.broker.username and config.broker.username != config.id:
             _LOGGER.info(
                 "broker login %r is not this agent's id %r: fine with a shared login, but the "
@@ -143,17 +145,24 @@ class Service(ABC):
         )
         self.publish("state", self.full_state())
 
-    def _ack(
-        self, request_id: str | None, error: str | None = None, code: str = protocol.ACK_INVALID
-    ) -> None:
-        if error is None:
-            self.publish(
-                "ack",
-                {"id": request_id, "ok": True, "state": {"v": protocol.SCHEMA_VERSION, **self.full_state()}},
-            )
-        else:
-            _LOGGER.warning("refused command %s (%s): %s", request_id, code, error)
-            self.publish("ack", {"id": request_id, "ok": False, "code": code, "error": error})
+    def _ack(self, request_id: str | None) -> None:
+        self.publish(
+            "ack",
+            {"id": request_id, "ok": True, "state": {"v": protocol.SCHEMA_VERSION, **self.full_state()}},
+        )
+
+    def _refuse(self, message: mqtt.MQTTMessage, request_id: str | None, error: str, code: str) -> None:
+        """Answer a command with `ok: false`; the log names topic, size and reason, never the payload."""
+        self._refusals_log.warning(
+            "refused command %s on %.200s (%d bytes, %s): %s",
+            request_id,
+            message.topic,
+            len(message.payload),
+            code,
+            error,
+            key=code,
+        )
+        self.publish("ack", {"id": request_id, "ok": False, "code": code, "error": error})
 
     def _on_set(self, message: mqtt.MQTTMessage) -> None:
         request_id: str | None = None
@@ -165,12 +174,13 @@ class Service(ABC):
             request_id = raw_id if protocol.is_valid_request_id(raw_id) else None
             protocol.check_command(self.kind, command)
         except protocol.ProtocolError as err:
-            self._ack(request_id, str(err), protocol.ACK_INVALID)
+            self._refuse(message, request_id, str(err), protocol.ACK_INVALID)
             return
         if protocol.command_expired(command, arrived):
             # Sent by someone who has long given up on it (HA reported a timeout): applying
             # it now would undo whatever was decided since. HA re-asserts the desired state.
-            self._ack(
+            self._refuse(
+                message,
                 request_id,
                 f"stale command: it expired at {command['expires']:.3f} and arrived at {arrived:.3f} "
                 "(this agent's clock); not applied. If fresh commands are called stale, sync the "
@@ -185,11 +195,13 @@ class Service(ABC):
                     self.enabled = command["enabled"]
                 state = {"enabled": self.enabled, **self.state()}
         except CommandError as err:
-            self._ack(request_id, str(err), protocol.ACK_REFUSED)
+            self._refuse(message, request_id, str(err), protocol.ACK_REFUSED)
             return
         except Exception:  # a bug, not the sender's fault: still answered
             _LOGGER.exception("applying command %s failed", request_id)
-            self._ack(request_id, "the agent failed to apply it (see its log)", protocol.ACK_REFUSED)
+            self._refuse(
+                message, request_id, "the agent failed to apply it (see its log)", protocol.ACK_REFUSED
+            )
             return
         _LOGGER.info("applied command %s: %s", request_id, json.dumps(command))
         if set(command) & set(protocol.PERSISTED_BY_KIND[self.kind]):

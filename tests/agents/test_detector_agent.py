@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import subprocess
 import threading
@@ -193,7 +194,9 @@ def test_bad_frames_are_counted_and_survived(
     probe: Probe,
     camera: Camera,
     model_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="bobby_edge")
     probe.subscribe("bobby/#")
     oversized = noise_jpeg(800, 600)
     assert len(oversized) > 100_000
@@ -219,6 +222,11 @@ def test_bad_frames_are_counted_and_survived(
         assert protocol.parse_message(ack.topic, ack.payload)[1]["ok"] is True
     for cam in ("c1", "c2", "c3", "c4", "c5"):
         assert probe.count(f"bobby/camera/{cam}/detection") == 0
+    # One line per camera, naming topic, size and reason; never the payload's bytes.
+    skipped = [r.getMessage() for r in caplog.records if "skipped a" in r.getMessage()]
+    assert len(skipped) == 5
+    assert any("skipped a 18-byte frame on bobby/camera/c2/frame: " in line for line in skipped)
+    assert not any("GET" in line or "\\x" in line for line in skipped), skipped
 
 
 def _command(probe: Probe, payload: bytes | str) -> dict[str, object]:
@@ -308,3 +316,18 @@ def test_bad_commands_are_answered_not_applied(
         assert error in str(ack["error"])
         assert ack["id"] == (None if payload.startswith(b"{not") else protocol.decode_json(payload)["id"])
         assert agent.full_state() == {"enabled": True, "threshold": 0.5, "min_area": 0.0}
+
+
+def test_a_flood_of_bad_commands_is_answered_but_logged_once(
+    broker: Mosquitto, probe: Probe, model_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="bobby_edge")
+    probe.subscribe("bobby/detector/ctl/#")
+    with running_detector(broker, probe, model_path, "ctl"):
+        for i in range(20):
+            ack = _command(probe, protocol.encode({"id": f"bad{i}", "threshold": "secret-value"}))
+            assert ack["ok"] is False
+    refused = [r.getMessage() for r in caplog.records if "refused command" in r.getMessage()]
+    assert len(refused) == 1, refused
+    assert "on bobby/detector/ctl/set (" in refused[0]
+    assert "bytes, invalid)" in refused[0]

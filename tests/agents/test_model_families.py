@@ -196,20 +196,3 @@ def test_runtime_falls_back_to_tflite_runtime_then_explains(monkeypatch: pytest.
     monkeypatch.setitem(sys.modules, "tflite_runtime.interpreter", None)
     with pytest.raises(StartupError, match=r"no LiteRT runtime is installed: run `pip install"):
         runtime.interpreter_class()
-
-
-def test_bad_frame_warnings_are_throttled(caplog: pytest.LogCaptureFixture) -> None:
-    import logging
-
-    from bobby_edge.detector.agent import ThrottledLog
-
-    log = ThrottledLog(logging.getLogger("test.throttle"), interval=3600)
-    with caplog.at_level(logging.WARNING, logger="test.throttle"):
-        for i in range(50):
-            log.warning("bad frame %d", i)
-    assert [r.getMessage() for r in caplog.records] == ["bad frame 0"]
-    assert log.held_back == 49
-    log.last -= 3600  # the interval has passed
-    with caplog.at_level(logging.WARNING, logger="test.throttle"):
-        log.warning("bad frame %d", 50)
-    assert caplog.records[-1].getMessage() == "bad frame 50 (49 more since the last report)"

@@ -24,6 +24,7 @@ from PIL import Image
 
 from .. import protocol
 from ..config import CameraConfig
+from ..logthrottle import LogThrottle
 from ..mqtt import user_properties
 from ..protocol import FRAME_TIME_PROPERTY, REGIONS_PROPERTY, format_regions
 from ..service import CommandError, Service, StartupError
@@ -93,7 +94,7 @@ class CameraAgent(Service):
         self._capture_seconds: list[float] = []
         self._motion_seconds: list[float] = []
         self._last_error = ""
-        self._last_motion_error = -ERROR_LOG_EVERY
+        self._log = LogThrottle(_LOGGER, ERROR_LOG_EVERY)  # keyed by what fails: capture, motion
         self.motion = MotionDetector() if config.motion else None
         self._failing = False  # REOPEN_AFTER_ERRORS captures in a row have failed
         self._source_problem: str | None = None  # the detail of `source_unavailable`, as reported
@@ -304,8 +305,7 @@ class CameraAgent(Service):
         next_due = time.monotonic()
         last_tick = next_due
         errors_in_a_row = 0
-        last_error_log = last_reopen = -float("inf")
-        suppressed = 0
+        last_reopen = -float("inf")
         while not self.stop_event.is_set():
             self._wake.clear()
             with self.lock:  # a command is applied under this lock: see all of it or none
@@ -360,15 +360,9 @@ class CameraAgent(Service):
             captured = self._capture()
             if captured is None:
                 errors_in_a_row += 1
-                suppressed += 1
-                if now - last_error_log >= ERROR_LOG_EVERY:
-                    _LOGGER.warning(
-                        "capture from %s failing (%d failures since last report; last: %s)",
-                        self.source.description,
-                        suppressed,
-                        self._last_error,
-                    )
-                    last_error_log, suppressed = now, 0
+                self._log.warning(
+                    "capture from %s failing: %s", self.source.description, self._last_error, key="capture"
+                )
                 self._failing = errors_in_a_row >= REOPEN_AFTER_ERRORS
                 if self._failing and now - last_reopen >= REOPEN_EVERY:
                     last_reopen = now
@@ -439,9 +433,7 @@ class CameraAgent(Service):
         try:
             motion = self.motion.regions(frame)
         except (OSError, ValueError) as err:  # a frame Pillow cannot read: sent without regions
-            if started - self._last_motion_error >= ERROR_LOG_EVERY:
-                self._last_motion_error = started
-                _LOGGER.warning("no motion regions for a %d-byte frame: %s", len(frame), err)
+            self._log.warning("no motion regions for a %d-byte frame: %s", len(frame), err, key="motion")
             return None
         with self._counts_lock:
             self._motion_seconds.append(time.monotonic() - started)

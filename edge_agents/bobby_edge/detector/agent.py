@@ -32,6 +32,7 @@ import paho.mqtt.client as mqtt
 
 from .. import protocol
 from ..config import DetectorConfig, resolve_workers
+from ..logthrottle import BAD_INPUT_EVERY, LogThrottle
 from ..service import CommandError, Service
 from . import decode, snapshot
 from .models import Person
@@ -39,7 +40,6 @@ from .pipeline import Analysis, Pipeline
 
 _LOGGER = logging.getLogger(__name__)
 
-LOG_EVERY = 10.0  # seconds between repeated warnings about bad frames
 WAKE_INTERVAL = 0.25  # how often an idle worker checks for shutdown
 SAMPLES = 10_000  # per-interval timing samples kept at most (stats thread late: no growth)
 
@@ -50,25 +50,6 @@ class Frame:
     frame_time: float  # Unix time taken (camera's user property) or received
     arrived: float  # time.monotonic() on arrival, for the queue age
     regions: tuple[protocol.Coords, ...] | None = None  # camera's motion regions; None: none sent
-
-
-class ThrottledLog:
-    """A warning at most every `interval` seconds, saying how many were held back."""
-
-    def __init__(self, logger: logging.Logger, interval: float = LOG_EVERY) -> None:
-        self.logger = logger
-        self.interval = interval
-        self.last = -interval
-        self.held_back = 0
-
-    def warning(self, message: str, *args: Any) -> None:
-        now = time.monotonic()
-        if now - self.last < self.interval:
-            self.held_back += 1
-            return
-        suffix = f" ({self.held_back} more since the last report)" if self.held_back else ""
-        self.logger.warning(message + suffix, *args)
-        self.last, self.held_back = now, 0
 
 
 def _frame_time(value: str | None, received: float) -> float:
@@ -128,9 +109,7 @@ class DetectorAgent(Service):
         self._pending: dict[str, Frame] = {}
         self._wake = threading.Condition()
         self._last_snapshot: dict[str, float] = {}  # guarded by _wake's lock (workers share it)
-        self._bad_frames = ThrottledLog(_LOGGER)
-        self._bad_regions = ThrottledLog(_LOGGER)
-        self._capped_regions = ThrottledLog(_LOGGER)
+        self._log = LogThrottle(_LOGGER, BAD_INPUT_EVERY)  # keyed by (complaint, camera)
         # Counters since start, guarded by _wake's lock.
         self.frames_received = 0
         self.frames_analysed = 0
@@ -250,14 +229,20 @@ class DetectorAgent(Service):
             # Cheap checks here, so oversized or non-JPEG payloads never displace a good frame.
             decode.check_payload(payload, self.settings.max_payload)
         except (protocol.ProtocolError, decode.InvalidFrame) as err:
-            self._invalid(camera, str(err))
+            self._invalid(camera, len(payload), str(err))
             return
         properties = _user_properties(message)
         regions = None
         if protocol.REGIONS_PROPERTY in properties:
             parsed = protocol.parse_regions(properties[protocol.REGIONS_PROPERTY])
             if parsed.problem:
-                self._bad_regions.warning("frame from camera %r: %s", camera, parsed.problem)
+                self._log.warning(
+                    "frame on %.200s (%d bytes): %s",
+                    message.topic,
+                    len(payload),
+                    parsed.problem,
+                    key=("regions", camera),
+                )
             regions = parsed.boxes if parsed.readable else None
         frame = Frame(
             payload, _frame_time(properties.get(protocol.FRAME_TIME_PROPERTY), received), arrived, regions
@@ -273,10 +258,13 @@ class DetectorAgent(Service):
         with self._wake:
             return len(self._pending)
 
-    def _invalid(self, camera: str, reason: str) -> None:
+    def _invalid(self, camera: str, size: int, reason: str) -> None:
         with self._wake:
             self.frames_invalid += 1
-        self._bad_frames.warning("skipped a frame from camera %r: %s", camera, reason)
+        topic = f"{self._frame_prefix}{camera}/frame"
+        self._log.warning(
+            "skipped a %d-byte frame on %.200s: %s", size, topic, reason, key=("invalid", camera)
+        )
 
     # --- worker thread: decode, infer, publish ----------------------------------------
 
@@ -298,18 +286,19 @@ class DetectorAgent(Service):
                 frame.payload, frame.regions, tiles=frame.regions is None and self.tiles_for(camera)
             )
         except decode.InvalidFrame as err:
-            self._invalid(camera, str(err))
+            self._invalid(camera, len(frame.payload), str(err))
             return
         except Exception:  # a model failure must not end the service; it is counted and logged
-            _LOGGER.exception("analysing a frame from camera %r failed", camera)
-            self._invalid(camera, "analysis failed (see the error above)")
+            self._log.exception("analysing a frame from camera %r failed", camera, key=("failed", camera))
+            self._invalid(camera, len(frame.payload), "analysis failed (see the error above)")
             return
         if analysis.regions_capped:
-            self._capped_regions.warning(
+            self._log.warning(
                 "frame from camera %r: %d region squares beyond the %d largest not analysed",
                 camera,
                 analysis.regions_capped,
                 analysis.region_crops,
+                key=("capped", camera),
             )
         with self.lock:
             threshold, min_area = self.threshold, self.min_area

@@ -68,7 +68,7 @@ def check_payload(payload: bytes, max_payload: int) -> None:
             "(raise max_payload or lower the camera's resolution or JPEG quality)"
         )
     if not payload.startswith(JPEG_MAGIC):
-        raise InvalidFrame(f"payload of {len(payload)} bytes is not a JPEG (starts with {payload[:4]!r})")
+        raise InvalidFrame(f"payload of {len(payload)} bytes is not a JPEG (no FF D8 start marker)")
     try:
         width, height = protocol.jpeg_dimensions(payload)  # the contract's check, as HA applies it
     except protocol.ProtocolError as err:
