@@ -9,7 +9,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
+from . import config as defaults
 from .config import DEFAULT_THREADS, DEFAULT_WORKERS, CameraConfig, ConfigError, load_camera, load_detector
+from .protocol import DEFAULT_BASE_TOPIC, DEFAULT_DETECTOR_GROUP, FPS_RANGE
 from .service import StartupError
 
 
@@ -17,7 +19,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--config", metavar="FILE", help="YAML file of options (flags and BOBBY_* variables override it)")
     add("--validate-config", action="store_true", help="check the configuration, print it and exit")
-    add("--broker", metavar="HOST[:PORT]", help="MQTT broker (default 127.0.0.1:1883)")
+    add("--broker", metavar="HOST[:PORT]", help=f"MQTT broker (default {defaults.DEFAULT_BROKER})")
     add("--id", help="service id, unique per kind (default: the host name)")
     add("--name", help="friendly name shown in Home Assistant")
     add("--username", help="broker user name")
@@ -32,8 +34,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="where the last commanded state is kept "
         "(default: $STATE_DIRECTORY, else ~/.local/state/bobby-camera)",
     )
-    add("--base-topic", dest="base_topic", help="topic prefix (default bobby)")
-    add("--stats-interval", dest="stats_interval", type=float, metavar="S", help="heartbeat period")
+    add("--base-topic", dest="base_topic", help=f"topic prefix (default {DEFAULT_BASE_TOPIC})")
+    add(
+        "--stats-interval",
+        dest="stats_interval",
+        type=float,
+        metavar="S",
+        help=f"heartbeat period (default {defaults.DEFAULT_STATS_INTERVAL:g})",
+    )
     add("--disabled", dest="enabled", action="store_const", const=False, help="start switched off")
     add("--log-level", dest="log_level", help="DEBUG, INFO, WARNING or ERROR")
 
@@ -49,16 +57,21 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--source",
         help="picamera | images:DIR | video:FILE | http:URL | rtsp://HOST/PATH | rtsps://... | "
-        "v4l2:/dev/videoN (default picamera); camera passwords go in BOBBY_SOURCE_USERNAME and "
-        "BOBBY_SOURCE_PASSWORD, not here",
+        f"v4l2:/dev/videoN (default {defaults.DEFAULT_SOURCE}); camera passwords go in "
+        "BOBBY_SOURCE_USERNAME and BOBBY_SOURCE_PASSWORD, not here",
     )
-    add("--rtsp-transport", dest="rtsp_transport", help="tcp (default) or udp")
+    add(
+        "--rtsp-transport",
+        dest="rtsp_transport",
+        help=f"tcp or udp (default {defaults.DEFAULT_RTSP_TRANSPORT})",
+    )
     add(
         "--stream-timeout",
         dest="stream_timeout",
         type=float,
         metavar="S",
-        help="seconds without data before a stream counts as lost and is reconnected (default 10)",
+        help="seconds without data before a stream counts as lost and is reconnected "
+        f"(default {defaults.DEFAULT_STREAM_TIMEOUT:g})",
     )
     add(
         "--record-stream",
@@ -66,11 +79,26 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="RTSP URL to record (an IP camera's main stream) while --source is its sub-stream",
     )
-    add("--fps", type=float, help="frames per second (0.1-30, default 2)")
-    add("--width", type=int, help="frame width (default 1280)")
-    add("--height", type=int, help="frame height (default 720)")
-    add("--jpeg-quality", dest="jpeg_quality", type=int, help="1-100 (default 80)")
-    add("--preview-interval", dest="preview_interval", type=float, metavar="S", help="preview period")
+    add(
+        "--fps",
+        type=float,
+        help=f"frames per second ({FPS_RANGE[0]:g}-{FPS_RANGE[1]:g}, default {defaults.DEFAULT_FPS:g})",
+    )
+    add("--width", type=int, help=f"frame width (default {defaults.DEFAULT_WIDTH})")
+    add("--height", type=int, help=f"frame height (default {defaults.DEFAULT_HEIGHT})")
+    add(
+        "--jpeg-quality",
+        dest="jpeg_quality",
+        type=int,
+        help=f"1-100 (default {defaults.DEFAULT_JPEG_QUALITY})",
+    )
+    add(
+        "--preview-interval",
+        dest="preview_interval",
+        type=float,
+        metavar="S",
+        help=f"preview period (default {defaults.DEFAULT_PREVIEW_INTERVAL:g})",
+    )
     add(
         "--no-motion",
         dest="motion",
@@ -135,7 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     add = detector.add_argument
     add("--model", metavar="PATH", help="a .tflite model (default: the fetched DeepLab v3)")
     add("--labels", metavar="FILE", help="labels file for detection models (one label per line)")
-    add("--person-class", dest="person_class", help="person label or class index (default person)")
+    add(
+        "--person-class",
+        dest="person_class",
+        help=f"person label or class index (default {defaults.DEFAULT_PERSON_CLASS})",
+    )
     add("--threads", type=int, help=f"LiteRT threads per worker (default {DEFAULT_THREADS})")
     add(
         "--workers",
@@ -148,26 +180,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="frames without motion regions (ESP32-CAM): also analyse overlapping tiles, for all "
         "cameras or the ones named (default false)",
     )
-    add("--threshold", type=float, help="minimum person score 0-1 (default 0.5)")
-    add("--min-area", dest="min_area", type=float, help="minimum box area as a fraction (default 0)")
-    add("--group", help="shared-subscription group (default bobby-detectors; '' to not share)")
-    add("--max-payload", dest="max_payload", type=int, metavar="BYTES", help="largest frame accepted")
+    add("--threshold", type=float, help=f"minimum person score 0-1 (default {defaults.DEFAULT_THRESHOLD:g})")
+    add(
+        "--min-area",
+        dest="min_area",
+        type=float,
+        help=f"minimum box area as a fraction (default {defaults.DEFAULT_MIN_AREA:g})",
+    )
+    add("--group", help=f"shared-subscription group (default {DEFAULT_DETECTOR_GROUP}; '' to not share)")
+    add(
+        "--max-payload",
+        dest="max_payload",
+        type=int,
+        metavar="BYTES",
+        help=f"largest frame accepted (default {defaults.DEFAULT_MAX_PAYLOAD})",
+    )
     add(
         "--snapshot-interval",
         dest="snapshot_interval",
         type=float,
         metavar="S",
-        help="minimum seconds between snapshots per camera (default 2)",
+        help=f"minimum seconds between snapshots per camera (default {defaults.DEFAULT_SNAPSHOT_INTERVAL:g})",
     )
 
     detect = sub.add_parser("detect", help="run the model on image files; one JSON line per image")
     detect.add_argument("images", nargs="+", metavar="IMAGE")
     detect.add_argument("--model", metavar="PATH")
     detect.add_argument("--labels", metavar="FILE")
-    detect.add_argument("--person-class", dest="person_class", default="person")
+    detect.add_argument("--person-class", dest="person_class", default=defaults.DEFAULT_PERSON_CLASS)
     detect.add_argument("--threads", type=int, default=DEFAULT_THREADS)
-    detect.add_argument("--threshold", type=float, default=0.5)
-    detect.add_argument("--min-area", dest="min_area", type=float, default=0.0)
+    detect.add_argument("--threshold", type=float, default=defaults.DEFAULT_THRESHOLD)
+    detect.add_argument("--min-area", dest="min_area", type=float, default=defaults.DEFAULT_MIN_AREA)
     detect.add_argument(
         "--no-tiles",
         dest="tiles",

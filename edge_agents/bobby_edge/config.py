@@ -34,6 +34,24 @@ from .redaction import redact_url
 from .state_store import default_state_dir
 
 ENV_PREFIX = "BOBBY_"
+# Defaults: each written once, here; the schemas, the config classes, the CLI's help and
+# the shipped examples (tests/agents/test_config_defaults.py) all take them from here.
+DEFAULT_BROKER = "127.0.0.1:1883"
+DEFAULT_STATS_INTERVAL = 10.0  # seconds between heartbeats
+DEFAULT_LOG_LEVEL = "INFO"
+DEFAULT_SOURCE = "picamera"
+DEFAULT_FPS = 2.0
+DEFAULT_WIDTH = 1280
+DEFAULT_HEIGHT = 720
+DEFAULT_JPEG_QUALITY = 80
+DEFAULT_PREVIEW_INTERVAL = 5.0
+DEFAULT_PREVIEW_WIDTH = 320
+DEFAULT_RTSP_TRANSPORT = "tcp"
+DEFAULT_STREAM_TIMEOUT = 10.0
+DEFAULT_PERSON_CLASS = "person"
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_MIN_AREA = 0.0
+DEFAULT_SNAPSHOT_INTERVAL = 2.0
 DEFAULT_MAX_PAYLOAD = MAX_JPEG_BYTES
 # The detector: `workers` threads, each with its own LiteRT interpreter of `threads` threads.
 # One 1-thread interpreter per core beats one interpreter with a thread per core (bench:
@@ -153,7 +171,7 @@ def _number(lo: float, hi: float, kind: type = float) -> vol.All:
 
 
 COMMON_SCHEMA: dict[Any, Any] = {
-    vol.Required("broker", default="127.0.0.1:1883"): vol.All(str, parse_broker),
+    vol.Required("broker", default=DEFAULT_BROKER): vol.All(str, parse_broker),
     vol.Required("id", default=socket.gethostname().split(".")[0]): _service_id,
     vol.Optional("name"): _name,
     vol.Optional("username"): vol.Any(None, str),
@@ -163,29 +181,31 @@ COMMON_SCHEMA: dict[Any, Any] = {
     vol.Optional("tls_key"): vol.Any(None, _existing_file),
     vol.Optional("state_dir"): vol.Any(None, vol.All(str, vol.Length(min=1))),
     vol.Required("base_topic", default=DEFAULT_BASE_TOPIC): _base_topic,
-    vol.Required("stats_interval", default=10.0): _number(0.5, 3600),
+    vol.Required("stats_interval", default=DEFAULT_STATS_INTERVAL): _number(0.5, 3600),
     vol.Required("enabled", default=True): _bool,
-    vol.Required("log_level", default="INFO"): vol.All(
+    vol.Required("log_level", default=DEFAULT_LOG_LEVEL): vol.All(
         vol.Upper, vol.In(["DEBUG", "INFO", "WARNING", "ERROR"])
     ),
 }
 
 CAMERA_SCHEMA: dict[Any, Any] = {
     **COMMON_SCHEMA,
-    vol.Required("source", default="picamera"): str,
-    vol.Required("fps", default=2.0): _number(*FPS_RANGE),
-    vol.Required("width", default=1280): _number(16, 8192, int),
-    vol.Required("height", default=720): _number(16, 8192, int),
-    vol.Required("jpeg_quality", default=80): _number(1, 100, int),
-    vol.Required("preview_interval", default=5.0): _number(0.5, 3600),
-    vol.Required("preview_width", default=320): _number(32, 4096, int),
+    vol.Required("source", default=DEFAULT_SOURCE): str,
+    vol.Required("fps", default=DEFAULT_FPS): _number(*FPS_RANGE),
+    vol.Required("width", default=DEFAULT_WIDTH): _number(16, 8192, int),
+    vol.Required("height", default=DEFAULT_HEIGHT): _number(16, 8192, int),
+    vol.Required("jpeg_quality", default=DEFAULT_JPEG_QUALITY): _number(1, 100, int),
+    vol.Required("preview_interval", default=DEFAULT_PREVIEW_INTERVAL): _number(0.5, 3600),
+    vol.Required("preview_width", default=DEFAULT_PREVIEW_WIDTH): _number(32, 4096, int),
     vol.Required("motion", default=True): _bool,
     # Stream sources (rtsp://, v4l2:). Credentials belong in the environment file:
     # BOBBY_SOURCE_USERNAME / BOBBY_SOURCE_PASSWORD.
     vol.Optional("source_username"): vol.Any(None, str),
     vol.Optional("source_password"): vol.Any(None, str),
-    vol.Required("rtsp_transport", default="tcp"): vol.All(vol.Lower, vol.In(["tcp", "udp"])),
-    vol.Required("stream_timeout", default=10.0): _number(1.0, 120.0),
+    vol.Required("rtsp_transport", default=DEFAULT_RTSP_TRANSPORT): vol.All(
+        vol.Lower, vol.In(["tcp", "udp"])
+    ),
+    vol.Required("stream_timeout", default=DEFAULT_STREAM_TIMEOUT): _number(1.0, 120.0),
     vol.Optional("record_stream"): vol.Any(None, str),  # e.g. an IP camera's main stream
     # Recording (docs/protocol.md, "chunk"): pre-roll ring, events, chunks, spool.
     vol.Required("record", default=True): _bool,
@@ -207,17 +227,17 @@ DETECTOR_SCHEMA: dict[Any, Any] = {
     **COMMON_SCHEMA,
     vol.Optional("model"): vol.Any(None, str),
     vol.Optional("labels"): vol.Any(None, _existing_file),
-    vol.Required("person_class", default="person"): vol.Any(int, str),
+    vol.Required("person_class", default=DEFAULT_PERSON_CLASS): vol.Any(int, str),
     vol.Required("threads", default=DEFAULT_THREADS): _number(1, 64, int),
     vol.Required("workers", default=DEFAULT_WORKERS): _workers,
     vol.Required("tiles", default=False): _tiles,
-    vol.Required("threshold", default=0.5): _number(0.0, 1.0),
-    vol.Required("min_area", default=0.0): _number(0.0, 1.0),
+    vol.Required("threshold", default=DEFAULT_THRESHOLD): _number(0.0, 1.0),
+    vol.Required("min_area", default=DEFAULT_MIN_AREA): _number(0.0, 1.0),
     vol.Required("group", default=DEFAULT_DETECTOR_GROUP): vol.Any(
         None, vol.Match(r"^[A-Za-z0-9_-]{1,64}$", msg="a group name of A-Z a-z 0-9 _ -")
     ),
     vol.Required("max_payload", default=DEFAULT_MAX_PAYLOAD): _number(1024, 256 * 1024 * 1024, int),
-    vol.Required("snapshot_interval", default=2.0): _number(0.0, 3600),
+    vol.Required("snapshot_interval", default=DEFAULT_SNAPSHOT_INTERVAL): _number(0.0, 3600),
 }
 
 SCHEMAS = {"camera": CAMERA_SCHEMA, "detector": DETECTOR_SCHEMA}
@@ -265,9 +285,9 @@ class ServiceConfig:
     state_dir: Path
     name: str | None = None
     base_topic: str = DEFAULT_BASE_TOPIC
-    stats_interval: float = 10.0
+    stats_interval: float = DEFAULT_STATS_INTERVAL
     enabled: bool = True
-    log_level: str = "INFO"
+    log_level: str = DEFAULT_LOG_LEVEL
 
     def __repr__(self) -> str:
         # What `--validate-config` prints: secrets left out (repr=False) or masked (a source URL).
@@ -283,18 +303,18 @@ class ServiceConfig:
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class CameraConfig(ServiceConfig):
-    source: str = "picamera"
-    fps: float = 2.0
-    width: int = 1280
-    height: int = 720
-    jpeg_quality: int = 80
-    preview_interval: float = 5.0
-    preview_width: int = 320
+    source: str = DEFAULT_SOURCE
+    fps: float = DEFAULT_FPS
+    width: int = DEFAULT_WIDTH
+    height: int = DEFAULT_HEIGHT
+    jpeg_quality: int = DEFAULT_JPEG_QUALITY
+    preview_interval: float = DEFAULT_PREVIEW_INTERVAL
+    preview_width: int = DEFAULT_PREVIEW_WIDTH
     motion: bool = True  # send motion regions with each frame (camera/motion.py)
     source_username: str | None = None
     source_password: str | None = field(default=None, repr=False)  # never in logs
-    rtsp_transport: str = "tcp"
-    stream_timeout: float = 10.0
+    rtsp_transport: str = DEFAULT_RTSP_TRANSPORT
+    stream_timeout: float = DEFAULT_STREAM_TIMEOUT
     record_stream: str | None = None
     record: bool = True
     pre_roll: float = 10.0
@@ -314,15 +334,15 @@ class CameraConfig(ServiceConfig):
 class DetectorConfig(ServiceConfig):
     model: str | None = None
     labels: str | None = None
-    person_class: int | str = "person"
+    person_class: int | str = DEFAULT_PERSON_CLASS
     threads: int = DEFAULT_THREADS
     workers: int | str = DEFAULT_WORKERS
     tiles: bool | tuple[str, ...] = False  # frames without regions: tiles for all, none, or these cameras
-    threshold: float = 0.5
-    min_area: float = 0.0
+    threshold: float = DEFAULT_THRESHOLD
+    min_area: float = DEFAULT_MIN_AREA
     group: str | None = DEFAULT_DETECTOR_GROUP
     max_payload: int = DEFAULT_MAX_PAYLOAD
-    snapshot_interval: float = 2.0
+    snapshot_interval: float = DEFAULT_SNAPSHOT_INTERVAL
 
 
 def _merge_and_validate(
