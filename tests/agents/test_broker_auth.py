@@ -15,6 +15,7 @@ from bobby_edge.config import ConfigError, load_camera
 from tests.agents.camera_support import running_agent, write_samples
 from tests.support.mosquitto import Mosquitto
 from tests.support.probe import Probe
+from tests.support.waiting import wait_until
 
 USER, PASSWORD = "bobby", "s3cret-pass"
 
@@ -63,8 +64,8 @@ def test_camera_with_a_wrong_password_is_refused_and_publishes_nothing(
         with running_agent(
             secured_broker, f"images:{tmp_path / 'pics'}", username=USER, password="wrong"
         ) as agent:
-            assert not agent.mqtt.connected.wait(3)
-        assert "refused the connection" in caplog.text
+            wait_until(lambda: "refused the connection" in caplog.text, 30, "the broker's refusal")
+            assert not agent.mqtt.connected.is_set()
         assert probe.count("bobby/camera/cam1/frame") == 0
     finally:
         probe.close()
@@ -96,7 +97,9 @@ def test_camera_without_the_ca_does_not_connect_to_a_tls_broker(
 ) -> None:
     write_samples(tmp_path / "pics")
     with running_agent(tls_broker, f"images:{tmp_path / 'pics'}", username=USER, password=PASSWORD) as agent:
-        assert not agent.mqtt.connected.wait(3)
+        wait_until(lambda: agent.mqtt._attempts >= 2, 30, "a failed connection attempt")
+        assert not agent.mqtt.connected.is_set()
+        assert agent.mqtt.connect_count == 0
 
 
 @pytest.fixture
@@ -142,7 +145,8 @@ def test_camera_without_a_client_certificate_is_refused(mtls_broker: Mosquitto, 
     write_samples(tmp_path / "pics")
     options = {"username": USER, "password": PASSWORD, "tls_ca": str(mtls_broker.ca_path)}
     with running_agent(mtls_broker, f"images:{tmp_path / 'pics'}", **options) as agent:
-        assert not agent.mqtt.connected.wait(3)
+        wait_until(lambda: agent.mqtt._attempts >= 2, 30, "a failed connection attempt")
+        assert not agent.mqtt.connected.is_set()
     assert agent.mqtt.connect_count == 0
 
 

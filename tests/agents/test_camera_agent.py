@@ -23,6 +23,7 @@ from tests.agents.camera_support import (
 )
 from tests.support.mosquitto import Mosquitto
 from tests.support.probe import Probe
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -31,27 +32,38 @@ def images(tmp_path: Path) -> str:
     return f"images:{tmp_path / 'images'}"
 
 
-def measure_rate(probe: Probe, window: float) -> tuple[int, float, float]:
-    """Frames arriving in `window` seconds: count, rate by the agent's frame times, shortest gap."""
+def measure_rate(probe: Probe, count: int) -> tuple[float, float]:
+    """The next `count` frames: rate by the agent's own frame times, and the shortest gap.
+
+    Waits for a number of frames (with a deadline), not for a wall-clock window: on a
+    loaded machine a window catches fewer frames although the agent's schedule is right.
+    """
     probe.wait_for(lambda m: m.topic == f"{TOPIC}/frame", timeout=5, since=probe.mark())
     since = probe.mark()
-    time.sleep(window)
-    got = frames(probe, since)
-    times = frame_times(got)
-    assert len(times) >= 2, f"only {len(times)} frames in {window}s"
+    wait_count(probe, f"{TOPIC}/frame", count, timeout=30, since=since)
+    times = frame_times(frames(probe, since))[:count]
     gaps = [b - a for a, b in itertools.pairwise(times)]
-    return len(got), (len(times) - 1) / (times[-1] - times[0]), min(gaps)
+    return (len(times) - 1) / (times[-1] - times[0]), min(gaps)
+
+
+def wait_quiet_heartbeats(probe: Probe, since: int, count: int) -> list[dict[str, object]]:
+    """Stats (from index `since`) until `count` of them report fps 0; deadline, not a sleep."""
+
+    def quiet() -> list[dict[str, object]]:
+        stats = [json.loads(m.payload) for m in probe.messages[since:] if m.topic == f"{TOPIC}/stats"]
+        return [s for s in stats if s["fps"] == 0.0]
+
+    wait_until(lambda: len(quiet()) >= count, 30, f"{count} heartbeats without frames")
+    return quiet()
 
 
 def test_frames_at_the_configured_rate(broker: Mosquitto, probe: Probe, images: str) -> None:
     probe.subscribe(f"{TOPIC}/#")
     with running_agent(broker, images, fps=10.0):
-        count, rate, shortest = measure_rate(probe, 2.0)
+        rate, shortest = measure_rate(probe, 20)
     # The agent's own schedule (frame times) is within ±20 % and never faster.
     assert 8.0 <= rate <= 12.0, rate
     assert shortest >= 0.08, f"two frames only {shortest:.3f}s apart at 10 fps"
-    # What arrived in the window agrees (never more than the rate allows).
-    assert 16 <= count <= 22, count
     frame = frames(probe)[0]
     assert jpeg_dimensions(frame.payload) == (320, 240)
     assert not frame.retain
@@ -96,11 +108,11 @@ def test_disable_stops_frames_and_enable_resumes(broker: Mosquitto, probe: Probe
         state = probe.wait_for(lambda m: m.topic == f"{TOPIC}/state", since=since)
         assert json.loads(state.payload)["enabled"] is False
         after_ack = probe.mark()
-        time.sleep(1.0)
+        # No fixed window (a loaded machine stretches it): the heartbeat goes on, and the
+        # agent itself reports two intervals without a frame; by then none may have arrived.
+        quiet = wait_quiet_heartbeats(probe, after_ack, 2)
         assert probe.count(f"{TOPIC}/frame", since=after_ack) == 0
-        stats = [json.loads(m.payload) for m in probe.messages[after_ack:] if m.topic == f"{TOPIC}/stats"]
-        assert stats, "heartbeat stops while disabled"
-        assert stats[-1]["fps"] == 0.0
+        assert quiet[-1]["fps"] == 0.0
 
         ack = send_command(probe, {"id": "on-1", "enabled": True})
         assert ack["ok"] is True
@@ -115,7 +127,7 @@ def test_starts_disabled_and_sends_nothing_until_enabled(
     with running_agent(broker, images, enabled=False):
         state = probe.on_topic(f"{TOPIC}/state")
         assert json.loads(state.payload)["enabled"] is False
-        time.sleep(0.5)
+        wait_quiet_heartbeats(probe, probe.mark(), 2)  # the agent ran two intervals, disabled
         assert probe.count(f"{TOPIC}/frame") == 0
         assert send_command(probe, {"id": "go", "enabled": True})["ok"] is True
         probe.on_topic(f"{TOPIC}/frame", timeout=2)
@@ -127,10 +139,10 @@ def test_fps_change_applies(broker: Mosquitto, probe: Probe, images: str) -> Non
         probe.on_topic(f"{TOPIC}/state")  # announced after subscribing to set: commands get through
         ack = send_command(probe, {"id": "fast", "fps": 10})
         assert ack["state"] == {"v": 1, "enabled": True, "fps": 10.0}
-        _, rate, _ = measure_rate(probe, 1.5)
+        rate, _ = measure_rate(probe, 15)
         assert 8.0 <= rate <= 12.0, rate
         assert send_command(probe, {"id": "slow", "fps": 4})["ok"] is True
-        _, rate, shortest = measure_rate(probe, 1.5)
+        rate, shortest = measure_rate(probe, 6)
         assert 3.2 <= rate <= 4.8, rate
         assert shortest >= 0.2
 
