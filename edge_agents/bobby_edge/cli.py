@@ -11,7 +11,7 @@ from typing import Any
 from . import __version__
 from . import config as defaults
 from .config import DEFAULT_THREADS, DEFAULT_WORKERS, CameraConfig, ConfigError, load_camera, load_detector
-from .protocol import DEFAULT_BASE_TOPIC, DEFAULT_DETECTOR_GROUP, FPS_RANGE
+from .protocol import DEFAULT_BASE_TOPIC, DEFAULT_DETECTOR_GROUP, FPS_RANGE, MAX_CHUNK_SECONDS
 from .service import StartupError
 
 
@@ -112,28 +112,28 @@ def build_parser() -> argparse.ArgumentParser:
         dest="pre_roll",
         type=float,
         metavar="S",
-        help="video kept before a detection (0-30, default 10)",
+        help=f"video kept before a detection (0-30, default {defaults.DEFAULT_PRE_ROLL:g})",
     )
     add(
         "--post-roll",
         dest="post_roll",
         type=float,
         metavar="S",
-        help="recording after the last detection (default 10)",
+        help=f"recording after the last detection (default {defaults.DEFAULT_POST_ROLL:g})",
     )
     add(
         "--max-event",
         dest="max_event",
         type=float,
         metavar="S",
-        help="longest event before a new one (default 300)",
+        help=f"longest event before a new one (default {defaults.DEFAULT_MAX_EVENT:g})",
     )
     add(
         "--chunk-seconds",
         dest="chunk_seconds",
         type=float,
         metavar="S",
-        help="chunk length (2-10, default 10)",
+        help=f"chunk length (2-{MAX_CHUNK_SECONDS:g}, default {defaults.DEFAULT_CHUNK_SECONDS:g})",
     )
     add(
         "--spool-dir",
@@ -141,22 +141,43 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="where chunks wait for the core's acknowledgement (default <state dir>/spool)",
     )
-    add("--spool-max-mb", dest="spool_max_mb", type=int, metavar="MB", help="spool size limit (default 200)")
+    add(
+        "--spool-max-mb",
+        dest="spool_max_mb",
+        type=int,
+        metavar="MB",
+        help=f"spool size limit (default {defaults.DEFAULT_SPOOL_MAX_MB})",
+    )
     add(
         "--chunk-resend",
         dest="chunk_resend",
         type=float,
         metavar="S",
-        help="resend unacknowledged chunks after",
+        help=f"resend unacknowledged chunks after (default {defaults.DEFAULT_CHUNK_RESEND:g})",
     )
     add(
         "--record-encoder",
         dest="record_encoder",
-        help="PyAV H.264 encoder for frame sources (default libx264)",
+        help=f"PyAV H.264 encoder for frame sources (default {defaults.DEFAULT_RECORD_ENCODER})",
     )
-    add("--record-width", dest="record_width", type=int, help="picamera recording width (default 1280)")
-    add("--record-height", dest="record_height", type=int, help="picamera recording height (default 720)")
-    add("--record-fps", dest="record_fps", type=float, help="picamera recording rate (default 15)")
+    add(
+        "--record-width",
+        dest="record_width",
+        type=int,
+        help=f"picamera recording width (default {defaults.DEFAULT_RECORD_WIDTH})",
+    )
+    add(
+        "--record-height",
+        dest="record_height",
+        type=int,
+        help=f"picamera recording height (default {defaults.DEFAULT_RECORD_HEIGHT})",
+    )
+    add(
+        "--record-fps",
+        dest="record_fps",
+        type=float,
+        help=f"picamera recording rate (default {defaults.DEFAULT_RECORD_FPS:g})",
+    )
 
     detector = sub.add_parser("detector", help="detect people in frames from MQTT")
     _common(detector)

@@ -52,6 +52,17 @@ DEFAULT_PERSON_CLASS = "person"
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_MIN_AREA = 0.0
 DEFAULT_SNAPSHOT_INTERVAL = 2.0
+# Recording (docs/protocol.md, "chunk").
+DEFAULT_PRE_ROLL = 10.0
+DEFAULT_POST_ROLL = 10.0
+DEFAULT_MAX_EVENT = 300.0
+DEFAULT_CHUNK_SECONDS = 10.0
+DEFAULT_SPOOL_MAX_MB = 200
+DEFAULT_CHUNK_RESEND = 30.0
+DEFAULT_RECORD_ENCODER = "libx264"
+DEFAULT_RECORD_WIDTH = 1280
+DEFAULT_RECORD_HEIGHT = 720
+DEFAULT_RECORD_FPS = 15.0
 DEFAULT_MAX_PAYLOAD = MAX_JPEG_BYTES
 # The detector: `workers` threads, each with its own LiteRT interpreter of `threads` threads.
 # One 1-thread interpreter per core beats one interpreter with a thread per core (bench:
@@ -209,18 +220,18 @@ CAMERA_SCHEMA: dict[Any, Any] = {
     vol.Optional("record_stream"): vol.Any(None, str),  # e.g. an IP camera's main stream
     # Recording (docs/protocol.md, "chunk"): pre-roll ring, events, chunks, spool.
     vol.Required("record", default=True): _bool,
-    vol.Required("pre_roll", default=10.0): _number(0.0, 30.0),
-    vol.Required("post_roll", default=10.0): _number(0.0, 300.0),
-    vol.Required("max_event", default=300.0): _number(10.0, 3600.0),
-    vol.Required("chunk_seconds", default=10.0): _number(2.0, MAX_CHUNK_SECONDS),
+    vol.Required("pre_roll", default=DEFAULT_PRE_ROLL): _number(0.0, 30.0),
+    vol.Required("post_roll", default=DEFAULT_POST_ROLL): _number(0.0, 300.0),
+    vol.Required("max_event", default=DEFAULT_MAX_EVENT): _number(10.0, 3600.0),
+    vol.Required("chunk_seconds", default=DEFAULT_CHUNK_SECONDS): _number(2.0, MAX_CHUNK_SECONDS),
     vol.Optional("spool_dir"): vol.Any(None, vol.All(str, vol.Length(min=1))),  # default <state_dir>/spool
-    vol.Required("spool_max_mb", default=200): _number(8, 1_000_000, int),
-    vol.Required("chunk_resend", default=30.0): _number(1.0, 3600.0),
-    vol.Required("record_encoder", default="libx264"): vol.All(str, vol.Length(min=1)),
+    vol.Required("spool_max_mb", default=DEFAULT_SPOOL_MAX_MB): _number(8, 1_000_000, int),
+    vol.Required("chunk_resend", default=DEFAULT_CHUNK_RESEND): _number(1.0, 3600.0),
+    vol.Required("record_encoder", default=DEFAULT_RECORD_ENCODER): vol.All(str, vol.Length(min=1)),
     # The picamera source records its own H.264 stream at this size and rate.
-    vol.Required("record_width", default=1280): _number(16, 8192, int),
-    vol.Required("record_height", default=720): _number(16, 8192, int),
-    vol.Required("record_fps", default=15.0): _number(1.0, 60.0),
+    vol.Required("record_width", default=DEFAULT_RECORD_WIDTH): _number(16, 8192, int),
+    vol.Required("record_height", default=DEFAULT_RECORD_HEIGHT): _number(16, 8192, int),
+    vol.Required("record_fps", default=DEFAULT_RECORD_FPS): _number(1.0, 60.0),
 }
 
 DETECTOR_SCHEMA: dict[Any, Any] = {
@@ -317,17 +328,17 @@ class CameraConfig(ServiceConfig):
     stream_timeout: float = DEFAULT_STREAM_TIMEOUT
     record_stream: str | None = None
     record: bool = True
-    pre_roll: float = 10.0
-    post_roll: float = 10.0
-    max_event: float = 300.0
-    chunk_seconds: float = 10.0
+    pre_roll: float = DEFAULT_PRE_ROLL
+    post_roll: float = DEFAULT_POST_ROLL
+    max_event: float = DEFAULT_MAX_EVENT
+    chunk_seconds: float = DEFAULT_CHUNK_SECONDS
     spool_dir: Path | None = None  # where chunks wait for the core's ack; None: <state_dir>/spool
-    spool_max_mb: int = 200
-    chunk_resend: float = 30.0
-    record_encoder: str = "libx264"
-    record_width: int = 1280
-    record_height: int = 720
-    record_fps: float = 15.0
+    spool_max_mb: int = DEFAULT_SPOOL_MAX_MB
+    chunk_resend: float = DEFAULT_CHUNK_RESEND
+    record_encoder: str = DEFAULT_RECORD_ENCODER
+    record_width: int = DEFAULT_RECORD_WIDTH
+    record_height: int = DEFAULT_RECORD_HEIGHT
+    record_fps: float = DEFAULT_RECORD_FPS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)

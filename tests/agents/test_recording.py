@@ -4,6 +4,7 @@ paho client playing the core, real PyAV encoding and decoding, the spool and its
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -173,7 +174,10 @@ def test_broker_restart_mid_event_loses_nothing(
         wait_until(lambda: agent.recorder.spool.nchunks == 0, 20, "the spool emptied by acks")
 
 
-def test_invalid_detections_and_acks_are_ignored(broker: Mosquitto, probe: Probe, tmp_path: Path) -> None:
+def test_invalid_detections_and_acks_are_ignored(
+    broker: Mosquitto, probe: Probe, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="bobby_edge.camera.agent")
     probe.subscribe(f"{TOPIC}/#")
     write_samples(tmp_path / "pictures")
     with running_agent(broker, f"images:{tmp_path / 'pictures'}", **record_options(tmp_path)) as agent:
@@ -185,6 +189,12 @@ def test_invalid_detections_and_acks_are_ignored(broker: Mosquitto, probe: Probe
         ack = send_command(probe, {"id": "r1", "fps": 4})  # still obeying, after the bad ones
         assert ack["ok"]
         assert not agent.recorder.recording
+    # Throttled per kind of message (one line each here), naming topic, size and reason.
+    lines = [r.getMessage() for r in caplog.records if "ignored an invalid" in r.getMessage()]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith(f"ignored an invalid detection message on {TOPIC}/detection (9 bytes): ")
+    assert lines[1].startswith(f"ignored an invalid chunk_ack message on {TOPIC}/chunk_ack (100000 bytes): ")
+    assert not any("xxxx" in line or "{not json" in line for line in lines)
 
 
 def test_without_recording_no_capability_and_record_is_refused(

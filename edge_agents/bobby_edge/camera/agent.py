@@ -94,11 +94,10 @@ class CameraAgent(Service):
         self._capture_seconds: list[float] = []
         self._motion_seconds: list[float] = []
         self._last_error = ""
-        self._log = LogThrottle(_LOGGER, ERROR_LOG_EVERY)  # keyed by what fails: capture, motion
+        self._log = LogThrottle(_LOGGER, ERROR_LOG_EVERY)  # keyed by what fails: capture, motion, input
         self.motion = MotionDetector() if config.motion else None
         self._failing = False  # REOPEN_AFTER_ERRORS captures in a row have failed
         self._source_problem: str | None = None  # the detail of `source_unavailable`, as reported
-        self._invalid_logged = -float("inf")
         self.recorder: Recorder | None = None
         self.frame_encoder: FrameEncoder | None = None
         if config.record:
@@ -218,17 +217,21 @@ class CameraAgent(Service):
 
     # --- recording: triggers and acknowledgements (paho's thread) -----------------
 
-    def _log_invalid(self, what: str, err: Exception) -> None:
-        now = time.monotonic()
-        if now - self._invalid_logged >= ERROR_LOG_EVERY:  # throttled, and never the payload
-            self._invalid_logged = now
-            _LOGGER.warning("ignored an invalid %s message: %s", what, err)
+    def _log_invalid(self, what: str, message: mqtt.MQTTMessage, err: Exception) -> None:
+        self._log.warning(  # throttled, and never the payload
+            "ignored an invalid %s message on %.200s (%d bytes): %s",
+            what,
+            message.topic,
+            len(message.payload),
+            err,
+            key=("invalid", what),
+        )
 
     def _on_detection(self, message: mqtt.MQTTMessage) -> None:
         try:
             _, payload = protocol.parse_message(message.topic, bytes(message.payload))
         except protocol.ProtocolError as err:
-            self._log_invalid("detection", err)
+            self._log_invalid("detection", message, err)
             return
         detection = cast(protocol.DetectionPayload, payload)  # subscribed to `detection` only
         if self.recorder is None or not self.enabled:
@@ -243,7 +246,7 @@ class CameraAgent(Service):
         try:
             _, payload = protocol.parse_message(message.topic, bytes(message.payload))
         except protocol.ProtocolError as err:
-            self._log_invalid("chunk_ack", err)
+            self._log_invalid("chunk_ack", message, err)
             return
         ack = cast(protocol.ChunkAckPayload, payload)  # subscribed to `chunk_ack` only
         if self.recorder is not None:

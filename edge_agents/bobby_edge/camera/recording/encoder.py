@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from ...config import DEFAULT_RECORD_ENCODER
 from .packets import EncodedPacket, PacketSink, StreamFormat
 
 _LOGGER = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ _LOGGER = logging.getLogger(__name__)
 KEYFRAME_SECONDS = 2.0  # a keyframe interval of about 2 × fps frames at any fps
 QUEUE_FRAMES = 4  # frames waiting for the encoder before new ones are dropped
 TIME_BASE = Fraction(1, 1000)  # capture times in ms: frames come at an irregular rate
-DEFAULT_ENCODER = "libx264"
+DEFAULT_ENCODER = DEFAULT_RECORD_ENCODER  # the option `record_encoder` (config.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from ...config import DEFAULT_CHUNK_SECONDS, DEFAULT_MAX_EVENT, DEFAULT_POST_ROLL, DEFAULT_PRE_ROLL
 from ...protocol import MAX_CHUNK_BYTES, encode_chunk
 from .chunker import ChunkCutter, ChunkInfo, duration_of, mux_mpegts
 from .delivery import Delivery
@@ -39,10 +40,10 @@ TICK = 0.5
 
 @dataclass(frozen=True, slots=True)
 class RecordSettings:
-    pre_roll: float = 10.0
-    post_roll: float = 10.0
-    max_event: float = 300.0
-    chunk_seconds: float = 10.0
+    pre_roll: float = DEFAULT_PRE_ROLL
+    post_roll: float = DEFAULT_POST_ROLL
+    max_event: float = DEFAULT_MAX_EVENT
+    chunk_seconds: float = DEFAULT_CHUNK_SECONDS
 
 
 @dataclass(slots=True)
