@@ -13,7 +13,7 @@ from bobby_edge.cli import build_parser
 from bobby_edge.config import CameraConfig, DetectorConfig, load_camera, load_detector
 
 SYSTEMD = Path(__file__).parents[2] / "edge_agents" / "bobby_edge" / "systemd"
-NOT_DEFAULTS = {"id", "name", "broker", "state_dir"}  # per machine, by nature
+NOT_DEFAULTS = {"id", "name", "broker", "state_dir", "spool_dir"}  # per machine, by nature
 
 
 def _field_defaults(cls: type) -> dict[str, Any]:
