@@ -52,6 +52,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: BobbyConfigEntry) -> boo
         raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="mqtt_not_ready")
     hub = BobbyHub(hass, entry)
     entry.runtime_data = hub
+    entry.async_on_unload(hub.store.async_save)  # runs after async_stop (last in, first out)
     entry.async_on_unload(hub.async_stop)
     await hub.async_start()
     recording_http.register(hass)

@@ -50,12 +50,16 @@ class Agent:
         trigger_after: float,
         clear_after: float,
         clock: Callable[[], datetime],
+        offline_grace: float = 0.0,
+        mismatch_after: float = 0.0,
+        desired: DesiredState | None = None,
     ) -> Agent:
-        """A new agent with the hub's person settings; nothing known about it yet."""
+        """A new agent with the hub's settings; nothing known about it yet but what the owner wants."""
         person = PersonDebounce(
             threshold=threshold, trigger_after=trigger_after, clear_after=clear_after, clock=clock
         )
-        return cls(kind, agent_id, person=person, health=AgentHealth(clock))
+        health = AgentHealth(clock, offline_grace=offline_grace, mismatch_after=mismatch_after)
+        return cls(kind, agent_id, person=person, health=health, desired=desired or DesiredState())
 
     @property
     def key(self) -> str:

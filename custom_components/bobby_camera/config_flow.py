@@ -18,6 +18,8 @@ from .const import (
     CONF_COMMAND_TIMEOUT,
     CONF_MAX_DISK_MB,
     CONF_RETENTION_DAYS,
+    CONF_MAX_AGENTS,
+    CONF_OFFLINE_GRACE,
     CONF_THRESHOLD,
     CONF_TRIGGER_AFTER,
     DEFAULT_BASE_TOPIC,
@@ -62,6 +64,10 @@ def _options_schema(options: dict[str, Any]) -> vol.Schema:
             vol.Required(CONF_COMMAND_TIMEOUT, default=options[CONF_COMMAND_TIMEOUT]): _seconds(1, 120),
             vol.Required(CONF_RETENTION_DAYS, default=options[CONF_RETENTION_DAYS]): _box(1, 3650, "d"),
             vol.Required(CONF_MAX_DISK_MB, default=options[CONF_MAX_DISK_MB]): _box(1, 10_000_000, "MB"),
+            vol.Required(CONF_OFFLINE_GRACE, default=options[CONF_OFFLINE_GRACE]): _seconds(0, 3600),
+            vol.Required(CONF_MAX_AGENTS, default=options[CONF_MAX_AGENTS]): selector.NumberSelector(
+                selector.NumberSelectorConfig(min=1, max=1024, step=1, mode=selector.NumberSelectorMode.BOX)
+            ),
         }
     )
 

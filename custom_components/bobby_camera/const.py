@@ -17,6 +17,8 @@ CONF_CLEAR_AFTER: Final = "clear_after"
 CONF_COMMAND_TIMEOUT: Final = "command_timeout"
 CONF_RETENTION_DAYS: Final = "retention_days"
 CONF_MAX_DISK_MB: Final = "max_disk_mb"
+CONF_MAX_AGENTS: Final = "max_agents"
+CONF_OFFLINE_GRACE: Final = "offline_grace"
 
 DEFAULT_BASE_TOPIC: Final = protocol.DEFAULT_BASE_TOPIC
 DEFAULT_THRESHOLD: Final = 0.5
@@ -25,6 +27,10 @@ DEFAULT_CLEAR_AFTER: Final = 30.0
 DEFAULT_COMMAND_TIMEOUT: Final = 10.0
 DEFAULT_RETENTION_DAYS: Final = 14.0
 DEFAULT_MAX_DISK_MB: Final = 10240.0
+# New agents from the bus are capped: a flood of made-up ids must not fill HA's registries.
+DEFAULT_MAX_AGENTS: Final = 64
+# An `offline` lasting this long becomes a problem (a Wi-Fi blip pages nobody).
+DEFAULT_OFFLINE_GRACE: Final = 30.0
 
 # The base topic is connection data (entry.data, changed by reconfigure); these are options.
 DEFAULT_OPTIONS: Final = {
@@ -34,6 +40,8 @@ DEFAULT_OPTIONS: Final = {
     CONF_COMMAND_TIMEOUT: DEFAULT_COMMAND_TIMEOUT,
     CONF_RETENTION_DAYS: DEFAULT_RETENTION_DAYS,
     CONF_MAX_DISK_MB: DEFAULT_MAX_DISK_MB,
+    CONF_MAX_AGENTS: DEFAULT_MAX_AGENTS,
+    CONF_OFFLINE_GRACE: DEFAULT_OFFLINE_GRACE,
 }
 
 # Channels whose messages change what the agents' own entities show. Entities list the
@@ -45,6 +53,9 @@ CLIP_CHANNEL: Final = "clip"
 
 # An agent is silent after this many missed stats intervals (docs/protocol.md).
 MISSED_HEARTBEATS: Final = 3
+# Heartbeat period assumed for an agent that says `online` but never announced its own:
+# it is still reported silent, after a bounded time.
+UNANNOUNCED_STATS_INTERVAL: Final = 60.0
 
 EVENT_PERSON_DETECTED: Final = "bobby_camera_person_detected"
 EVENT_AGENT_PROBLEM: Final = "bobby_camera_agent_problem"
@@ -56,7 +67,15 @@ CLIP_READY: Final = "clip_ready"
 PROBLEM_OFFLINE: Final = "offline"
 PROBLEM_SILENT: Final = "silent"
 PROBLEM_COMMAND_TIMEOUT: Final = "command_timeout"
-PROBLEMS: Final = (PROBLEM_OFFLINE, PROBLEM_SILENT, PROBLEM_COMMAND_TIMEOUT)
+PROBLEM_STATE_MISMATCH: Final = "state_mismatch"
+PROBLEMS: Final = (PROBLEM_OFFLINE, PROBLEM_SILENT, PROBLEM_COMMAND_TIMEOUT, PROBLEM_STATE_MISMATCH)
+# Problems an agent reports itself (stats `problems`, docs/protocol.md) come after these,
+# keyed by their code; the problem event entity fires them as this one event type.
+PROBLEM_REPORTED: Final = "reported"
+
+# Repair issues of the hub itself (not of one agent).
+ISSUE_AGENT_LIMIT: Final = "agent_limit"
+ISSUE_COMMAND_ALL: Final = "command_all_failed"
 
 ATTR_DEVICE_ID: Final = "device_id"
 ATTR_ENABLED: Final = "enabled"

@@ -36,6 +36,8 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: BobbyCo
             "info": a.info,
             "state": a.state,
             "desired": a.desired.command_fields(),
+            "desired_not_reported": a.health.mismatch,
+            "reported_problems": list(a.health.reported.values()),
             "stats": a.stats,
             "person": a.person.on if a.kind == "camera" else None,
             "last_detection": a.last_detection,
@@ -54,6 +56,8 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: BobbyCo
             "invalid_messages": hub.invalid_messages,
             "recent_errors": list(hub.recent_errors),
             "recording": hub.recordings.diagnostics(),
+            "agents_refused_over_limit": hub.refused_agents,
+            "desired_stored": {k: d.command_fields() for k, d in sorted(hub.store.desired.items())},
         },
         TO_REDACT,
     )

@@ -13,7 +13,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .agent import Agent
-from .const import CLIP_READY, PROBLEMS
+from .const import CLIP_READY, PROBLEM_REPORTED, PROBLEMS
 from .debounce import PersonTransition
 from .entity import BobbyEntity, BobbyEntityDescription, async_add_agent_entities
 from .hub import BobbyConfigEntry, BobbyHub
@@ -42,7 +42,7 @@ DESCRIPTIONS: tuple[BobbyEventDescription, ...] = (
     BobbyEventDescription(
         key="problem_event",
         translation_key="problem",
-        event_types=[*PROBLEMS, RECOVERED],
+        event_types=[*PROBLEMS, PROBLEM_REPORTED, RECOVERED],
         entity_category=EntityCategory.DIAGNOSTIC,
         signal_fn=lambda hub, a: hub.signal_problem(a),
         exists_fn=lambda a: a.announced,

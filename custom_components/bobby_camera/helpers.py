@@ -8,7 +8,13 @@ from typing import Any
 
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
-from .commands import CommandError, CommandRejectedError, CommandTimeoutError, NotControllableError
+from .commands import (
+    CommandError,
+    CommandRejectedError,
+    CommandTimeoutError,
+    CommandToAllError,
+    NotControllableError,
+)
 from .const import DOMAIN
 
 
@@ -45,6 +51,17 @@ def bobby_command[**P](timeout: Callable[..., float]) -> Callable[[_Command[P]],
                 await func(*args, **kwargs)
             except CommandError as error:
                 raise translate_command_error(error, timeout(*args)) from error
+            except CommandToAllError as error:
+                raise HomeAssistantError(
+                    translation_domain=DOMAIN,
+                    translation_key="command_all_failed",
+                    translation_placeholders={
+                        "failed": str(len(error.failed)),
+                        "total": str(error.total),
+                        "names": error.names,
+                        "timeout": f"{timeout(*args):g}",
+                    },
+                ) from error
 
         return wrapper
 

@@ -13,36 +13,46 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 
 from . import protocol
 from .agent import Agent, agent_key, people_in
 from .alarm import Alarm
-from .commands import Commands
+from .bad_input import BadInputLog
+from .commands import AckMatch, CommandError, Commands, CommandToAllError
 from .const import (
     CONF_BASE_TOPIC,
     CONF_CLEAR_AFTER,
     CONF_COMMAND_TIMEOUT,
+    CONF_MAX_AGENTS,
+    CONF_OFFLINE_GRACE,
     CONF_THRESHOLD,
     CONF_TRIGGER_AFTER,
     DEFAULT_OPTIONS,
     DOMAIN,
     EVENT_PERSON_DETECTED,
+    ISSUE_AGENT_LIMIT,
+    ISSUE_COMMAND_ALL,
     LOGGER,
 )
 from .debounce import PersonTransition
 from .devices import AgentDevices, agent_key_of
 from .monitoring import ProblemReporter
 from .recording.manager import Recordings
+from .store import HubStore
 
 type BobbyConfigEntry = ConfigEntry[BobbyHub]
+
+# Channels whose last valid message is kept across restarts (store.py).
+REMEMBERED: Final = frozenset({"status", "info", "state"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +69,11 @@ class Channel:
 @dataclass(slots=True)
 class _AgentAlarms:
     person_clears: Alarm
-    silent: Alarm
+    health: Alarm  # the next monitoring deadline: silence, offline grace, state mismatch
 
     def cancel(self) -> None:
         self.person_clears.cancel()
-        self.silent.cancel()
+        self.health.cancel()
 
 
 def _now() -> datetime:
@@ -84,9 +94,12 @@ class BobbyHub:
         self.trigger_after: float = float(options[CONF_TRIGGER_AFTER])
         self.clear_after: float = float(options[CONF_CLEAR_AFTER])
         self.command_timeout: float = float(options[CONF_COMMAND_TIMEOUT])
+        self.max_agents: int = int(options[CONF_MAX_AGENTS])
+        self.offline_grace: float = float(options[CONF_OFFLINE_GRACE])
         self.agents: dict[str, Agent] = {}
-        self.invalid_messages = 0
-        self.recent_errors: deque[str] = deque(maxlen=10)
+        self.bad_input = BadInputLog()
+        self.refused_agents = 0  # new agents refused since start (over max_agents)
+        self.store = HubStore(hass, entry.entry_id)
         self.devices = AgentDevices(hass, entry)
         self.commands = Commands(
             hass, base_topic=self.base_topic, timeout=self.command_timeout, on_timeout=self._command_timed_out
@@ -97,6 +110,7 @@ class BobbyHub:
             command_timeout=self.command_timeout,
             device_id=self.devices.device_id,
             signal=self.signal_problem,
+            summarised=lambda agent: agent.key in self._summarised,
         )
         self.recordings = Recordings(hass, self, options)
         self.channels: dict[str, Channel] = {}
@@ -116,7 +130,9 @@ class BobbyHub:
             self.add_channel(channel)
         self._alarms: dict[str, _AgentAlarms] = {}
         self._unsubscribe: list[CALLBACK_TYPE] = []
-        self._warned_topics: set[str] = set()
+        self._reasserting: set[str] = set()  # agent keys with a re-assertion in flight
+        # Agents a command to all left behind: the one summary issue speaks for them.
+        self._summarised: set[str] = set()
 
     def add_channel(self, channel: Channel) -> None:
         """Handle one more channel (call before async_start).
@@ -152,14 +168,28 @@ class BobbyHub:
 
     # --- life cycle -------------------------------------------------------------------
 
+    @property
+    def invalid_messages(self) -> int:
+        """Messages ignored because they do not follow the contract."""
+        return self.bad_input.count
+
+    @property
+    def recent_errors(self) -> deque[str]:
+        """The last invalid messages: topic, size and reason (never the payload)."""
+        return self.bad_input.recent
+
     async def async_start(self) -> None:
         """Register the hub device, restore known agents and subscribe."""
+        await self.store.async_load()
         self.devices.async_register_hub()
         await self.recordings.async_load()  # before any chunk can arrive
-        # Agents seen before a restart get their entities at once (restored state),
+        ir.async_delete_issue(self.hass, DOMAIN, ISSUE_AGENT_LIMIT)  # the options may have changed
+        # Agents seen before a restart get their entities at once, with the last valid
+        # status, info and state they reported (retained garbage cannot take them away),
         # even those that announce nothing retained, such as cameras that only stream.
         for kind, agent_id in self.devices.known_agents():
-            self._add_agent(kind, agent_id)
+            agent = self._add_agent(kind, agent_id)
+            self._restore(agent)
         for channel in self.channels.values():
             self._unsubscribe.append(
                 await mqtt.async_subscribe(
@@ -185,25 +215,72 @@ class BobbyHub:
     # --- agents -----------------------------------------------------------------------
 
     def _add_agent(self, kind: str, agent_id: str) -> Agent:
-        agent = self.agents[agent_key(kind, agent_id)] = Agent.create(
+        key = agent_key(kind, agent_id)
+        agent = self.agents[key] = Agent.create(
             kind,
             agent_id,
             threshold=self.threshold,
             trigger_after=self.trigger_after,
             clear_after=self.clear_after,
             clock=_now,
+            offline_grace=self.offline_grace,
+            mismatch_after=self.command_timeout,
+            desired=self.store.desired_for(key),
         )
         self._alarms[agent.key] = _AgentAlarms(
             person_clears=Alarm(self.hass, lambda: self._person_timer(agent)),
-            silent=Alarm(self.hass, lambda: self._silence_timer(agent)),
+            health=Alarm(self.hass, lambda: self._health_timer(agent)),
         )
         return agent
 
-    def _agent(self, kind: str, agent_id: str) -> Agent:
-        if (agent := self.agents.get(agent_key(kind, agent_id))) is None:
-            agent = self._add_agent(kind, agent_id)
-            self.devices.async_update(agent)
+    def _restore(self, agent: Agent) -> None:
+        """Give a known agent the last valid reports it sent before the restart."""
+        reports = self.store.last_good.get(agent.key, {})
+        if "info" in reports:
+            agent.info = reports["info"]
+            agent.offered = True
+        if "state" in reports:
+            agent.state = reports["state"]
+        if "status" in reports:
+            agent.health.status_received(reports["status"])
+        if agent.info is not None:
+            agent.health.info_received(agent.info["stats_interval"])
+        self._health_changed(agent)
+
+    def _agent(self, kind: str, agent_id: str) -> Agent | None:
+        """The agent of a topic; created if new and the cap allows (None: refused)."""
+        if (agent := self.agents.get(agent_key(kind, agent_id))) is not None:
+            return agent
+        if len(self.agents) >= self.max_agents:
+            self._refuse_agent(kind, agent_id)
+            return None
+        agent = self._add_agent(kind, agent_id)
+        self.devices.async_update(agent)
         return agent
+
+    def _refuse_agent(self, kind: str, agent_id: str) -> None:
+        """One repair issue for the cap, whatever the number of agents it keeps out."""
+        self.refused_agents += 1
+        if self.refused_agents == 1:
+            LOGGER.warning(
+                "Not adding %s %s: Bobby Camera already has %d agents (option max_agents)",
+                kind,
+                agent_id,
+                self.max_agents,
+            )
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            ISSUE_AGENT_LIMIT,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=ISSUE_AGENT_LIMIT,
+            translation_placeholders={
+                "limit": str(self.max_agents),
+                "first": f"{kind} {agent_id}",
+                "base_topic": self.base_topic,
+            },
+        )
 
     def agent_for_device(self, device: dr.DeviceEntry) -> Agent | None:
         """The agent a device stands for, if any."""
@@ -211,12 +288,17 @@ class BobbyHub:
         return None if key is None else self.agents.get(key)
 
     async def async_forget(self, agent: Agent) -> None:
-        """Forget an agent whose device the user removes; clear its retained topics."""
+        """Forget an agent whose device the user removes; clear its retained topics.
+
+        It stays forgotten: the echo of the clears and any stray message are ignored,
+        until the agent itself comes back `online`.
+        """
         self.agents.pop(agent.key, None)
         if (alarms := self._alarms.pop(agent.key, None)) is not None:
             alarms.cancel()
         self.commands.async_cancel(agent)
         self.problems.async_clear(agent)
+        self.store.forget(agent.key)
         for channel in sorted(protocol.RETAINED):
             if agent.kind != protocol.KIND_CAMERA and channel in protocol.CAMERA_ONLY_CHANNELS:
                 continue
@@ -233,22 +315,28 @@ class BobbyHub:
     @callback
     def _async_message(self, msg: mqtt.ReceiveMessage) -> None:
         payload = msg.payload
-        if msg.retain and payload in (b"", ""):
-            return  # a retained topic being cleared
+        if not payload and msg.topic.rpartition("/")[2] in protocol.RETAINED:
+            # A retained topic being cleared (ours when a device is removed). Its echo to
+            # live subscribers comes with retain=False: the empty payload says it all.
+            return
         try:
             topic, data = protocol.parse_message(msg.topic, payload, self.base_topic)
         except protocol.ProtocolError as err:
-            self.invalid_messages += 1
-            self.recent_errors.append(f"{msg.topic}: {err}")
-            log = LOGGER.debug if msg.topic in self._warned_topics else LOGGER.warning
-            self._warned_topics.add(msg.topic)
-            log("Ignoring a message on %s that does not follow docs/protocol.md: %s", msg.topic, err)
+            self.bad_input.report(msg.topic, len(payload), str(err))
             return
         if (channel := self.channels.get(topic.channel)) is None:
             return  # a valid channel the hub does not read (another subscriber's topic)
-        agent = self._agent(topic.kind, topic.service_id)
+        key = agent_key(topic.kind, topic.service_id)
+        if self.store.is_forgotten(key):
+            if data != protocol.ONLINE:
+                return  # removed by the owner: only the agent coming back online revives it
+            self.store.revive(key)
+        if (agent := self._agent(topic.kind, topic.service_id)) is None:
+            return
         was_announced = agent.announced
         channel.handler(agent, data)
+        if channel.name in REMEMBERED:
+            self.store.remember(agent.key, channel.name, data)
         # Entities appear once the agent's info names it, or (for a camera that only
         # streams) once something shows it exists: so entity ids come from the real name.
         if agent.announced != was_announced or (not agent.offered and channel.evidence):
@@ -264,30 +352,34 @@ class BobbyHub:
             async_dispatcher_send(self.hass, self.signal_hub_update)
 
     def _on_status(self, agent: Agent, status: str) -> None:
+        was_online = agent.online
         agent.health.status_received(status)
-        self._health_changed(agent)
+        # Back online: whatever it restored, the owner's choice is asserted again.
+        self._reconcile(agent, reassert=agent.online and not was_online)
 
     def _on_info(self, agent: Agent, info: protocol.InfoPayload) -> None:
         agent.info = info
         agent.health.info_received(info["stats_interval"])
         self.devices.async_update(agent)
-        self._health_changed(agent)
+        self._reconcile(agent)
 
     def _on_state(self, agent: Agent, state: protocol.StatePayload) -> None:
         agent.state = state
+        self._reconcile(agent)
 
     def _on_stats(self, agent: Agent, stats: protocol.StatsPayload) -> None:
         agent.stats = stats
-        agent.health.stats_received()
+        agent.health.stats_received(stats.get("problems"))
         self._health_changed(agent)
 
     def _on_ack(self, agent: Agent, ack: protocol.AckPayload) -> None:
-        if not self.commands.resolve(agent, ack):
+        if self.commands.resolve(agent, ack) is AckMatch.UNKNOWN:
             return
+        # In time or late, an ack proves the agent listens: the timeout it caused clears.
         if ack["ok"] and "state" in ack:
             agent.state = ack["state"]
         agent.health.command_answered()
-        self._health_changed(agent)
+        self._reconcile(agent)
 
     def _on_snapshot(self, agent: Agent, image: bytes) -> None:
         agent.snapshot = image
@@ -343,17 +435,50 @@ class BobbyHub:
     # --- monitoring -------------------------------------------------------------------
 
     def _health_changed(self, agent: Agent) -> None:
-        """Report problems that appeared or cleared, and watch the next heartbeat."""
+        """Report problems that appeared or cleared, and watch the next deadline."""
         self.problems.async_report(agent)
-        self._alarms[agent.key].silent.set(agent.health.silent_at())
+        if (alarms := self._alarms.get(agent.key)) is not None:
+            alarms.health.set(agent.health.next_check_at())
 
     @callback
-    def _silence_timer(self, agent: Agent) -> None:
-        was_connected = agent.connected
-        agent.health.check_silence()
+    def _health_timer(self, agent: Agent) -> None:
+        problems, connected = agent.problems, agent.connected
+        agent.health.check()
         self._health_changed(agent)
-        if agent.connected != was_connected:
+        if (agent.problems, agent.connected) != (problems, connected):
             self._notify(agent)
+
+    # --- desired state ----------------------------------------------------------------
+
+    def _reconcile(self, agent: Agent, *, reassert: bool = True) -> None:
+        """Compare the agent's state with the desired one; re-assert what differs.
+
+        A difference that lasts past the command timeout becomes the state_mismatch
+        problem (the health alarm watches it); a match clears it.
+        """
+        comparable = agent.announced and agent.online and agent.state is not None
+        mismatch = agent.desired.differences(agent.state) if comparable else {}
+        agent.health.state_compared(mismatch)
+        self._health_changed(agent)
+        if not mismatch and agent.key in self._summarised:
+            self._summarised.discard(agent.key)
+            if not self._summarised:
+                ir.async_delete_issue(self.hass, DOMAIN, ISSUE_COMMAND_ALL)
+        if mismatch and reassert and agent.key not in self._reasserting:
+            self._reasserting.add(agent.key)
+            self.entry.async_create_background_task(
+                self.hass, self._async_reassert(agent, mismatch), f"{DOMAIN} re-assert {agent.key}"
+            )
+
+    async def _async_reassert(self, agent: Agent, fields: dict[str, Any]) -> None:
+        LOGGER.info("%s differs from what was set in Home Assistant (%s): sent again", agent.key, fields)
+        try:
+            await self.commands.async_send(agent, report_timeout=False, **fields)
+        except CommandError as err:
+            # The state_mismatch problem reports it if the difference lasts.
+            LOGGER.debug("Re-asserting the desired state of %s failed: %s", agent.key, err)
+        finally:
+            self._reasserting.discard(agent.key)
 
     @callback
     def _command_timed_out(self, agent: Agent, description: str) -> None:
@@ -365,8 +490,14 @@ class BobbyHub:
 
     async def async_command(self, agent: Agent, **fields: Any) -> protocol.StatePayload:
         """Send a command and wait for its ack; settings in it become the desired state."""
-        agent.desired.update(fields)
+        self._desire(agent, fields)
         return await self.commands.async_send(agent, **fields)
+
+    def _desire(self, agent: Agent, fields: dict[str, Any]) -> None:
+        """Record the owner's choice (kept across restarts) and start comparing against it."""
+        agent.desired.update(fields)
+        self.store.async_schedule_save()
+        self._reconcile(agent, reassert=False)
 
     async def async_set_enabled(self, agent: Agent, enabled: bool) -> None:
         """Enable or disable one agent; returns once the agent acknowledged."""
@@ -385,14 +516,46 @@ class BobbyHub:
         return [a for a in self.agents.values() if a.announced]
 
     async def async_set_all_enabled(self, enabled: bool) -> None:
-        """Enable or disable every agent; raises the first failure once all have answered."""
-        targets = [a for a in self.announced_agents() if a.health.status != protocol.OFFLINE]
+        """Enable or disable every agent, at once, within one command timeout.
+
+        Every announced agent gets the desired state (an offline one gets it asserted
+        when it comes back); the online ones get the command. Those that do not apply it
+        make ONE summary problem (a repair issue naming how many and which), not one per
+        agent; raises CommandToAllError then.
+        """
+        agents = self.announced_agents()
+        # Their mismatches are due with the commands' timeouts: covered by the summary.
+        self._summarised = {a.key for a in agents}
+        for agent in agents:
+            agent.desired.update({"enabled": enabled})
+            self._reconcile(agent, reassert=False)
+        self.store.async_schedule_save()
+        targets = [a for a in agents if a.online]
         results = await asyncio.gather(
-            *(self.async_set_enabled(a, enabled) for a in targets), return_exceptions=True
+            *(self.commands.async_send(a, report_timeout=False, enabled=enabled) for a in targets),
+            return_exceptions=True,
         )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        failed = [a for a, result in zip(targets, results, strict=True) if isinstance(result, BaseException)]
+        self._summarised = {a.key for a in failed}
+        if not failed:
+            ir.async_delete_issue(self.hass, DOMAIN, ISSUE_COMMAND_ALL)
+            return
+        error = CommandToAllError(failed, len(targets))
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            ISSUE_COMMAND_ALL,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=ISSUE_COMMAND_ALL,
+            translation_placeholders={
+                "failed": str(len(failed)),
+                "total": str(len(targets)),
+                "names": error.names,
+                "command": f"enabled={enabled}",
+            },
+        )
+        raise error
 
     @property
     def all_enabled(self) -> bool | None:

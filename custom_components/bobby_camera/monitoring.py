@@ -7,10 +7,10 @@ problem, the `bobby_camera_agent_problem` bus event and the agent's problem even
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
@@ -24,8 +24,11 @@ from .const import (
     MISSED_HEARTBEATS,
     PROBLEM_COMMAND_TIMEOUT,
     PROBLEM_OFFLINE,
+    PROBLEM_REPORTED,
     PROBLEM_SILENT,
+    PROBLEM_STATE_MISMATCH,
     PROBLEMS,
+    UNANNOUNCED_STATS_INTERVAL,
 )
 
 if TYPE_CHECKING:
@@ -46,19 +49,37 @@ class ProblemReport:
     @property
     def event_type(self) -> str:
         """The problem event entity's event type: the first problem in force, or recovered."""
-        return self.problems[0] if self.problems else RECOVERED
+        if not self.problems:
+            return RECOVERED
+        return self.problems[0] if self.problems[0] in PROBLEMS else PROBLEM_REPORTED
 
 
 class AgentHealth:
-    """Liveness of one agent (status, heartbeat, unanswered commands) and its problems."""
+    """Liveness of one agent (status, heartbeat, commands, desired state) and its problems."""
 
-    def __init__(self, clock: Callable[[], datetime]) -> None:
-        """`clock` returns the current aware time."""
+    def __init__(
+        self, clock: Callable[[], datetime], *, offline_grace: float = 0.0, mismatch_after: float = 0.0
+    ) -> None:
+        """`clock` returns the current aware time.
+
+        `offline_grace`: how long an `offline` lasts before it is a problem (the status
+        itself shows at once). `mismatch_after`: how long the reported state may differ
+        from the desired one (the command timeout: a re-asserted command had its chance).
+        """
         self._clock = clock
+        self._offline_grace = timedelta(seconds=offline_grace)
+        self._mismatch_after = timedelta(seconds=mismatch_after)
         self.status: str | None = None
         self.silent = False
         self.failed_command: str | None = None  # what the last unanswered command asked
         self.stats_interval: float | None = None  # heartbeat period the agent announced
+        # Problems the agent reports in its stats, by code (docs/protocol.md, "problems").
+        self.reported: dict[str, protocol.Problem] = {}
+        self.mismatch: dict[str, Any] = {}  # desired settings the reported state lacks
+        self._mismatch_since: datetime | None = None
+        self._mismatch_lasting = False
+        self._offline_since: datetime | None = None
+        self._offline_lasting = False
         self._last_heard: datetime | None = None
         self._reported: tuple[str, ...] = ()
 
@@ -76,13 +97,15 @@ class AgentHealth:
 
     @property
     def problems(self) -> tuple[str, ...]:
-        """The problems in force, in PROBLEMS order."""
+        """The problems in force: PROBLEMS order, then the agent's own codes."""
         active = {
-            PROBLEM_OFFLINE: self.status == protocol.OFFLINE,
+            PROBLEM_OFFLINE: self.status == protocol.OFFLINE and self._offline_lasting,
             PROBLEM_SILENT: self.online and self.silent,  # an offline agent is expected to be silent
             PROBLEM_COMMAND_TIMEOUT: self.failed_command is not None,
+            PROBLEM_STATE_MISMATCH: self.online and self._mismatch_lasting,
         }
-        return tuple(p for p in PROBLEMS if active[p])
+        own = sorted(self.reported) if self.online else []
+        return (*(p for p in PROBLEMS if active[p]), *own)
 
     # --- facts ------------------------------------------------------------------------
 
@@ -94,9 +117,15 @@ class AgentHealth:
                 # A (re)started agent has forgotten old commands: start afresh.
                 self.failed_command = None
                 self.silent = False
+                self.reported = {}
+            self._offline_since, self._offline_lasting = None, False
             self._last_heard = self._clock()
         else:
             self.silent = False
+            if self._offline_since is None:
+                self._offline_since = self._clock()
+                self._offline_lasting = not self._offline_grace
+            self.state_compared({})  # an offline agent's state is not compared
 
     def info_received(self, stats_interval: float) -> None:
         """The agent announced itself; its heartbeat is watched from now on."""
@@ -104,28 +133,60 @@ class AgentHealth:
         if self._last_heard is None:
             self._last_heard = self._clock()
 
-    def stats_received(self) -> None:
-        """A heartbeat arrived."""
+    def stats_received(self, problems: list[protocol.Problem] | None = None) -> None:
+        """A heartbeat arrived, with the problems the agent reports (None: it reports none)."""
         self.silent = False
         self._last_heard = self._clock()
+        self.reported = {p["code"]: p for p in problems or []}
+
+    def state_compared(self, mismatch: dict[str, Any]) -> None:
+        """The desired settings the agent's reported state lacks, compared just now ({}: none)."""
+        self.mismatch = mismatch
+        if not mismatch:
+            self._mismatch_since, self._mismatch_lasting = None, False
+        elif self._mismatch_since is None:
+            self._mismatch_since = self._clock()
+            self._mismatch_lasting = not self._mismatch_after
+
+    def check(self) -> None:
+        """Apply the deadlines that have passed (silence, offline grace, mismatch)."""
+        now = self._clock()
+        if (due := self.silent_at()) is not None and now >= due:
+            self.silent = True
+        if self._offline_since is not None and now >= self._offline_since + self._offline_grace:
+            self._offline_lasting = True
+        if self._mismatch_since is not None and now >= self._mismatch_since + self._mismatch_after:
+            self._mismatch_lasting = True
 
     def check_silence(self) -> None:
-        """Mark the agent silent if `silent_at` has passed."""
-        if (due := self.silent_at()) is not None and self._clock() >= due:
-            self.silent = True
+        """Mark the agent silent if `silent_at` has passed (and apply the other deadlines)."""
+        self.check()
 
     def silent_at(self) -> datetime | None:
-        """When an online agent becomes silent without a heartbeat; None when not watched."""
-        if not self.online or self.silent or not self.stats_interval or self._last_heard is None:
+        """When an online agent becomes silent without a heartbeat; None when not watched.
+
+        Bounded even for an agent that never announced its heartbeat period.
+        """
+        if not self.online or self.silent or self._last_heard is None:
             return None
-        return self._last_heard + timedelta(seconds=MISSED_HEARTBEATS * self.stats_interval)
+        interval = self.stats_interval or UNANNOUNCED_STATS_INTERVAL
+        return self._last_heard + timedelta(seconds=MISSED_HEARTBEATS * interval)
+
+    def next_check_at(self) -> datetime | None:
+        """The next deadline `check` must apply; None when nothing is pending."""
+        due = [self.silent_at()]
+        if self._offline_since is not None and not self._offline_lasting:
+            due.append(self._offline_since + self._offline_grace)
+        if self._mismatch_since is not None and not self._mismatch_lasting:
+            due.append(self._mismatch_since + self._mismatch_after)
+        return min((d for d in due if d is not None), default=None)
 
     def command_timed_out(self, description: str) -> None:
         """A command (`enabled=False`, ...) got no ack within the command timeout."""
         self.failed_command = description
 
     def command_answered(self) -> None:
-        """An ack (ok or not) proves the agent listens again."""
+        """An ack (ok or not, in time or late) proves the agent listens again."""
         self.failed_command = None
 
     # --- decisions --------------------------------------------------------------------
@@ -145,7 +206,8 @@ class AgentHealth:
 
 def issue_placeholders(agent: Agent, base_topic: str, command_timeout: float) -> dict[str, str]:
     """The placeholders of the repair issues' translations."""
-    interval = agent.health.stats_interval or 0
+    interval = agent.health.stats_interval or UNANNOUNCED_STATS_INTERVAL
+    reported: Mapping[str, Any] = agent.state or {}
     return {
         "name": agent.name,
         "kind": agent.kind,
@@ -154,12 +216,51 @@ def issue_placeholders(agent: Agent, base_topic: str, command_timeout: float) ->
         "missed_after": f"{MISSED_HEARTBEATS * interval:g}",
         "command": agent.health.failed_command or "",
         "timeout": f"{command_timeout:g}",
+        "desired": ", ".join(f"{k}={v}" for k, v in agent.health.mismatch.items()),
+        "reported": ", ".join(f"{k}={reported.get(k)}" for k in agent.health.mismatch),
     }
 
 
 def issue_id(agent: Agent, problem: str) -> str:
     """The repair issue of one problem of one agent."""
     return f"{agent.key}_{problem}"
+
+
+# Codes an agent reports (docs/protocol.md, "problems") by prefix, and their translation key.
+_REPORTED_KINDS: Final = (
+    "not_authorised_publish",
+    "not_authorised_subscribe",
+    "refused_publish",
+    "refused_subscribe",
+    "state_not_saved",
+    "source_unavailable",
+)
+
+
+def reported_translation(code: str) -> tuple[str, str]:
+    """(translation key, channel) of a problem code the agent reported itself."""
+    for prefix in _REPORTED_KINDS:
+        if code == prefix:
+            return prefix, ""
+        if code.startswith(f"{prefix}_"):
+            return prefix, code[len(prefix) + 1 :]
+    return "agent_reported", ""
+
+
+def _issue_translation(
+    agent: Agent, problem: str, placeholders: dict[str, str]
+) -> tuple[str, dict[str, str]]:
+    if problem in PROBLEMS:
+        return problem, placeholders
+    key, channel = reported_translation(problem)
+    reported = agent.health.reported.get(problem)
+    return key, {
+        **placeholders,
+        "code": problem,
+        "channel": channel,
+        "agent_topic": reported.get("topic", "") if reported else "",
+        "detail": reported.get("detail", "") if reported else "",
+    }
 
 
 class ProblemReporter:
@@ -173,13 +274,19 @@ class ProblemReporter:
         command_timeout: float,
         device_id: Callable[[Agent], str | None],
         signal: Callable[[Agent], str],
+        summarised: Callable[[Agent], bool] = lambda _agent: False,
     ) -> None:
-        """`device_id` finds an agent's device; `signal` names its problem event signal."""
+        """`device_id` finds an agent's device; `signal` names its problem event signal.
+
+        `summarised(agent)`: whether a hub-wide issue already speaks for the agent's
+        state mismatch (a command to all agents), so it gets no issue of its own.
+        """
         self.hass = hass
         self.base_topic = base_topic
         self.command_timeout = command_timeout
         self._device_id = device_id
         self._signal = signal
+        self._summarised = summarised
 
     @callback
     def async_report(self, agent: Agent) -> None:
@@ -187,42 +294,46 @@ class ProblemReporter:
         if (report := agent.health.take_report()) is None:
             return
         placeholders = issue_placeholders(agent, self.base_topic, self.command_timeout)
-        for problem in PROBLEMS:
-            if problem in report.raised:
-                # Info, as HA's log-when-unavailable rule asks: the repair issue is the alarm.
-                LOGGER.info("%s %s has a problem: %s", agent.kind, agent.agent_id, problem)
-                ir.async_create_issue(
-                    self.hass,
-                    DOMAIN,
-                    issue_id(agent, problem),
-                    is_fixable=False,
-                    severity=ir.IssueSeverity.WARNING,
-                    translation_key=problem,
-                    translation_placeholders=placeholders,
-                )
-            elif problem in report.cleared:
-                LOGGER.info("%s %s recovered from: %s", agent.kind, agent.agent_id, problem)
-                ir.async_delete_issue(self.hass, DOMAIN, issue_id(agent, problem))
-            else:
-                continue
-            self.hass.bus.async_fire(
-                EVENT_AGENT_PROBLEM,
-                {
-                    "device_id": self._device_id(agent),
-                    "kind": agent.kind,
-                    "agent_id": agent.agent_id,
-                    "name": agent.name,
-                    "problem": problem,
-                    "active": problem in report.raised,
-                    "problems": list(report.problems),
-                },
+        for problem in report.raised:
+            if problem == PROBLEM_STATE_MISMATCH and self._summarised(agent):
+                continue  # the hub's summary issue names it; no issue, event or log line each
+            # Info, as HA's log-when-unavailable rule asks: the repair issue is the alarm.
+            LOGGER.info("%s %s has a problem: %s", agent.kind, agent.agent_id, problem)
+            translation_key, issue_placeholders_ = _issue_translation(agent, problem, placeholders)
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id(agent, problem),
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key=translation_key,
+                translation_placeholders=issue_placeholders_,
             )
+            self._fire(agent, problem, report, active=True)
+        for problem in report.cleared:
+            LOGGER.info("%s %s recovered from: %s", agent.kind, agent.agent_id, problem)
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id(agent, problem))
+            self._fire(agent, problem, report, active=False)
         async_dispatcher_send(
             self.hass, self._signal(agent), report.event_type, {"problems": list(report.problems)}
+        )
+
+    def _fire(self, agent: Agent, problem: str, report: ProblemReport, *, active: bool) -> None:
+        self.hass.bus.async_fire(
+            EVENT_AGENT_PROBLEM,
+            {
+                "device_id": self._device_id(agent),
+                "kind": agent.kind,
+                "agent_id": agent.agent_id,
+                "name": agent.name,
+                "problem": problem,
+                "active": active,
+                "problems": list(report.problems),
+            },
         )
 
     @callback
     def async_clear(self, agent: Agent) -> None:
         """Delete the repair issues of an agent that is forgotten."""
-        for problem in PROBLEMS:
+        for problem in (*PROBLEMS, *agent.health.reported):
             ir.async_delete_issue(self.hass, DOMAIN, issue_id(agent, problem))

@@ -917,7 +917,8 @@ def parse_message(
     if t.channel == "status":
         raw = _as_bytes(payload)
         if raw not in (ONLINE.encode(), OFFLINE.encode()):
-            raise ProtocolError(f"status must be 'online' or 'offline', got {_show(raw)}")
+            # The size only: a status of 60 KB of brackets must not reach a log line.
+            raise ProtocolError(f"status must be 'online' or 'offline', got {len(raw)} other bytes")
         return t, raw.decode()
     if t.channel == CHUNK_CHANNEL:
         header, media = split_chunk(payload)

@@ -67,12 +67,22 @@ def options() -> dict[str, Any]:
 
 @pytest.fixture
 def mock_config_entry(options: dict[str, Any]) -> MockConfigEntry:
-    """The hub entry, not yet added to HA (clear after 30 s, command timeout 10 s)."""
+    """The hub entry, not yet added to HA (clear after 30 s, command timeout 10 s).
+
+    No offline grace: most tests read the offline problem at once; the grace period's
+    own tests set it.
+    """
     return MockConfigEntry(
         domain=DOMAIN,
         title="Bobby Camera",
         data={"base_topic": "bobby"},
-        options={**DEFAULT_OPTIONS, "clear_after": 30.0, "command_timeout": 10.0, **options},
+        options={
+            **DEFAULT_OPTIONS,
+            "clear_after": 30.0,
+            "command_timeout": 10.0,
+            "offline_grace": 0.0,
+            **options,
+        },
         unique_id=DOMAIN,
         version=1,
         minor_version=2,

@@ -118,7 +118,8 @@ def test_problems_keep_their_order_and_event_type_is_the_first(health: AgentHeal
 def test_heartbeat_watch_starts_with_info_when_status_came_first(clock: Clock) -> None:
     health = AgentHealth(clock)
     health.status_received("online")
-    assert health.silent_at() is None  # no interval known yet
+    # No interval known yet: still watched, with a bounded default (issue 11).
+    assert health.silent_at() == START + timedelta(seconds=180)
     clock.tick(2)
     health.info_received(1.0)
     assert health.silent_at() == START + timedelta(seconds=3)  # from the status
@@ -137,4 +138,67 @@ def test_issue_placeholders(clock: Clock) -> None:
         "missed_after": "15",
         "command": "enabled=False",
         "timeout": "10",
+        "desired": "",
+        "reported": "",
     }
+
+
+# --- issue 11: grace period, desired state, problems the agent reports ------------------
+
+
+def test_offline_becomes_a_problem_after_the_grace_period(clock: Clock) -> None:
+    health = AgentHealth(clock, offline_grace=30)
+    health.status_received("online")
+    health.info_received(5.0)
+    health.take_report()
+    health.status_received("offline")
+    assert health.connected is False  # the connectivity sensor changes at once
+    assert health.problems == ()
+    assert health.take_report() is None
+    assert health.next_check_at() == START + timedelta(seconds=30)
+    clock.tick(29.9)
+    health.check()
+    assert health.problems == ()
+    clock.tick(0.1)
+    health.check()
+    assert health.take_report() == ProblemReport(problems=("offline",), raised=("offline",), cleared=())
+
+
+def test_a_blip_shorter_than_the_grace_period_is_no_problem(clock: Clock) -> None:
+    health = AgentHealth(clock, offline_grace=30)
+    health.status_received("online")
+    health.status_received("offline")
+    clock.tick(10)
+    health.status_received("online")
+    clock.tick(30)
+    health.check()
+    assert "offline" not in health.problems
+    assert health.take_report() is None
+
+
+def test_a_lasting_state_mismatch_is_a_problem(clock: Clock) -> None:
+    health = AgentHealth(clock, mismatch_after=10)
+    health.status_received("online")
+    health.state_compared({"enabled": False})
+    assert health.problems == ()
+    assert health.next_check_at() == START + timedelta(seconds=10)
+    clock.tick(10)
+    health.check()
+    assert health.problems == ("state_mismatch",)
+    health.state_compared({})
+    assert health.problems == ()
+
+
+def test_problems_the_agent_reports_last_while_listed(clock: Clock) -> None:
+    health = AgentHealth(clock)
+    health.status_received("online")
+    refused = {"code": "not_authorised_publish_detection", "count": 3, "detail": "no write access"}
+    health.stats_received([refused])
+    report = health.take_report()
+    assert report is not None
+    assert report.raised == ("not_authorised_publish_detection",)
+    assert report.event_type == "reported"
+    health.stats_received([])
+    report = health.take_report()
+    assert report is not None
+    assert report.cleared == ("not_authorised_publish_detection",)

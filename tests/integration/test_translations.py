@@ -10,7 +10,13 @@ from pathlib import Path
 import yaml
 
 from custom_components.bobby_camera import binary_sensor, camera, event, sensor, switch
-from custom_components.bobby_camera.const import PROBLEMS
+from custom_components.bobby_camera.const import (
+    DEFAULT_OPTIONS,
+    ISSUE_AGENT_LIMIT,
+    ISSUE_COMMAND_ALL,
+    PROBLEMS,
+)
+from custom_components.bobby_camera.monitoring import reported_translation
 
 PACKAGE = Path(__file__).resolve().parents[2] / "custom_components" / "bobby_camera"
 EN = json.loads((PACKAGE / "translations" / "en.json").read_text())
@@ -39,10 +45,41 @@ def test_exceptions_are_translated() -> None:
     assert used <= set(EN["exceptions"]), used - set(EN["exceptions"])
 
 
+def _issue_title(issue: object) -> str:
+    """The English title of a repair issue, as the frontend shows it."""
+    text: str = EN["issues"][issue.translation_key]["title"]  # type: ignore[attr-defined]
+    return text.format(**(issue.translation_placeholders or {}))  # type: ignore[attr-defined]
+
+
+# Codes agents report (docs/protocol.md, "problems"), one of each translation.
+REPORTED_CODES = (
+    "not_authorised_publish_detection",
+    "not_authorised_subscribe_frame",
+    "refused_publish_state",
+    "refused_subscribe_set",
+    "state_not_saved",
+    "source_unavailable",
+    "something_new",
+)
+
+
 def test_repair_issues_are_translated() -> None:
-    """Each problem has a repair issue title and description."""
-    for problem in PROBLEMS:
-        assert {"title", "description"} <= set(EN["issues"][problem])
+    """Each problem, each kind of reported problem and each hub issue has a title and description."""
+    keys = {
+        *PROBLEMS,
+        *(reported_translation(c)[0] for c in REPORTED_CODES),
+        ISSUE_AGENT_LIMIT,
+        ISSUE_COMMAND_ALL,
+    }
+    assert len(keys) == len(PROBLEMS) + 9
+    for key in keys:
+        assert {"title", "description"} <= set(EN["issues"][key]), key
+
+
+def test_every_option_is_translated() -> None:
+    """Each option has a label and a description in the options form."""
+    init = EN["options"]["step"]["init"]
+    assert set(DEFAULT_OPTIONS) == set(init["data"]) == set(init["data_description"])
 
 
 def test_entities_have_names_and_icons() -> None:
