@@ -57,7 +57,6 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: BobbyCo
             "recent_errors": list(hub.recent_errors),
             "recording": hub.recordings.diagnostics(),
             "agents_refused_over_limit": hub.refused_agents,
-            "desired_stored": {k: d.command_fields() for k, d in sorted(hub.store.desired.items())},
         },
         TO_REDACT,
     )

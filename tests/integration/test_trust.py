@@ -171,6 +171,28 @@ async def test_desired_state_survives_a_restart_of_home_assistant(
     assert [c["enabled"] for c in _sets(mqtt_mock)] == [False]
 
 
+async def test_diagnostics_show_the_desired_state_and_what_differs(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    mqtt_mock: MqttMockHAClient,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    """What the owner set, and what the agent does not show of it."""
+    from pytest_homeassistant_custom_component.components.diagnostics import (
+        get_diagnostics_for_config_entry,
+    )
+
+    announce(hass, "camera_porch")
+    await hass.async_block_till_done()
+    await _switch_porch_off(hass, mqtt_mock)
+    fire(hass, "bobby/camera/porch/state", {"v": 1, "enabled": True, "fps": 2.0})
+    await _settle()
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
+    porch = diagnostics["agents"]["camera_porch"]
+    assert porch["desired"] == {"enabled": False}
+    assert porch["desired_not_reported"] == {"enabled": False}
+
+
 async def test_commands_expire_for_agents_that_take_it(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
