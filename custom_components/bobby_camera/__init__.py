@@ -15,6 +15,7 @@ from .const import CONF_BASE_TOPIC, DEFAULT_BASE_TOPIC, DOMAIN
 from .hub import BobbyConfigEntry, BobbyHub
 from .recording import http as recording_http
 from .services import async_setup_services
+from .store import HubStore
 
 PLATFORMS = [
     Platform.BINARY_SENSOR,
@@ -69,6 +70,11 @@ async def _async_reload(hass: HomeAssistant, entry: BobbyConfigEntry) -> None:
 async def async_unload_entry(hass: HomeAssistant, entry: BobbyConfigEntry) -> bool:
     """Unload the platforms; the hub stops through async_on_unload."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: BobbyConfigEntry) -> None:
+    """The entry is deleted: so is what its hub stored (desired state, last reports)."""
+    await HubStore(hass, entry.entry_id).async_remove()
 
 
 async def async_remove_config_entry_device(

@@ -1,9 +1,9 @@
 """What the owner set in Home Assistant for one agent: the state the agent should be in.
 
 Home Assistant owns it (docs: design.md, "Who owns what"): the hub records it whenever
-the owner changes a setting, whether or not the agent acknowledges. Storing it across
-restarts and re-asserting it when an agent (re)connects or reports something else
-builds on `differences()`.
+the owner changes a setting, whether or not the agent acknowledges (only a refusal
+undoes it), `store.py` keeps it across restarts, and the hub re-asserts `differences()`
+when an agent (re)connects or reports something else.
 """
 
 from __future__ import annotations
@@ -26,6 +26,11 @@ class DesiredState:
         for key in asdict(self):
             if key in fields:
                 setattr(self, key, fields[key])
+
+    def replace(self, fields: Mapping[str, Any]) -> None:
+        """Go back to these settings (what `command_fields` returned earlier)."""
+        for key in asdict(self):
+            setattr(self, key, fields.get(key))
 
     def command_fields(self) -> dict[str, Any]:
         """The settings the owner chose, as the fields of a `set` command."""

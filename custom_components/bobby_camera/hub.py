@@ -27,7 +27,7 @@ from . import protocol
 from .agent import Agent, agent_key, people_in
 from .alarm import Alarm
 from .bad_input import BadInputLog
-from .commands import AckMatch, CommandError, Commands, CommandToAllError
+from .commands import AckMatch, CommandError, CommandRejectedError, Commands, CommandToAllError
 from .const import (
     CONF_BASE_TOPIC,
     CONF_CLEAR_AFTER,
@@ -259,15 +259,16 @@ class BobbyHub:
         return agent
 
     def _refuse_agent(self, kind: str, agent_id: str) -> None:
-        """One repair issue for the cap, whatever the number of agents it keeps out."""
+        """One repair issue and one log line for the cap, whatever the number of agents it keeps out."""
         self.refused_agents += 1
-        if self.refused_agents == 1:
-            LOGGER.warning(
-                "Not adding %s %s: Bobby Camera already has %d agents (option max_agents)",
-                kind,
-                agent_id,
-                self.max_agents,
-            )
+        if self.refused_agents > 1:
+            return
+        LOGGER.warning(
+            "Not adding %s %s: Bobby Camera already has %d agents (option max_agents)",
+            kind,
+            agent_id,
+            self.max_agents,
+        )
         ir.async_create_issue(
             self.hass,
             DOMAIN,
@@ -489,9 +490,19 @@ class BobbyHub:
     # --- commands ---------------------------------------------------------------------
 
     async def async_command(self, agent: Agent, **fields: Any) -> protocol.StatePayload:
-        """Send a command and wait for its ack; settings in it become the desired state."""
+        """Send a command and wait for its ack; settings in it become the desired state.
+
+        Unanswered, it stays desired (re-asserted when the agent is back); refused by the
+        agent (a setting it cannot apply), the previous desired state comes back.
+        """
+        before = agent.desired.command_fields()
         self._desire(agent, fields)
-        return await self.commands.async_send(agent, **fields)
+        try:
+            return await self.commands.async_send(agent, **fields)
+        except CommandRejectedError:
+            agent.desired.replace(before)
+            self._desire(agent, {})
+            raise
 
     def _desire(self, agent: Agent, fields: dict[str, Any]) -> None:
         """Record the owner's choice (kept across restarts) and start comparing against it."""

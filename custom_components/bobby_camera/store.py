@@ -102,6 +102,10 @@ class HubStore:
         """Write now (the entry unloads: a reload must read what the hub knew)."""
         await self._store.async_save(self._data())
 
+    async def async_remove(self) -> None:
+        """Delete the file (the config entry is deleted)."""
+        await self._store.async_remove()
+
     def _data(self) -> dict[str, Any]:
         return {
             "desired": {k: d.command_fields() for k, d in self.desired.items() if d.command_fields()},

@@ -193,6 +193,44 @@ async def test_diagnostics_show_the_desired_state_and_what_differs(
     assert porch["desired_not_reported"] == {"enabled": False}
 
 
+async def test_a_refused_setting_is_not_kept_as_desired(
+    hass: HomeAssistant, init_integration: MockConfigEntry, mqtt_mock: MqttMockHAClient
+) -> None:
+    """An agent that refuses a setting (fps over its source's) is not asked for it again."""
+    announce(hass, "camera_porch")
+    await hass.async_block_till_done()
+    hub = init_integration.runtime_data
+    porch = hub.agents["camera_porch"]
+    task = hass.async_create_background_task(hub.async_command(porch, fps=30.0), "fps")
+    await _settle()
+    (command,) = _sets(mqtt_mock)
+    fire(
+        hass,
+        "bobby/camera/porch/ack",
+        {"v": 1, "id": command["id"], "ok": False, "code": "refused", "error": "no"},
+    )
+    with pytest.raises(CommandError):
+        await task
+    assert porch.desired.command_fields() == {}
+    assert porch.health.mismatch == {}
+
+
+async def test_deleting_the_entry_deletes_what_it_stored(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    mqtt_mock: MqttMockHAClient,
+    hass_storage: dict[str, Any],
+) -> None:
+    announce(hass, "camera_porch")
+    await hass.async_block_till_done()
+    await _switch_porch_off(hass, mqtt_mock)
+    await hass.config_entries.async_unload(init_integration.entry_id)
+    assert f"{DOMAIN}.{init_integration.entry_id}" in hass_storage
+    await hass.config_entries.async_remove(init_integration.entry_id)
+    await hass.async_block_till_done()
+    assert f"{DOMAIN}.{init_integration.entry_id}" not in hass_storage
+
+
 async def test_commands_expire_for_agents_that_take_it(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
