@@ -34,12 +34,15 @@ JPEG = _small_jpeg()
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-async def setup_real_mqtt(hass: HomeAssistant, broker: Mosquitto) -> MockConfigEntry:
+async def setup_real_mqtt(
+    hass: HomeAssistant, broker: Mosquitto, login: tuple[str, str] | None = None
+) -> MockConfigEntry:
     """HA's own MQTT integration, connected to a real broker (entry format of the running HA)."""
+    credentials = {"username": login[0], "password": login[1]} if login else {}
     entry = MockConfigEntry(
         domain=mqtt.DOMAIN,
         title="MQTT",
-        data={mqtt.CONF_BROKER: broker.host, "port": broker.port},
+        data={mqtt.CONF_BROKER: broker.host, "port": broker.port, **credentials},
         version=mqtt.CONFIG_ENTRY_VERSION,
         minor_version=mqtt.CONFIG_ENTRY_MINOR_VERSION,
     )
