@@ -461,15 +461,20 @@ class BobbyHub:
         mismatch = agent.desired.differences(agent.state) if comparable else {}
         agent.health.state_compared(mismatch)
         self._health_changed(agent)
-        if not mismatch and agent.key in self._summarised:
-            self._summarised.discard(agent.key)
-            if not self._summarised:
-                ir.async_delete_issue(self.hass, DOMAIN, ISSUE_COMMAND_ALL)
+        if not mismatch:
+            self._unsummarise(agent)
         if mismatch and reassert and agent.key not in self._reasserting:
             self._reasserting.add(agent.key)
             self.entry.async_create_background_task(
                 self.hass, self._async_reassert(agent, mismatch), f"{DOMAIN} re-assert {agent.key}"
             )
+
+    def _unsummarise(self, agent: Agent) -> None:
+        """The summary of a command to all no longer speaks for this agent; gone with the last."""
+        if agent.key in self._summarised:
+            self._summarised.discard(agent.key)
+            if not self._summarised:
+                ir.async_delete_issue(self.hass, DOMAIN, ISSUE_COMMAND_ALL)
 
     async def _async_reassert(self, agent: Agent, fields: dict[str, Any]) -> None:
         LOGGER.info("%s differs from what was set in Home Assistant (%s): sent again", agent.key, fields)
@@ -496,6 +501,7 @@ class BobbyHub:
         agent (a setting it cannot apply), the previous desired state comes back.
         """
         before = agent.desired.command_fields()
+        self._unsummarise(agent)  # a newer choice than the one the summary names
         self._desire(agent, fields)
         try:
             return await self.commands.async_send(agent, **fields)
