@@ -34,7 +34,8 @@ PERSON_SECONDS = 6.0
 EMPTY_SECONDS = 10.0
 STATS_INTERVAL = 1.0
 PRE_ROLL = 4.0
-OPTIONS = {"trigger_after": 0, "clear_after": 2, "command_timeout": 5}
+# A short offline grace: the crash test sees connectivity off at once, the problem after it.
+OPTIONS = {"trigger_after": 0, "clear_after": 2, "command_timeout": 5, "offline_grace": 5}
 CACHE = Path(os.environ.get("BOBBY_CACHE", "~/.cache/bobby-camera")).expanduser()
 LOG_DIR = Path(os.environ.get("BOBBY_E2E_LOG_DIR") or CACHE / "logs" / "e2e")  # one per lane
 

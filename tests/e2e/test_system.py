@@ -78,7 +78,8 @@ def test_detector_crash_is_reported_and_recovery_clears_it(e2e: E2E) -> None:
     # The broker publishes the detector's last will at once; HA reports it.
     e2e.probe.wait_for(lambda m: m.topic == status and m.payload == b"offline", timeout=10, since=mark)
     e2e.wait_state("detector_connectivity", "off", timeout=15)
-    e2e.wait_state("detector_problem", "on", timeout=15)
+    assert e2e.state("detector_problem")["state"] == "off"  # the offline grace period first
+    e2e.wait_state("detector_problem", "on", timeout=20)
 
     e2e.restart_detector()
     e2e.wait_state("detector_connectivity", "on", timeout=60)
