@@ -56,7 +56,14 @@ async def test_options_flow_reloads_with_new_options(
     result = await hass.config_entries.options.async_init(init_integration.entry_id)
     assert result["type"] is FlowResultType.FORM
     assert "base_topic" not in result["data_schema"].schema
-    new_options = {"threshold": 0.7, "trigger_after": 2, "clear_after": 60, "command_timeout": 5}
+    new_options = {
+        "threshold": 0.7,
+        "trigger_after": 2,
+        "clear_after": 60,
+        "command_timeout": 5,
+        "offline_grace": 120,
+        "max_agents": 10,
+    }
     result = await hass.config_entries.options.async_configure(result["flow_id"], new_options)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
@@ -69,6 +76,7 @@ async def test_options_flow_reloads_with_new_options(
         60,
         5,
     )
+    assert (hub.offline_grace, hub.max_agents) == (120, 10)
 
 
 @pytest.mark.parametrize("new_base", ["garden/bobby"])
