@@ -102,7 +102,8 @@ class AgentHealth:
             PROBLEM_OFFLINE: self.status == protocol.OFFLINE and self._offline_lasting,
             PROBLEM_SILENT: self.online and self.silent,  # an offline agent is expected to be silent
             PROBLEM_COMMAND_TIMEOUT: self.failed_command is not None,
-            PROBLEM_STATE_MISMATCH: self.online and self._mismatch_lasting,
+            # An unanswered command says it already: one cause, one problem.
+            PROBLEM_STATE_MISMATCH: self.online and self._mismatch_lasting and self.failed_command is None,
         }
         own = sorted(self.reported) if self.online else []
         return (*(p for p in PROBLEMS if active[p]), *own)

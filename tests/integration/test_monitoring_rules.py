@@ -202,3 +202,15 @@ def test_problems_the_agent_reports_last_while_listed(clock: Clock) -> None:
     report = health.take_report()
     assert report is not None
     assert report.cleared == ("not_authorised_publish_detection",)
+
+
+def test_an_unanswered_command_is_not_also_a_mismatch(clock: Clock) -> None:
+    health = AgentHealth(clock, mismatch_after=10)
+    health.status_received("online")
+    health.state_compared({"enabled": False})
+    clock.tick(10)
+    health.command_timed_out("enabled=False")
+    health.check()
+    assert health.problems == ("command_timeout",)
+    health.command_answered()  # a late ack, yet the state still differs
+    assert health.problems == ("state_mismatch",)
