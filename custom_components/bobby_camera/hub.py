@@ -51,6 +51,10 @@ from .store import HubStore
 
 type BobbyConfigEntry = ConfigEntry[BobbyHub]
 
+# Seconds a state may differ from the desired one beyond the command timeout before it
+# is a problem: a re-assertion had its chance, and its own timeout is reported first.
+MISMATCH_MARGIN: Final = 1.0
+
 # Channels whose last valid message is kept across restarts (store.py).
 REMEMBERED: Final = frozenset({"status", "info", "state"})
 
@@ -224,7 +228,8 @@ class BobbyHub:
             clear_after=self.clear_after,
             clock=_now,
             offline_grace=self.offline_grace,
-            mismatch_after=self.command_timeout,
+            # Past the command timeout, and after it: an unanswered command reports first.
+            mismatch_after=self.command_timeout + MISMATCH_MARGIN,
             desired=self.store.desired_for(key),
         )
         self._alarms[agent.key] = _AgentAlarms(

@@ -54,7 +54,11 @@ def acl_broker(socket_enabled: None, tmp_path: Path) -> Generator[Mosquitto]:
 
 @pytest.fixture
 async def hub_entry(
-    hass: HomeAssistant, mock_hass_config: None, acl_broker: Mosquitto, mock_config_entry: MockConfigEntry
+    hass: HomeAssistant,
+    mock_hass_config: None,
+    media_dir: Path,
+    acl_broker: Mosquitto,
+    mock_config_entry: MockConfigEntry,
 ) -> AsyncGenerator[MockConfigEntry]:
     """HA's MQTT logged in as `homeassistant`, and the Bobby Camera hub on it."""
     mqtt_entry = await setup_real_mqtt(hass, acl_broker, ("homeassistant", LOGINS["homeassistant"]))

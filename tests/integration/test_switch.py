@@ -170,8 +170,13 @@ async def test_hub_switch_names_the_agent_that_did_not_answer(
     async_fire_time_changed(hass)
     with pytest.raises(HomeAssistantError) as err:
         await task
-    assert err.value.translation_key == "command_timeout"
-    assert err.value.translation_placeholders["name"] == "Pi 4 detector"
+    # One summary for the command to all (issue 11), naming who did not answer.
+    assert err.value.translation_key == "command_all_failed"
+    assert err.value.translation_placeholders["names"] == "Pi 4 detector"
+    assert (err.value.translation_placeholders["failed"], err.value.translation_placeholders["total"]) == (
+        "1",
+        "2",
+    )
     assert hass.states.get(CAMERA_SWITCH).state == "off"
     assert hass.states.get("switch.pi_4_detector_enabled").state == "on"
 

@@ -136,7 +136,7 @@ async def test_a_lasting_difference_is_a_problem_until_it_matches(
     fire(hass, "bobby/camera/porch/state", {"v": 1, "enabled": True, "fps": 2.0})  # ignores HA
     await _settle()
     assert hass.states.get(PROBLEM).state == "off"  # the re-assertion gets its chance first
-    freezer.tick(timedelta(seconds=10.5))
+    freezer.tick(timedelta(seconds=11.5))
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
     assert hass.states.get(PROBLEM).attributes["problems"] == ["state_mismatch"]

@@ -27,10 +27,10 @@ from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 from custom_components.bobby_camera.const import DOMAIN
 
 from .common import device
-from .test_real_broker import _state, _until, broker, camera_agent, fake_agent, ha_mqtt, hub_entry
+from .test_real_broker import _state, _until, camera_agent, fake_agent
 from .test_restart import _remove_device
 
-__all__ = ["broker", "camera_agent", "fake_agent", "ha_mqtt", "hub_entry"]  # fixtures used here
+__all__ = ["camera_agent", "fake_agent"]  # fixtures of test_real_broker used here
 
 SWITCH = "switch.yard_enabled"
 
