@@ -125,7 +125,7 @@ async def test_browse_of_unknown_ids_is_a_browse_error(
 async def test_resolve_gives_the_clip_url_and_refuses_what_has_no_clip(
     hass: HomeAssistant, clips_entry: MockConfigEntry
 ) -> None:
-    """Resolving an event with a clip gives its (signed) URL; unknown ids and clip-less events are Unresolvable."""
+    """An event with a clip resolves to its URL; unknown ids and clip-less events are Unresolvable."""
     played = await media_source.async_resolve_media(hass, f"{ROOT}/porch/{DAY}/{ENDED_EVENT}", None)
     assert played.url.startswith(f"/api/bobby_camera/recordings/porch/{DAY}/{ENDED_EVENT}/clip.mp4")
     assert played.mime_type == "video/mp4"

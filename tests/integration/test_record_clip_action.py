@@ -83,6 +83,7 @@ async def test_record_clip_refused_by_the_camera_is_a_translated_error(
 async def test_removing_one_agent_leaves_the_others_commands_waiting(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
+    *,
     devices: dict[str, str],
     mqtt_mock: MqttMockHAClient,
     device_registry: dr.DeviceRegistry,

@@ -128,7 +128,7 @@ async def test_detection_snapshots_become_the_event_thumbnails(
     await send_all(camera, during[:1])
     await hass.async_add_executor_job(camera.probe.publish, f"bobby/camera/{CAMERA}/snapshot", JPEG)
     folder = event_dir(media_dir, "e-during")
-    await until(lambda: (folder / "snapshot.jpg").is_file(), "the snapshot is saved")
+    await until((folder / "snapshot.jpg").is_file, "the snapshot is saved")
     await send_all(camera, during[1:])
     await until(lambda: ready, "the clip is ready")
     assert (folder / "snapshot.jpg").read_bytes() == JPEG
@@ -205,5 +205,6 @@ async def test_a_restart_between_last_chunk_and_clip_assembles_it_at_start(
     assert decoded_duration(str(folder / CLIP_FILE), FPS)[0] == 20
     assert (folder / "snapshot.jpg").read_bytes()[:2] == b"\xff\xd8"  # the first frame
     (reloaded,) = await hass.async_add_executor_job(store.load)
-    assert reloaded.has_clip and reloaded.finished_at is not None
+    assert reloaded.has_clip
+    assert reloaded.finished_at is not None
     await hass.config_entries.async_unload(mock_config_entry.entry_id)

@@ -69,7 +69,7 @@ def test_load_skips_damaged_and_misplaced_folders(tmp_path: Path, caplog: pytest
 
 
 def test_load_trusts_the_files_over_event_json(tmp_path: Path) -> None:
-    """A chunk listed but gone is forgotten (the camera may resend it); no clip file, no clip; snapshot seen."""
+    """A chunk listed but gone is forgotten (the camera may resend it); no clip file, no clip."""
     store = ClipStore(tmp_path / "bobby_camera")
     record = stored_event(store, seqs=(0, 1, 2))
     record.clip_duration, record.clip_bytes, record.snapshot = 3.0, 1234, False

@@ -523,4 +523,3 @@ class Recordings:
             "chunks_not_stored_yet": self.chunks_unstored,
             "storage_problem": self.storage_problem,
         }
-
