@@ -208,3 +208,49 @@ async def test_a_restart_between_last_chunk_and_clip_assembles_it_at_start(
     assert reloaded.has_clip
     assert reloaded.finished_at is not None
     await hass.config_entries.async_unload(mock_config_entry.entry_id)
+
+
+async def test_a_snapshot_that_cannot_be_saved_leaves_the_clip_without_thumbnail(
+    hass: HomeAssistant,
+    hub_entry: MockConfigEntry,
+    camera: FakeCameraLink,
+    media_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """snapshot.jpg cannot be written (a folder in its way): a log line; the clip is ready, no thumbnail."""
+    ready = async_capture_events(hass, EVENT_CLIP_READY)
+    chunks = make_event(chunks=2, seconds=1.0, fps=FPS, start=time.time())
+    await send_all(camera, chunks[:1])
+    folder = event_dir(media_dir, EVENT)
+    (folder / "snapshot.jpg").mkdir()
+    await hass.async_add_executor_job(camera.probe.publish, f"bobby/camera/{CAMERA}/snapshot", JPEG)
+    await until(lambda: "Could not save the snapshot of event" in caplog.text, "the log line")
+    await send_all(camera, chunks[1:])
+    await until(lambda: ready, "the clip is ready")
+    assert ready[0].data["snapshot_url"] is None
+    assert decoded_duration(str(folder / CLIP_FILE), FPS)[0] == 20
+    assert (folder / "snapshot.jpg").is_dir()
+
+
+async def test_a_clip_that_cannot_be_written_raises_a_repair(
+    hass: HomeAssistant,
+    hub_entry: MockConfigEntry,
+    camera: FakeCameraLink,
+    media_dir: Path,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """The chunk is stored and acknowledged, but clip.mp4 cannot be replaced: a repair, no clip_ready."""
+    ready = async_capture_events(hass, EVENT_CLIP_READY)
+    chunks = make_event(chunks=2, seconds=1.0, fps=FPS, last=False)
+    await send_all(camera, chunks[:1])
+    recordings = hub_entry.runtime_data.recordings
+    record = recordings.events[(CAMERA, EVENT)]
+    await until(lambda: record.has_clip, "the clip of the first chunk")
+    folder = event_dir(media_dir, EVENT)
+    (folder / CLIP_FILE).unlink()
+    (folder / CLIP_FILE).mkdir()  # in the way of the next assembly's rename
+    await send_all(camera, chunks[1:])
+    issue = await until(lambda: issue_registry.async_get_issue(DOMAIN, "clip_storage"), "a repair issue")
+    assert issue.translation_key == "storage_error"
+    assert record.clip_chunks == 1  # the index still describes the last clip that was written
+    assert ready == []
