@@ -22,7 +22,6 @@ import asyncio
 import dataclasses
 import errno
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -524,13 +523,3 @@ class Recordings:
             "chunks_not_stored_yet": self.chunks_unstored,
             "storage_problem": self.storage_problem,
         }
-
-
-def chain_handlers(*handlers: Callable[[Agent, Any], None]) -> Callable[[Agent, Any], None]:
-    """One channel handler that calls several (the hub's own, then the recorder's)."""
-
-    def handle(agent: Agent, data: Any) -> None:
-        for handler in handlers:
-            handler(agent, data)
-
-    return handle

@@ -202,17 +202,6 @@ class ClipStore:
             records.append(record)
         return records
 
-    def usage(self) -> int:
-        """Bytes of every file under root."""
-        total = 0
-        for dirpath, _, files in os.walk(self.root):
-            for name in files:
-                try:
-                    total += os.stat(os.path.join(dirpath, name)).st_size
-                except OSError:
-                    continue
-        return total
-
     def free_bytes(self) -> int:
         """Free space on the file system that holds root (or its nearest existing parent)."""
         path = self.root
