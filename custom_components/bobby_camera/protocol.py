@@ -36,6 +36,9 @@ MAX_JPEG_SIDE: Final = 16384
 MAX_JPEG_PIXELS: Final = 50_000_000  # 50 MP: decoding more takes seconds and hundreds of MB
 # Recording chunks (docs/protocol.md, "chunk"): a header line of JSON, b"\n", then the video.
 MAX_CHUNK_BYTES: Final = 8 * 1024 * 1024  # the whole payload; the agent cuts chunks well below it
+# Where an agent cuts a chunk at the latest: under Mosquitto 2.1's default max_packet_size
+# (2,000,000 bytes), which disconnects a client that publishes a larger packet.
+CHUNK_TARGET_BYTES: Final = 1_800_000
 MAX_CHUNK_HEADER_BYTES: Final = 4096
 MAX_CHUNK_SECONDS: Final = 10.0  # a chunk's video, at most (cut at keyframes: a header allows +1 s)
 MAX_CHUNK_SEQ: Final = 999_999

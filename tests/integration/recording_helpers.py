@@ -23,6 +23,7 @@ class FakeCameraLink:
 
     def __init__(self, hass: HomeAssistant, broker: Mosquitto) -> None:
         self.hass = hass
+        self.broker = broker
         self.probe = Probe(broker.port, broker.host)
         self.probe.subscribe(ACK_TOPIC)
 

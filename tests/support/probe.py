@@ -59,6 +59,11 @@ class Probe:
         if not done.wait(5):
             raise TimeoutError(f"no SUBACK for {topic_filter}")
 
+    @property
+    def connected(self) -> bool:
+        """Whether the broker still has this client (it drops one that breaks its limits)."""
+        return self._client.is_connected()
+
     def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> None:
         self._client.publish(topic, payload, qos=qos, retain=retain).wait_for_publish(5)
 

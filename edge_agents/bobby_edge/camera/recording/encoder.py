@@ -36,7 +36,7 @@ DEFAULT_ENCODER = DEFAULT_RECORD_ENCODER  # the option `record_encoder` (config.
 class EncoderSettings:
     codec: str = DEFAULT_ENCODER
     crf: int = 28
-    max_kbps: int = 4000  # VBV cap: 10 s ≤ 5 MB, well under protocol.MAX_CHUNK_BYTES
+    max_kbps: int = 4000  # VBV cap: a 2 s keyframe interval ≤ 1 MB, under protocol.CHUNK_TARGET_BYTES
     preset: str = "ultrafast"
 
 

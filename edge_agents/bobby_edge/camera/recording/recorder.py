@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 
 from ...config import DEFAULT_CHUNK_SECONDS, DEFAULT_MAX_EVENT, DEFAULT_POST_ROLL, DEFAULT_PRE_ROLL
-from ...protocol import MAX_CHUNK_BYTES, encode_chunk
+from ...protocol import CHUNK_TARGET_BYTES, encode_chunk
 from .chunker import ChunkCutter, ChunkInfo, duration_of, mux_mpegts
 from .delivery import Delivery
 from .packets import EncodedPacket, StreamFormat
@@ -31,7 +31,6 @@ from .spool import Spool
 
 _LOGGER = logging.getLogger(__name__)
 
-CHUNK_TARGET_BYTES = MAX_CHUNK_BYTES * 3 // 4  # cut early, well below the protocol's limit
 RING_SLACK = 5.0  # seconds kept beyond the pre-roll: a detection arrives after its frame
 RING_MAX_BYTES = 48 * 1024 * 1024  # guard for a stream without keyframes (RSS on a Pi Zero)
 STALL_GRACE = 3.0  # an event ends this long after its end time even if no packet comes
