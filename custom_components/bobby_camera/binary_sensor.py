@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, override
+from typing import override
 
 from homeassistant.components.binary_sensor import (
     BinarySensorDeviceClass,
@@ -30,7 +30,6 @@ class BobbyBinarySensorDescription(BobbyEntityDescription, BinarySensorEntityDes
     """A binary sensor of an agent."""
 
     value_fn: Callable[[Agent], bool | None]
-    attributes_fn: Callable[[Agent], dict[str, Any]] | None = None
     available_fn: Callable[[Agent], bool] | None = None  # None: always available
 
 
@@ -102,14 +101,6 @@ class BobbyBinarySensor(BobbyEntity, BinarySensorEntity):
     def is_on(self) -> bool | None:
         """Return the value."""
         return self.entity_description.value_fn(self.agent)
-
-    @property
-    @override
-    def extra_state_attributes(self) -> dict[str, Any] | None:
-        """Details, where the description has them."""
-        if self.entity_description.attributes_fn is None:
-            return None
-        return self.entity_description.attributes_fn(self.agent)
 
 
 class BobbyPersonSensor(BobbyBinarySensor, RestoreEntity):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import override
+from typing import Any, override
 from weakref import WeakKeyDictionary
 
 from homeassistant.core import callback
@@ -25,6 +25,7 @@ class BobbyEntityDescription(EntityDescription):
     exists_fn: Callable[[Agent], bool]  # whether this agent has the entity
     # The hub channels whose messages refresh the entity (empty: none, it has its own signal).
     channels: frozenset[str] = AGENT_CHANNELS
+    attributes_fn: Callable[[Agent], dict[str, Any] | None] | None = None  # None: no attributes
 
 
 class BobbyEntity(Entity):
@@ -51,6 +52,14 @@ class BobbyEntity(Entity):
             self.async_on_remove(
                 async_dispatcher_connect(self.hass, self.hub.signal_update(self.agent), self._handle_update)
             )
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Details, where the description has them."""
+        if self.entity_description.attributes_fn is None:
+            return None
+        return self.entity_description.attributes_fn(self.agent)
 
     @callback
     def _handle_update(self, channel: str | None) -> None:

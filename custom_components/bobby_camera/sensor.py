@@ -53,7 +53,6 @@ class BobbySensorDescription(BobbyEntityDescription, SensorEntityDescription):
 
     value_fn: Callable[[Agent], Any]
     available_fn: Callable[[Agent], bool] = _reporting
-    attributes_fn: Callable[[Agent], dict[str, Any] | None] | None = None
 
 
 def _camera_agent(agent: Agent) -> bool:
@@ -269,14 +268,6 @@ class BobbySensor(BobbyEntity, SensorEntity):
     def native_value(self) -> Any:
         """Return the value."""
         return self.entity_description.value_fn(self.agent)
-
-    @property
-    @override
-    def extra_state_attributes(self) -> dict[str, Any] | None:
-        """Details, where the description has them."""
-        if self.entity_description.attributes_fn is None:
-            return None
-        return self.entity_description.attributes_fn(self.agent)
 
 
 class BobbyPersonCountSensor(BobbySensor, RestoreSensor):
