@@ -19,6 +19,7 @@ from custom_components.bobby_camera.const import DEFAULT_OPTIONS, DOMAIN
 from tests.support.mosquitto import Mosquitto
 
 from .common import setup_real_mqtt
+from .recording_helpers import FakeCameraLink
 
 # MQTT's config flow imports dataclasses that mashumaro compiles with the real datetime:
 # imported first under a frozen clock (the freezer fixture) they fail, so import it now.
@@ -149,3 +150,15 @@ async def hub_entry(
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
     return mock_config_entry
+
+
+@pytest.fixture
+async def camera(
+    hass: HomeAssistant, broker: Mosquitto, hub_entry: MockConfigEntry
+) -> AsyncGenerator[FakeCameraLink]:
+    """A recording camera's MQTT side, announced to the hub (the recording tests)."""
+    link = await hass.async_add_executor_job(FakeCameraLink, hass, broker)
+    await hass.async_add_executor_job(link.announce)
+    await link.wait_subscribed()
+    yield link
+    await hass.async_add_executor_job(link.close)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -28,24 +27,12 @@ from bobby_edge import protocol
 from custom_components.bobby_camera.const import DOMAIN, EVENT_CLIP_READY
 from custom_components.bobby_camera.recording import manager
 from tests.support.chunks import Chunk, decoded_duration, make_event
-from tests.support.mosquitto import Mosquitto
 from tests.support.probe import Probe
 
 from .recording_helpers import CAMERA, CHUNK_TOPIC, FakeCameraLink, until
 
 FPS = 10.0
 EVENT = "20261125-134510-a3f09c"
-
-
-@pytest.fixture
-async def camera(
-    hass: HomeAssistant, broker: Mosquitto, hub_entry: MockConfigEntry
-) -> AsyncGenerator[FakeCameraLink]:
-    link = await hass.async_add_executor_job(FakeCameraLink, hass, broker)
-    await hass.async_add_executor_job(link.announce)
-    await link.wait_subscribed()
-    yield link
-    await hass.async_add_executor_job(link.close)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ unwritable.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,6 @@ from custom_components.bobby_camera.recording.store import (
     EventRecord,
 )
 from tests.support.chunks import Chunk, decoded_duration, make_event
-from tests.support.mosquitto import Mosquitto
 
 from .common import JPEG
 from .recording_helpers import CAMERA, FakeCameraLink, until
@@ -36,17 +34,6 @@ from .recording_helpers import CAMERA, FakeCameraLink, until
 FPS = 10.0
 EVENT = "20261125-134510-a3f09c"
 NO_VIDEO = (b"G" + b"\xff" * 187) * 4  # MPEG-TS packets (sync bytes right), nothing in them
-
-
-@pytest.fixture
-async def camera(
-    hass: HomeAssistant, broker: Mosquitto, hub_entry: MockConfigEntry
-) -> AsyncGenerator[FakeCameraLink]:
-    link = await hass.async_add_executor_job(FakeCameraLink, hass, broker)
-    await hass.async_add_executor_job(link.announce)
-    await link.wait_subscribed()
-    yield link
-    await hass.async_add_executor_job(link.close)
 
 
 def event_dir(media_dir: Path, event: str) -> Path:
