@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from bobby_edge import protocol
 from tests.contract.examples import integration_protocol, valid_messages
+from tests.support import strategies
 
 SIDES = (protocol, integration_protocol())
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -27,17 +28,7 @@ topics = st.one_of(
     ),
     st.text(max_size=40),
 )
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5)
-    ),
-    max_leaves=30,
-)
+json_values = strategies.json_values(container_size=5, key_size=10, max_leaves=30)
 valid = valid_messages()
 
 

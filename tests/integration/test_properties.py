@@ -23,22 +23,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from tests.support import strategies
+
 from .common import JPEG, announce, fire, payload
 
 CHANNELS = ("status", "info", "state", "ack", "stats", "detection", "snapshot", "preview")
 IDS = ("porch", "pi4", "cam2", "x")
 
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=20,
-)
+json_values = strategies.json_values(container_size=4, key_size=8, max_leaves=20)
 
 
 def _valid(kind: str, agent_id: str, channel: str) -> Any:
