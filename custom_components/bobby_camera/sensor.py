@@ -284,9 +284,16 @@ class BobbyPersonCountSensor(BobbySensor, RestoreSensor):
     def _handle_update(self, channel: str | None) -> None:
         if channel is not None and channel not in self.entity_description.channels:
             return
-        if (value := self.native_value) != self._written:
-            self._written = value
+        if self.native_value != self._written:
             self.async_write_ha_state()
+
+    @callback
+    @override
+    def async_write_ha_state(self) -> None:
+        # Every write counts, the platform's first one included: the person sensor may
+        # restore a sighting after it, and that must still reach the state machine.
+        self._written = self.native_value
+        super().async_write_ha_state()
 
     @override
     async def async_added_to_hass(self) -> None:

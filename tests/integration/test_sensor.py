@@ -203,6 +203,35 @@ async def test_person_count_survives_restart(
     assert hass.states.get("sensor.porch_person_count").state == "0"
 
 
+async def test_person_count_follows_a_sighting_restored_after_it(
+    hass: HomeAssistant, mqtt_mock: Any, mock_config_entry: MockConfigEntry
+) -> None:
+    """The count was written first (0: nobody), then the person sensor restored a sighting.
+
+    Platforms set up in either order; this one failed CI on HA 2026, where the sensor
+    platform came first and the count stayed 0 beside a person who was "on".
+    """
+    mock_config_entry.add_to_hass(hass)
+    camera = dr.async_get(hass).async_get_or_create(
+        config_entry_id=mock_config_entry.entry_id, identifiers={(DOMAIN, "camera_porch")}, name="Porch"
+    )
+    er.async_get(hass).async_get_or_create(
+        "sensor",
+        DOMAIN,
+        "camera_porch_person_count",
+        suggested_object_id="porch_person_count",
+        config_entry=mock_config_entry,
+        device_id=camera.id,
+    )
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.porch_person_count").state == "0"
+    hub = mock_config_entry.runtime_data
+    hub.async_restore_person(hub.agents["camera_porch"], dt_util.utcnow() - timedelta(seconds=10))
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.porch_person_count").state == STATE_UNKNOWN
+
+
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_detector_costs(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
     """Time per frame, regions and tiles per frame and workers follow the detector's stats."""
