@@ -11,6 +11,10 @@ export BOBBY_MODEL_DIR=${BOBBY_MODEL_DIR:-$CACHE/models}
 PHCC_HA2025=0.13.236   # Home Assistant 2025.4.4, newest on Python 3.13.0
 PHCC_HA2026=0.13.375   # Home Assistant 2026.10.4, Python ≥ 3.14.2
 HA2026_MIN_PYTHON=3.14.2
+# The integration's one requirement (manifest: av>=13.1.0) at the version each Home
+# Assistant installs it under its own homeassistant/package_constraints.txt.
+AV_HA2025=13.1.0
+AV_HA2026=19.0.0
 
 # uv makes and fills every venv, with the Pythons already on the machine (it never
 # downloads one). Installed by scripts/setup into the cache with the machine's pip.
