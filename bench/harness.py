@@ -570,6 +570,25 @@ class BareModel:
         self.cpu_ms_per_invoke = (time.process_time() - cpu) * 1000 / n
         return n / (time.perf_counter() - start)
 
+    @staticmethod
+    def together_fps(models: list[BareModel], seconds: float) -> float:
+        """Several bare models invoking at once, one thread each: what the cores themselves
+        give N interpreters (shared caches and memory), the ceiling for N workers."""
+        counts = [0] * len(models)
+        start = time.perf_counter()
+
+        def loop(i: int) -> None:
+            while time.perf_counter() - start < seconds:
+                models[i].model.invoke(models[i].tensor)
+                counts[i] += 1
+
+        threads = [threading.Thread(target=loop, args=(i,)) for i in range(len(models))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return sum(counts) / (time.perf_counter() - start)
+
     def analyse_fps(self, frames: list[bytes], seconds: float) -> float:
         """Pipeline.analyse() in this process: decode, preprocess, invoke, postprocess; no MQTT."""
         n = 0

@@ -26,6 +26,11 @@ from bench.harness import BareModel, Bench, Mosquitto, Result, start_detector, w
 
 # One region per frame, where a distant person would be: one model-sized square.
 REGION = "[[0.3,0.3,0.4,0.5]]"
+# The every-core load is spread over several cameras, as in a house. With one camera a
+# latest-wins detector holds one waiting frame, so of N workers that finish together all
+# but one wait for the next frame: at 120 fps from one camera that idled the second worker
+# ~12 % of the time (measured 0.67 against 0.74 by CPU), a figure of the bench, not the product.
+EVERY_CORE_CAMERAS = 4
 
 
 def log(message: str) -> None:
@@ -131,6 +136,7 @@ def run(
 
     workers = resolve_workers(DEFAULT_WORKERS, 1)
     bare = BareModel(1)
+    together = [bare, *(BareModel(1) for _ in range(workers - 1))]
     det = start_detector(broker, "bench-w", 1, workdir, extra=["--workers", "auto", "--tiles", "tiled1"])
     bench.wait_online([det.id])
     warm_up(bench, frames, [det.id])
@@ -140,16 +146,19 @@ def run(
         log(f"every core: {workers} workers of 1 thread against {workers} × the bare 1-thread model")
         bares: list[float] = []
         bare_cpu: list[float] = []
+        bares_together: list[float] = []
         pipes: list[Result] = []
         for _ in range(rounds):
             bench.wait_quiet()
             bares.append(bare.fps(bare_s))
             bare_cpu.append(bare.cpu_ms_per_invoke)
+            bares_together.append(BareModel.together_fps(together, bare_s))
             pipes.append(
                 bench.open_loop(
                     frames,
                     1.5 * workers * bares[-1],
                     round_s,
+                    cameras=EVERY_CORE_CAMERAS,
                     detector_ids=[det.id],
                     cpu_of=cpu_of,
                     warmup=0.5,
@@ -157,6 +166,7 @@ def run(
                 )
             )
         ratios = [p.throughput / (workers * b) for p, b in zip(pipes, bares, strict=True)]
+        ceilings = [t / (workers * b) for t, b in zip(bares_together, bares, strict=True)]
         # What the ratio would be on free cores: bare CPU per frame over the detector's CPU per
         # frame (a shared machine takes cores away from both alike; this does not move).
         cpu_ratios = [
@@ -168,6 +178,10 @@ def run(
             "pipeline_fps": round(sum(p.throughput for p in pipes) / rounds, 2),
             "ratio": round(_ratio(ratios), 3),
             "rounds_ratio": [round(r, 3) for r in ratios],
+            "cameras": EVERY_CORE_CAMERAS,
+            # N bare interpreters invoking at once, against N × one alone: the machine's ceiling.
+            "bare_together_fps": round(sum(bares_together) / rounds, 2),
+            "bare_together_ratio": round(_ratio(ceilings), 3),
             "bare_cpu_ms_per_frame": round(statistics.median(bare_cpu), 2),
             "detector_cpu_ms_per_frame": round(
                 statistics.median([_cpu_ms_per_frame(p) or 0.0 for p in pipes]), 2
@@ -196,6 +210,7 @@ def run(
                         frames,
                         1.5 * workers * alt_bares[-1],
                         round_s,
+                        cameras=EVERY_CORE_CAMERAS,
                         detector_ids=[one.id],
                         cpu_of={**cpu_of, "detector": one.ps},
                         warmup=0.5,
@@ -297,6 +312,11 @@ def table(r: dict[str, Any], cores: int) -> list[str]:
         f"pipeline {e['pipeline_fps']:.1f} fps; RATIO {e['ratio']:.3f} (rounds {e['rounds_ratio']})   "
         f"target ≥ 0.90  {'met' if e['ratio'] >= 0.9 else 'MISSED'}"
     )
+    if "bare_together_ratio" in e:
+        add(
+            f"  the cores' own ceiling: {w['workers']} bare 1-thread models invoking at once give {e['bare_together_fps']:.1f} fps "
+            f"= {e['bare_together_ratio']:.3f} × {w['workers']} × bare; frames from {e['cameras']} cameras"
+        )
     o = w.get("one_interpreter")
     if o:
         add(
