@@ -14,6 +14,7 @@ import json
 import logging
 import secrets
 import shutil
+import string
 import subprocess
 import sys
 import urllib.error
@@ -27,6 +28,9 @@ from .processes import ManagedProcess, free_port, wait_until
 _LOGGER = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[2]
+# Letters and digits: `hass --script auth add` takes a password that starts with "-" for an
+# option and fails (secrets.token_urlsafe gave one in 64 demo starts; CI met it).
+PASSWORD_ALPHABET = string.ascii_letters + string.digits
 COMPONENT = REPO / "custom_components" / "bobby_camera"
 
 # Onboarding steps of Home Assistant 2025.4 – 2026.x (storage version 4).
@@ -105,7 +109,7 @@ class HassInstance:
         self.port = port or free_port()
         self.frontend = frontend
         self.username = username
-        self.password = password or secrets.token_urlsafe(9)
+        self.password = password or "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(14))
         self.process: ManagedProcess | None = None
 
     @property

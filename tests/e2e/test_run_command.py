@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bobby_demo.hass import HassApi
+from bobby_demo.hass import HassApi, HassInstance
 from bobby_demo.processes import wait_until
 
 from .conftest import REPO
@@ -83,3 +83,10 @@ def test_run_command_starts_everything_and_stops_on_ctrl_c(tmp_path: Path) -> No
         log = (run_dir / "logs" / name).read_text(errors="replace")
         problems = [line for line in log.splitlines() if " ERROR " in line or "Traceback" in line]
         assert not problems, f"{name}: {problems[:5]}"
+
+
+def test_the_demo_password_is_never_read_as_an_option(tmp_path: Path) -> None:
+    """`hass --script auth add USER PASSWORD` fails on a password that starts with "-"."""
+    passwords = {HassInstance(tmp_path, tmp_path).password for _ in range(2000)}
+    assert len(passwords) == 2000
+    assert not [p for p in passwords if p.startswith("-")]
