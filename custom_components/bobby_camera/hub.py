@@ -119,10 +119,14 @@ class BobbyHub:
         self.recordings = Recordings(hass, self, options)
         self.channels: dict[str, Channel] = {}
         for channel in (
+            # ack first: Home Assistant subscribes wildcard topics one at a time, each after
+            # the broker's SUBACK, in this order. Retained status, info and state make the
+            # hub send commands at once (the owner's wishes re-asserted); their acks, and
+            # those of a command sent as soon as an agent shows up, must find it in place.
+            Channel("ack", self._on_ack, hub_wide=True),
             Channel("status", self._on_status, hub_wide=True),
             Channel("info", self._on_info, hub_wide=True),
             Channel("state", self._on_state, hub_wide=True),
-            Channel("ack", self._on_ack, hub_wide=True),
             Channel("stats", self._on_stats),
             Channel("detection", self._on_detection, kind=protocol.KIND_CAMERA, evidence=True),
             Channel("snapshot", self._on_snapshot, kind=protocol.KIND_CAMERA, evidence=True),

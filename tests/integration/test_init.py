@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
 from unittest.mock import patch
 
+from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
@@ -134,3 +136,27 @@ async def test_a_new_channel_needs_no_platform_change(
     await hass.async_block_till_done()
     assert received == [("camera_porch", len(JPEG))]
     assert written == []
+
+
+async def test_acks_are_subscribed_before_anything_that_leads_to_a_command(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, mock_config_entry: MockConfigEntry
+) -> None:
+    """HA subscribes wildcard topics one by one, each after its SUBACK: `ack` must come first.
+
+    With status, info and state first, a command sent as the agent showed up (a re-assertion,
+    or the recording test's record_clip on a loaded CI machine) was applied by the agent and
+    its ack arrived before HA had subscribed to acks: a command_timeout for a command obeyed.
+    """
+    topics: list[str] = []
+    real_subscribe = mqtt.async_subscribe
+
+    async def recording_subscribe(hass: HomeAssistant, topic: str, *args: Any, **kwargs: Any) -> Any:
+        topics.append(topic)
+        return await real_subscribe(hass, topic, *args, **kwargs)
+
+    mock_config_entry.add_to_hass(hass)
+    with patch("custom_components.bobby_camera.hub.mqtt.async_subscribe", recording_subscribe):
+        assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+        await hass.async_block_till_done()
+    assert topics[0] == "bobby/+/+/ack"
+    assert {"bobby/+/+/status", "bobby/+/+/info", "bobby/+/+/state"} <= set(topics[1:])
