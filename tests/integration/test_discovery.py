@@ -15,6 +15,7 @@ from unittest.mock import patch
 
 import pytest
 from homeassistant import config_entries
+from homeassistant.config_entries import ConfigFlowResult
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
@@ -30,9 +31,12 @@ from .common import device, payload
 PORCH_INFO = "bobby/camera/porch/info"
 
 
+def _raw(data: object) -> bytes | str:
+    return data if isinstance(data, bytes | str) else json.dumps(data)
+
+
 def _announce(hass: HomeAssistant, topic: str, data: object) -> None:
-    raw = data if isinstance(data, bytes | str) else json.dumps(data)
-    async_fire_mqtt_message(hass, topic, raw, qos=1, retain=True)
+    async_fire_mqtt_message(hass, topic, _raw(data), qos=1, retain=True)
 
 
 def _offers(hass: HomeAssistant) -> list[dict[str, object]]:
@@ -44,10 +48,18 @@ def _offers(hass: HomeAssistant) -> list[dict[str, object]]:
     ]
 
 
-def _service_info(topic: str, data: object) -> MqttServiceInfo:
-    raw = data if isinstance(data, bytes | str) else json.dumps(data)
-    return MqttServiceInfo(
-        topic=topic, payload=raw, qos=1, retain=True, subscribed_topic="bobby/camera/+/info", timestamp=0
+async def _discover(hass: HomeAssistant, topic: str, data: object) -> ConfigFlowResult:
+    """Start our MQTT step directly, as HA's discovery would with this message."""
+    info = MqttServiceInfo(
+        topic=topic,
+        payload=_raw(data),
+        qos=1,
+        retain=True,
+        subscribed_topic="bobby/camera/+/info",
+        timestamp=0,
+    )
+    return await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_MQTT}, data=info
     )
 
 
@@ -95,11 +107,7 @@ async def test_after_setup_announcements_offer_nothing(
     assert device(hass, init_integration.entry_id, "detector_pi4") is not None
 
     # HA's flow manager refuses before our step runs (manifest: single_config_entry) ...
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN,
-        context={"source": config_entries.SOURCE_MQTT},
-        data=_service_info(PORCH_INFO, payload("camera_porch", "info")),
-    )
+    result = await _discover(hass, PORCH_INFO, payload("camera_porch", "info"))
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "single_instance_allowed"
 
@@ -109,11 +117,7 @@ async def test_the_step_itself_aborts_when_configured(
 ) -> None:
     """... and the step would abort by itself without that manifest key (unique id)."""
     with patch("homeassistant.config_entries._support_single_config_entry_only", return_value=False):
-        result = await hass.config_entries.flow.async_init(
-            DOMAIN,
-            context={"source": config_entries.SOURCE_MQTT},
-            data=_service_info(PORCH_INFO, payload("camera_porch", "info")),
-        )
+        result = await _discover(hass, PORCH_INFO, payload("camera_porch", "info"))
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
 
@@ -123,11 +127,7 @@ async def test_a_custom_base_topic_is_taken_from_the_topic(
 ) -> None:
     """The step takes the base from the topic it is given, validated by the protocol rule
     (HA itself only delivers the manifest's `bobby/...` topics)."""
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN,
-        context={"source": config_entries.SOURCE_MQTT},
-        data=_service_info("home/cams/camera/porch/info", payload("camera_porch", "info")),
-    )
+    result = await _discover(hass, "home/cams/camera/porch/info", payload("camera_porch", "info"))
     assert result["step_id"] == "discovery_confirm"
     assert result["description_placeholders"] == {
         "kind": "camera",
@@ -252,9 +252,7 @@ async def test_the_step_refuses_what_is_not_an_info(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, topic: str, raw: bytes | str
 ) -> None:
     """Given directly (not through HA's decoding subscription), the step still refuses."""
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": config_entries.SOURCE_MQTT}, data=_service_info(topic, raw)
-    )
+    result = await _discover(hass, topic, raw)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "invalid_discovery_info"
 
