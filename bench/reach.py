@@ -28,8 +28,8 @@ from bench.harness import BareModel, Bench, Mosquitto, Result, start_detector, w
 REGION = "[[0.3,0.3,0.4,0.5]]"
 # The every-core load is spread over several cameras, as in a house. With one camera a
 # latest-wins detector holds one waiting frame, so of N workers that finish together all
-# but one wait for the next frame: at 120 fps from one camera that idled the second worker
-# ~12 % of the time (measured 0.67 against 0.74 by CPU), a figure of the bench, not the product.
+# but one wait for the next frame (a cost of the bench's single camera, not the product's;
+# on this shared machine the run-to-run spread is as large as it: docs/performance.md).
 EVERY_CORE_CAMERAS = 4
 
 
