@@ -20,7 +20,7 @@ AV_HA2026=19.0.0
 # downloads one). Installed by scripts/setup into the cache with the machine's pip.
 UV_VERSION=0.13.9
 UV=$CACHE/uv-$UV_VERSION/bin/uv
-export UV_CACHE_DIR=$CACHE/uv-cache
+export UV_CACHE_DIR=${UV_CACHE_DIR:-$CACHE/uv-cache}  # shareable between caches (helpers, worktrees)
 export UV_PYTHON_DOWNLOADS=never
 export UV_NATIVE_TLS=1   # trust the system's CA store, like pip (it may hold a proxy's CA)
 
