@@ -11,102 +11,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import logging
 import shutil
-import subprocess
-import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
+from .browser import Browser
 from .demo import CAMERA_ID, Demo
 from .hass import HassApi
 from .processes import wait_until
 
 _LOGGER = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[2]
-# Flags that keep Chromium off the network (only loopback is reachable here).
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-    "--remote-debugging-port=0",
-]
-SETTLE_SECONDS = 8.0
 PREVIEW_CATCH_UP = 14.0  # the frontend loads lazily; there is no single "rendered" event to wait for
-
-
-class Browser:
-    """Headless Chromium driven over the DevTools protocol (no extra packages needed)."""
-
-    def __init__(self, width: int, height: int) -> None:
-        self.profile = Path(tempfile.mkdtemp(prefix="bobby-chromium-"))
-        self.process = subprocess.Popen(
-            [
-                chromium(),
-                *CHROMIUM_FLAGS,
-                f"--window-size={width},{height}",
-                f"--user-data-dir={self.profile}",
-                "about:blank",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        port_file = self.profile / "DevToolsActivePort"
-        wait_until(port_file.exists, 30, "Chromium opens its DevTools port")
-        self.port = int(port_file.read_text().split()[0])
-        self._id = 0
-
-    async def page(self) -> Any:
-        import aiohttp
-
-        self.session = aiohttp.ClientSession()
-        async with self.session.get(f"http://127.0.0.1:{self.port}/json/list") as response:
-            targets = await response.json()
-        url = next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
-        self.ws = await self.session.ws_connect(url, max_msg_size=0)
-        await self.send("Page.enable")
-
-    async def send(self, method: str, **params: Any) -> Any:
-        self._id += 1
-        await self.ws.send_json({"id": self._id, "method": method, "params": params})
-        while True:
-            message = await self.ws.receive_json(timeout=60)
-            if message.get("id") == self._id:
-                if "error" in message:
-                    raise RuntimeError(f"{method}: {message['error']}")
-                return message.get("result")
-
-    async def goto(self, url: str) -> None:
-        await self.send("Page.navigate", url=url)
-        await asyncio.sleep(SETTLE_SECONDS)
-
-    async def screenshot(self, path: Path) -> None:
-        result = await self.send("Page.captureScreenshot", format="png")
-        await asyncio.to_thread(path.write_bytes, base64.b64decode(result["data"]))
-        _LOGGER.info("saved %s", path)
-
-    async def close(self) -> None:
-        await self.ws.close()
-        await self.session.close()
-        self.process.terminate()
-        self.process.wait(10)
-        shutil.rmtree(self.profile, ignore_errors=True)
-
-
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if found := shutil.which(name):
-            return found
-    raise RuntimeError("no Chromium: `apt-get install -y chromium` (scripts/screenshot does)")
 
 
 def hass_tokens(api: HassApi) -> str:

@@ -2,7 +2,7 @@
 
 Real camera agent (recording on the `images:` source), real detector, real Mosquitto,
 real `hass` with the frontend, and headless Chromium (Debian's `chromium`, driven over
-the DevTools protocol by scripts/bobby_demo/screenshot.py's Browser: no npm packages).
+the DevTools protocol by scripts/bobby_demo/browser.py: no npm packages).
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from urllib.parse import quote
 
 import av
 
+from bobby_demo.browser import Browser
 from bobby_demo.hass import HassError
-from bobby_demo.screenshot import Browser, hass_tokens
+from bobby_demo.screenshot import hass_tokens
 
 from .conftest import CAMERA, E2E, LOG_DIR
 
