@@ -145,6 +145,35 @@ def test_frames_detections_and_commands_flow_with_one_login_per_agent(
         assert detector.frames_received > 0
 
 
+def test_recording_works_with_one_login_per_agent(
+    acl_broker: Mosquitto, ha: Probe, model_path: Path, tmp_path: Path
+) -> None:
+    """A camera reads its own detections (they start an event) and chunk_acks, and writes
+    its chunks: the clip reaches Home Assistant's login and the spool empties by its acks."""
+    write_samples(tmp_path / "pics")  # the astronaut first: a person
+    recording = {
+        "record": True,
+        "pre_roll": 1.0,
+        "post_roll": 1.0,
+        "chunk_seconds": 2.0,
+        "chunk_resend": 2.0,
+        "spool_dir": str(tmp_path / "spool"),
+    }
+    with (
+        running_detector(acl_broker, ha, model_path, "pi4-a", **_login("pi4-a")),
+        running_agent(acl_broker, f"images:{tmp_path / 'pics'}", **_login("cam1"), **recording),
+    ):
+        chunk = ha.on_topic("bobby/camera/cam1/chunk", timeout=60)
+        header = protocol.parse_message(chunk.topic, chunk.payload)[1][0]
+        ack = {"event": header["event"], "seq": header["seq"]}
+        ha.publish("bobby/camera/cam1/chunk_ack", protocol.encode(ack))
+        stats = ha.wait_for(
+            lambda m: m.topic.endswith("cam1/stats") and json.loads(m.payload).get("chunks_acked", 0) >= 1,
+            timeout=20,
+        )
+        assert json.loads(stats.payload)["problems"] == []
+
+
 @pytest.mark.parametrize(
     ("user", "topic", "payload"),
     [
