@@ -1,5 +1,5 @@
 # Shared by scripts/setup, scripts/lane, scripts/test and scripts/run: where things live.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # its variables are used by the scripts that source it
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
