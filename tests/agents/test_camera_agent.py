@@ -46,7 +46,8 @@ def measure_rate(probe: Probe, count: int, fps: float) -> tuple[float, float]:
     since = probe.mark()
     wait_count(probe, f"{TOPIC}/frame", count, timeout=30, since=since)
     times = frame_times(frames(probe, since))[:count]
-    ahead = max((j - i) - (times[j] - times[i]) * fps for i, j in itertools.combinations(range(len(times)), 2))
+    pairs = itertools.combinations(range(len(times)), 2)
+    ahead = max((j - i) - (times[j] - times[i]) * fps for i, j in pairs)
     return (len(times) - 1) / (times[-1] - times[0]), ahead
 
 
@@ -260,7 +261,8 @@ def test_slow_capture_is_reported(broker: Mosquitto, probe: Probe, tmp_path: Pat
         stats = json.loads(probe.on_topic(f"{TOPIC}/stats", since=probe.mark()).payload)
     assert stats["capture_slow"] is True
     assert stats["fps_target"] == 10.0
-    assert 4.0 <= stats["fps"] <= 7.5, stats  # the real rate, ~1/0.15 s
+    # The real rate (~1/0.15 s, lower on a loaded machine), not the target.
+    assert 0 < stats["fps"] <= 7.5, stats
     assert stats["capture_ms"] >= 140
 
 

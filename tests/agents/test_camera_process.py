@@ -15,6 +15,10 @@ from tests.agents.conftest import REPO, spawn_agent
 from tests.support.mosquitto import Mosquitto
 from tests.support.probe import Probe
 
+# A deadline for an agent process to start (imports, broker connection): generous, as the
+# lanes run side by side on a loaded machine.
+START_TIMEOUT = 60
+
 
 def camera_args(broker: Mosquitto, folder: Path, *extra: str) -> list[str]:
     return [
@@ -60,7 +64,7 @@ def test_signal_leaves_offline_retained(
     probe.subscribe(f"{TOPIC}/#")
     log = tmp_path / "agent.log"
     proc = spawn_agent(agent_process, *camera_args(broker, tmp_path / "images"), log=log)
-    frame = probe.on_topic(f"{TOPIC}/frame", timeout=15)
+    frame = probe.on_topic(f"{TOPIC}/frame", timeout=START_TIMEOUT)
     assert jpeg_dimensions(frame.payload) == (320, 240)
     assert retained_status(broker) == b"online"
 
@@ -79,7 +83,7 @@ def test_last_will_on_sigkill(
     write_samples(tmp_path / "images")
     probe.subscribe(f"{TOPIC}/status")
     proc = spawn_agent(agent_process, *camera_args(broker, tmp_path / "images"), log=tmp_path / "agent.log")
-    probe.wait_for(lambda m: m.payload == b"online", timeout=15)
+    probe.wait_for(lambda m: m.payload == b"online", timeout=START_TIMEOUT)
     since = probe.mark()
     proc.kill()
     proc.wait(10)

@@ -91,10 +91,12 @@ def test_the_saved_state_is_restored_in_process(broker: Mosquitto, probe: Probe,
     write_samples(tmp_path / "pics")
     source = f"images:{tmp_path / 'pics'}"
     with running_agent(broker, source):
-        probe.on_topic(f"{TOPIC}/frame")
+        probe.on_topic(f"{TOPIC}/state")  # announced after subscribing to set: commands get through
         assert send_command(probe, {"id": "off", "enabled": False})["ok"] is True
+    mark = probe.mark()
     with running_agent(broker, source) as agent:
         assert agent.full_state() == {"enabled": False, "fps": 10.0}
+        probe.on_topic(f"{TOPIC}/state", since=mark)
         mark = probe.mark()
         assert send_command(probe, {"id": "on", "enabled": True, "fps": 4})["ok"] is True
         probe.on_topic(f"{TOPIC}/frame", since=mark)

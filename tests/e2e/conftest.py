@@ -1,4 +1,5 @@
-"""The whole system as real processes, once per module: Mosquitto, Home Assistant (`hass`)
+"""The whole system as real processes, started once for the lane and shared by the tests
+that leave it as they found it (test_system, test_recording): Mosquitto, Home Assistant (`hass`)
 with MQTT and Bobby Camera set up through its own APIs, a camera agent on the sample
 pictures and a detector with the default model. Built with the same orchestrator as
 `scripts/run` (scripts/bobby_demo).
@@ -135,7 +136,7 @@ def find_entities(api: HassApi) -> dict[str, str] | None:
     return found if all(found.values()) else None  # type: ignore[return-value]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
     run_dir = tmp_path_factory.mktemp("e2e")
     shutil.rmtree(LOG_DIR, ignore_errors=True)

@@ -26,7 +26,7 @@ from .conftest import CAMERA, E2E, LOG_DIR
 ROOT = "media-source://bobby_camera"
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = "screenshot-media-browser.png"
-# Outside LOG_DIR, which the next module's system wipes: docs/ takes its copy from here.
+# Outside LOG_DIR, which the next lane's system wipes: docs/ takes its copy from here.
 SHOTS = LOG_DIR.parent / "e2e-screenshots"
 
 
