@@ -74,6 +74,11 @@ class Agent:
         return self.agent_id
 
     @property
+    def is_camera(self) -> bool:
+        """Whether the agent is a camera (else a detector)."""
+        return self.kind == protocol.KIND_CAMERA
+
+    @property
     def announced(self) -> bool:
         """Whether a Bobby agent runs it: it announced its info and takes commands."""
         return self.info is not None

@@ -39,7 +39,7 @@ PERSON = BobbyBinarySensorDescription(
     device_class=BinarySensorDeviceClass.OCCUPANCY,
     value_fn=lambda a: a.person.on,
     channels=DETECTION_CHANNELS,
-    exists_fn=lambda a: a.kind == "camera",
+    exists_fn=lambda a: a.is_camera,
 )
 
 
@@ -50,7 +50,7 @@ HEALTH: tuple[BobbyBinarySensorDescription, ...] = (
         device_class=BinarySensorDeviceClass.RUNNING,
         # The camera's own word (stats): it records while Home Assistant is away too.
         value_fn=lambda a: None if a.stats is None else a.stats.get("recording"),
-        exists_fn=lambda a: a.kind == "camera" and a.can_record,
+        exists_fn=lambda a: a.is_camera and a.can_record,
         available_fn=lambda a: bool(a.connected),  # known only while the camera reports
         channels=AGENT_CHANNELS | {CLIP_CHANNEL},
     ),
@@ -117,7 +117,7 @@ class BobbyPersonSensor(BobbyBinarySensor, RestoreEntity):
         if self.agent.person.last_hit is None and (extra := await self.async_get_last_extra_data()):
             raw = extra.as_dict().get("last_hit")
             if isinstance(raw, str) and (last_hit := dt_util.parse_datetime(raw)) is not None:
-                self.hub.async_restore_person(self.agent, last_hit)
+                self.hub.person.async_restore(self.agent, last_hit)
 
     @property
     @override

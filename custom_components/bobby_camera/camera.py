@@ -30,14 +30,14 @@ DESCRIPTIONS: tuple[BobbyCameraDescription, ...] = (
         translation_key="preview",
         image_fn=lambda a: a.preview,
         channels=frozenset({"preview"}),
-        exists_fn=lambda a: a.kind == "camera" and a.announced,
+        exists_fn=lambda a: a.is_camera and a.announced,
     ),
     BobbyCameraDescription(
         key="snapshot",
         translation_key="snapshot",
         image_fn=lambda a: a.snapshot,
         channels=frozenset({"snapshot"}),
-        exists_fn=lambda a: a.kind == "camera",
+        exists_fn=lambda a: a.is_camera,
     ),
 )
 

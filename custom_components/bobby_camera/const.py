@@ -84,3 +84,7 @@ SERVICE_SET_ENABLED: Final = "set_enabled"
 SERVICE_RECORD_CLIP: Final = "record_clip"
 ATTR_DURATION: Final = "duration"
 DEFAULT_RECORD_SECONDS: Final = 30.0
+
+# Seconds a state may differ from the desired one beyond the command timeout before it
+# is a problem: a re-assertion had its chance, and its own timeout is reported first.
+MISMATCH_MARGIN: Final = 1.0

@@ -1,9 +1,7 @@
 """What the owner set in Home Assistant for one agent: the state the agent should be in.
 
-Home Assistant owns it (docs: design.md, "Who owns what"): the hub records it whenever
-the owner changes a setting, whether or not the agent acknowledges (only a refusal
-undoes it), `store.py` keeps it across restarts, and the hub re-asserts `differences()`
-when an agent (re)connects or reports something else.
+A value object: `control.Control` records it, compares it and re-asserts `differences()`
+(docs/architecture.md, "Who owns what"); `store.py` keeps it across restarts.
 """
 
 from __future__ import annotations

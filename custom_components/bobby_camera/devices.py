@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
@@ -79,6 +80,12 @@ class AgentDevices:
         """The id of the agent's device, for events and automations."""
         device = find_device(dr.async_get(self.hass), self.entry.entry_id, (DOMAIN, agent.key))
         return device.id if device else None
+
+    @callback
+    def async_fire(self, event_type: str, agent: Agent | None, data: dict[str, Any]) -> None:
+        """Fire a bus event about an agent, naming its device for automations (None: no agent)."""
+        device_id = None if agent is None else self.device_id(agent)
+        self.hass.bus.async_fire(event_type, {"device_id": device_id, **data})
 
 
 def device_model(agent: Agent) -> str:

@@ -16,7 +16,7 @@ TO_REDACT = {"hostname", "username", "password"}
 
 def _spool(agent: Agent) -> dict[str, Any] | None:
     """A recording camera's spool counters from its last stats (docs/protocol.md, stats)."""
-    if agent.kind != protocol.KIND_CAMERA or agent.stats is None:
+    if not agent.is_camera or agent.stats is None:
         return None
     stats: dict[str, Any] = dict(agent.stats)
     return {k: stats[k] for k in ("recording", *protocol.RECORDING_COUNTERS) if k in stats}
@@ -39,7 +39,7 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: BobbyCo
             "desired_not_reported": a.health.mismatch,
             "reported_problems": list(a.health.reported.values()),
             "stats": a.stats,
-            "person": a.person.on if a.kind == "camera" else None,
+            "person": a.person.on if a.is_camera else None,
             "last_detection": a.last_detection,
             "snapshot_bytes": None if a.snapshot is None else len(a.snapshot),
             "preview_bytes": None if a.preview is None else len(a.preview),

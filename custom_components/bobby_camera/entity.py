@@ -50,7 +50,7 @@ class BobbyEntity(Entity):
         await super().async_added_to_hass()
         if self.entity_description.channels:
             self.async_on_remove(
-                async_dispatcher_connect(self.hass, self.hub.signal_update(self.agent), self._handle_update)
+                async_dispatcher_connect(self.hass, self.hub.signals.update(self.agent), self._handle_update)
             )
 
     @property
@@ -92,4 +92,4 @@ def async_add_agent_entities[D: BobbyEntityDescription](
 
     for agent in list(hub.agents.values()):
         add(agent)
-    entry.async_on_unload(async_dispatcher_connect(hub.hass, hub.signal_new_agent, add))
+    entry.async_on_unload(async_dispatcher_connect(hub.hass, hub.signals.new_agent, add))

@@ -36,15 +36,15 @@ DESCRIPTIONS: tuple[BobbyEventDescription, ...] = (
         translation_key="person",
         # clip_ready carries the clip's media-content id and URL (recording.manager).
         event_types=[*(t.value for t in PersonTransition), CLIP_READY],
-        signal_fn=lambda hub, a: hub.signal_person(a),
-        exists_fn=lambda a: a.kind == "camera",
+        signal_fn=lambda hub, a: hub.signals.person(a),
+        exists_fn=lambda a: a.is_camera,
     ),
     BobbyEventDescription(
         key="problem_event",
         translation_key="problem",
         event_types=[*PROBLEMS, PROBLEM_REPORTED, RECOVERED],
         entity_category=EntityCategory.DIAGNOSTIC,
-        signal_fn=lambda hub, a: hub.signal_problem(a),
+        signal_fn=lambda hub, a: hub.signals.problem(a),
         exists_fn=lambda a: a.announced,
     ),
 )

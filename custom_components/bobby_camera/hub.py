@@ -1,33 +1,29 @@
 """The hub: the MQTT subscriptions of one config entry and the agents they report on.
 
 It plays the part a DataUpdateCoordinator plays for a polling integration: entities read
-`Agent` objects and refresh when the hub sends them a dispatcher signal naming the
-channel that changed. The decisions live in pure modules (`debounce` for the person
-state, `monitoring` for problems); commands and devices have modules of their own.
+`Agent` objects and refresh on the dispatcher signals of `signals.py`. The hub only wires:
+it parses each message and hands it to the part that owns it — `control` (desired state,
+commands), `problems` (monitoring made visible), `person` (person state),
+`recording` (clips), `devices` and `store`.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 
 from . import protocol
-from .agent import Agent, agent_key, people_in
-from .alarm import Alarm
+from .agent import Agent, agent_key
 from .bad_input import BadInputLog
-from .commands import AckMatch, CommandError, CommandRejectedError, Commands, CommandToAllError
 from .const import (
     CONF_BASE_TOPIC,
     CONF_CLEAR_AFTER,
@@ -38,25 +34,19 @@ from .const import (
     CONF_TRIGGER_AFTER,
     DEFAULT_OPTIONS,
     DOMAIN,
-    EVENT_PERSON_DETECTED,
     ISSUE_AGENT_LIMIT,
-    ISSUE_COMMAND_ALL,
     LOGGER,
+    MISMATCH_MARGIN,
 )
-from .debounce import PersonTransition
+from .control import Control
 from .devices import AgentDevices, agent_key_of
-from .monitoring import ProblemReporter
-from .recording.manager import Recordings
-from .store import HubStore
+from .person import PersonEvents
+from .problems import ProblemReporter, create_issue, delete_issue
+from .recording.manager import HubLinks, Recordings
+from .signals import Signals
+from .store import REMEMBERED_CHANNELS, HubStore
 
 type BobbyConfigEntry = ConfigEntry[BobbyHub]
-
-# Seconds a state may differ from the desired one beyond the command timeout before it
-# is a problem: a re-assertion had its chance, and its own timeout is reported first.
-MISMATCH_MARGIN: Final = 1.0
-
-# Channels whose last valid message is kept across restarts (store.py).
-REMEMBERED: Final = frozenset({"status", "info", "state"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,23 +60,13 @@ class Channel:
     hub_wide: bool = False  # can change what the hub switch shows
 
 
-@dataclass(slots=True)
-class _AgentAlarms:
-    person_clears: Alarm
-    health: Alarm  # the next monitoring deadline: silence, offline grace, state mismatch
-
-    def cancel(self) -> None:
-        self.person_clears.cancel()
-        self.health.cancel()
-
-
 def _now() -> datetime:
     # Looked up at each call: tests freeze the clock by patching dt_util.
     return dt_util.utcnow()
 
 
 class BobbyHub:
-    """Subscriptions, agents, commands and monitoring for one config entry."""
+    """Subscriptions and agents of one config entry, wired to the parts that own them."""
 
     def __init__(self, hass: HomeAssistant, entry: BobbyConfigEntry) -> None:
         """Read the options; nothing runs until async_start."""
@@ -103,32 +83,49 @@ class BobbyHub:
         self.agents: dict[str, Agent] = {}
         self.bad_input = BadInputLog()
         self.refused_agents = 0  # new agents refused since start (over max_agents)
+        self.signals = Signals(hass, entry.entry_id)
         self.store = HubStore(hass, entry.entry_id)
         self.devices = AgentDevices(hass, entry)
-        self.commands = Commands(
-            hass, base_topic=self.base_topic, timeout=self.command_timeout, on_timeout=self._command_timed_out
-        )
         self.problems = ProblemReporter(
             hass,
             base_topic=self.base_topic,
             command_timeout=self.command_timeout,
-            device_id=self.devices.device_id,
-            signal=self.signal_problem,
-            summarised=lambda agent: agent.key in self._summarised,
+            fire=self.devices.async_fire,
+            signals=self.signals,
         )
-        self.recordings = Recordings(hass, self, options)
+        self.control = Control(
+            hass,
+            entry,
+            base_topic=self.base_topic,
+            timeout=self.command_timeout,
+            agents=self.agents.values,
+            store=self.store,
+            problems=self.problems,
+            signals=self.signals,
+        )
+        self.person = PersonEvents(
+            hass, base_topic=self.base_topic, devices=self.devices, signals=self.signals
+        )
+        links = HubLinks(
+            base_topic=self.base_topic,
+            agents=self.agents,
+            signals=self.signals,
+            fire=self.devices.async_fire,
+            background=self._background,
+        )
+        self.recordings = Recordings(hass, links, options)
         self.channels: dict[str, Channel] = {}
         for channel in (
             # ack first: Home Assistant subscribes wildcard topics one at a time, each after
             # the broker's SUBACK, in this order. Retained status, info and state make the
             # hub send commands at once (the owner's wishes re-asserted); their acks, and
             # those of a command sent as soon as an agent shows up, must find it in place.
-            Channel("ack", self._on_ack, hub_wide=True),
-            Channel("status", self._on_status, hub_wide=True),
+            Channel("ack", self.control.on_ack, hub_wide=True),
+            Channel("status", self.control.on_status, hub_wide=True),
             Channel("info", self._on_info, hub_wide=True),
-            Channel("state", self._on_state, hub_wide=True),
+            Channel("state", self.control.on_state, hub_wide=True),
             Channel("stats", self._on_stats),
-            Channel("detection", self._on_detection, kind=protocol.KIND_CAMERA, evidence=True),
+            Channel("detection", self.person.on_detection, kind=protocol.KIND_CAMERA, evidence=True),
             Channel("snapshot", self._on_snapshot, kind=protocol.KIND_CAMERA, evidence=True),
             Channel("preview", self._on_preview, kind=protocol.KIND_CAMERA, evidence=True),
             Channel(
@@ -136,11 +133,7 @@ class BobbyHub:
             ),
         ):
             self.add_channel(channel)
-        self._alarms: dict[str, _AgentAlarms] = {}
         self._unsubscribe: list[CALLBACK_TYPE] = []
-        self._reasserting: set[str] = set()  # agent keys with a re-assertion in flight
-        # Agents a command to all left behind: the one summary issue speaks for them.
-        self._summarised: set[str] = set()
 
     def add_channel(self, channel: Channel) -> None:
         """Handle one more channel (call before async_start).
@@ -150,29 +143,8 @@ class BobbyHub:
         """
         self.channels[channel.name] = channel
 
-    # --- signals ----------------------------------------------------------------------
-
-    @property
-    def signal_new_agent(self) -> str:
-        """Sent with an Agent when it appears or gains entities."""
-        return f"{DOMAIN}_{self.entry.entry_id}_new_agent"
-
-    @property
-    def signal_hub_update(self) -> str:
-        """Sent on any change that the hub switch shows."""
-        return f"{DOMAIN}_{self.entry.entry_id}_update"
-
-    def signal_update(self, agent: Agent) -> str:
-        """Sent with the channel (None for timers) when the state of one agent changes."""
-        return f"{DOMAIN}_{self.entry.entry_id}_update_{agent.key}"
-
-    def signal_person(self, agent: Agent) -> str:
-        """Sent with (event type, attributes) on a person transition of a camera."""
-        return f"{DOMAIN}_{self.entry.entry_id}_person_{agent.key}"
-
-    def signal_problem(self, agent: Agent) -> str:
-        """Sent with (event type, attributes) when the problems of an agent change."""
-        return f"{DOMAIN}_{self.entry.entry_id}_problem_{agent.key}"
+    def _background(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        self.entry.async_create_background_task(self.hass, coro, f"{DOMAIN} {name}")
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -191,7 +163,7 @@ class BobbyHub:
         await self.store.async_load()
         self.devices.async_register_hub()
         await self.recordings.async_load()  # before any chunk can arrive
-        ir.async_delete_issue(self.hass, DOMAIN, ISSUE_AGENT_LIMIT)  # the options may have changed
+        delete_issue(self.hass, ISSUE_AGENT_LIMIT)  # the options may have changed
         # Agents seen before a restart get their entities at once, with the last valid
         # status, info and state they reported (retained garbage cannot take them away),
         # even those that announce nothing retained, such as cameras that only stream.
@@ -216,9 +188,9 @@ class BobbyHub:
         while self._unsubscribe:
             self._unsubscribe.pop()()
         self.recordings.async_stop()
-        for alarms in self._alarms.values():
-            alarms.cancel()
-        self.commands.async_cancel()
+        self.person.async_stop()
+        self.problems.async_stop()
+        self.control.commands.async_cancel()
 
     # --- agents -----------------------------------------------------------------------
 
@@ -236,10 +208,8 @@ class BobbyHub:
             mismatch_after=self.command_timeout + MISMATCH_MARGIN,
             desired=self.store.desired_for(key),
         )
-        self._alarms[agent.key] = _AgentAlarms(
-            person_clears=Alarm(self.hass, lambda: self._person_timer(agent)),
-            health=Alarm(self.hass, lambda: self._health_timer(agent)),
-        )
+        self.person.async_watch(agent)
+        self.problems.async_watch(agent)
         return agent
 
     def _restore(self, agent: Agent) -> None:
@@ -254,7 +224,7 @@ class BobbyHub:
             agent.health.status_received(reports["status"])
         if agent.info is not None:
             agent.health.info_received(agent.info["stats_interval"])
-        self._health_changed(agent)
+        self.problems.async_report(agent)
 
     def _agent(self, kind: str, agent_id: str) -> Agent | None:
         """The agent of a topic; created if new and the cap allows (None: refused)."""
@@ -278,18 +248,11 @@ class BobbyHub:
             agent_id,
             self.max_agents,
         )
-        ir.async_create_issue(
+        create_issue(
             self.hass,
-            DOMAIN,
             ISSUE_AGENT_LIMIT,
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key=ISSUE_AGENT_LIMIT,
-            translation_placeholders={
-                "limit": str(self.max_agents),
-                "first": f"{kind} {agent_id}",
-                "base_topic": self.base_topic,
-            },
+            ISSUE_AGENT_LIMIT,
+            {"limit": str(self.max_agents), "first": f"{kind} {agent_id}", "base_topic": self.base_topic},
         )
 
     def agent_for_device(self, device: dr.DeviceEntry) -> Agent | None:
@@ -304,13 +267,12 @@ class BobbyHub:
         until the agent itself comes back `online`.
         """
         self.agents.pop(agent.key, None)
-        if (alarms := self._alarms.pop(agent.key, None)) is not None:
-            alarms.cancel()
-        self.commands.async_cancel(agent)
+        self.person.async_forget(agent)
+        self.control.commands.async_cancel(agent)
         self.problems.async_clear(agent)
         self.store.forget(agent.key)
         for channel in sorted(protocol.RETAINED):
-            if agent.kind != protocol.KIND_CAMERA and channel in protocol.CAMERA_ONLY_CHANNELS:
+            if not agent.is_camera and channel in protocol.CAMERA_ONLY_CHANNELS:
                 continue
             await mqtt.async_publish(
                 self.hass,
@@ -345,51 +307,25 @@ class BobbyHub:
             return
         was_announced = agent.announced
         channel.handler(agent, data)
-        if channel.name in REMEMBERED:
+        if channel.name in REMEMBERED_CHANNELS:
             self.store.remember(agent.key, channel.name, data)
         # Entities appear once the agent's info names it, or (for a camera that only
         # streams) once something shows it exists: so entity ids come from the real name.
         if agent.announced != was_announced or (not agent.offered and channel.evidence):
             agent.offered = True
-            async_dispatcher_send(self.hass, self.signal_new_agent, agent)
-        self._notify(agent, channel)
-
-    @callback
-    def _notify(self, agent: Agent, channel: Channel | None = None) -> None:
-        """Refresh the agent's entities that read this channel (None: all of them)."""
-        async_dispatcher_send(self.hass, self.signal_update(agent), None if channel is None else channel.name)
-        if channel is None or channel.hub_wide:
-            async_dispatcher_send(self.hass, self.signal_hub_update)
-
-    def _on_status(self, agent: Agent, status: str) -> None:
-        was_online = agent.online
-        agent.health.status_received(status)
-        # Back online: whatever it restored, the owner's choice is asserted again.
-        self._reconcile(agent, reassert=agent.online and not was_online)
+            self.signals.new(agent)
+        self.signals.refresh(agent, channel.name, hub_wide=channel.hub_wide)
 
     def _on_info(self, agent: Agent, info: protocol.InfoPayload) -> None:
         agent.info = info
         agent.health.info_received(info["stats_interval"])
         self.devices.async_update(agent)
-        self._reconcile(agent)
-
-    def _on_state(self, agent: Agent, state: protocol.StatePayload) -> None:
-        agent.state = state
-        self._reconcile(agent)
+        self.control.reconcile(agent)
 
     def _on_stats(self, agent: Agent, stats: protocol.StatsPayload) -> None:
         agent.stats = stats
         agent.health.stats_received(stats.get("problems"))
-        self._health_changed(agent)
-
-    def _on_ack(self, agent: Agent, ack: protocol.AckPayload) -> None:
-        if self.commands.resolve(agent, ack) is AckMatch.UNKNOWN:
-            return
-        # In time or late, an ack proves the agent listens: the timeout it caused clears.
-        if ack["ok"] and "state" in ack:
-            agent.state = ack["state"]
-        agent.health.command_answered()
-        self._reconcile(agent)
+        self.problems.async_report(agent)
 
     def _on_snapshot(self, agent: Agent, image: bytes) -> None:
         agent.snapshot = image
@@ -397,194 +333,3 @@ class BobbyHub:
 
     def _on_preview(self, agent: Agent, image: bytes) -> None:
         agent.preview = image
-
-    def _on_detection(self, agent: Agent, detection: protocol.DetectionPayload) -> None:
-        agent.last_detection = detection
-        if detection["score"] >= agent.person.threshold:  # what the person sensor counts
-            agent.people = people_in(detection)
-        for transition in agent.person.detection(detection["score"]):
-            if transition is PersonTransition.DETECTED:
-                self._person_detected(agent, detection)
-            else:
-                self._person_cleared(agent)
-        self._alarms[agent.key].person_clears.set(agent.person.clear_at())
-
-    # --- person state -----------------------------------------------------------------
-
-    @callback
-    def _person_timer(self, agent: Agent) -> None:
-        if agent.person.expire():
-            self._person_cleared(agent)
-            self._notify(agent)
-        self._alarms[agent.key].person_clears.set(agent.person.clear_at())
-
-    def _person_detected(self, agent: Agent, detection: protocol.DetectionPayload) -> None:
-        data = {
-            "camera": agent.agent_id,
-            "name": agent.name,
-            "score": detection["score"],
-            "boxes": detection["boxes"],
-            "detector": detection["detector"],
-            "frame_time": detection["frame_time"],
-            "snapshot": detection.get("snapshot", False),
-            "snapshot_topic": protocol.build_topic(self.base_topic, agent.kind, agent.agent_id, "snapshot"),
-        }
-        self.hass.bus.async_fire(EVENT_PERSON_DETECTED, {"device_id": self.devices.device_id(agent), **data})
-        async_dispatcher_send(self.hass, self.signal_person(agent), PersonTransition.DETECTED.value, data)
-
-    def _person_cleared(self, agent: Agent) -> None:
-        async_dispatcher_send(self.hass, self.signal_person(agent), PersonTransition.CLEARED.value, {})
-
-    @callback
-    def async_restore_person(self, agent: Agent, last_hit: datetime) -> None:
-        """Carry the person state over a restart: on while `clear_after` has not passed."""
-        if agent.person.restore(last_hit):
-            self._alarms[agent.key].person_clears.set(agent.person.clear_at())
-            self._notify(agent)
-
-    # --- monitoring -------------------------------------------------------------------
-
-    def _health_changed(self, agent: Agent) -> None:
-        """Report problems that appeared or cleared, and watch the next deadline."""
-        self.problems.async_report(agent)
-        if (alarms := self._alarms.get(agent.key)) is not None:
-            alarms.health.set(agent.health.next_check_at())
-
-    @callback
-    def _health_timer(self, agent: Agent) -> None:
-        problems, connected = agent.problems, agent.connected
-        agent.health.check()
-        self._health_changed(agent)
-        if (agent.problems, agent.connected) != (problems, connected):
-            self._notify(agent)
-
-    # --- desired state ----------------------------------------------------------------
-
-    def _reconcile(self, agent: Agent, *, reassert: bool = True) -> None:
-        """Compare the agent's state with the desired one; re-assert what differs.
-
-        A difference that lasts past the command timeout becomes the state_mismatch
-        problem (the health alarm watches it); a match clears it.
-        """
-        comparable = agent.announced and agent.online and agent.state is not None
-        mismatch = agent.desired.differences(agent.state) if comparable else {}
-        agent.health.state_compared(mismatch)
-        self._health_changed(agent)
-        if not mismatch:
-            self._unsummarise(agent)
-        if mismatch and reassert and agent.key not in self._reasserting:
-            self._reasserting.add(agent.key)
-            self.entry.async_create_background_task(
-                self.hass, self._async_reassert(agent, mismatch), f"{DOMAIN} re-assert {agent.key}"
-            )
-
-    def _unsummarise(self, agent: Agent) -> None:
-        """The summary of a command to all no longer speaks for this agent; gone with the last."""
-        if agent.key in self._summarised:
-            self._summarised.discard(agent.key)
-            if not self._summarised:
-                ir.async_delete_issue(self.hass, DOMAIN, ISSUE_COMMAND_ALL)
-
-    async def _async_reassert(self, agent: Agent, fields: dict[str, Any]) -> None:
-        LOGGER.info("%s differs from what was set in Home Assistant (%s): sent again", agent.key, fields)
-        try:
-            await self.commands.async_send(agent, report_timeout=False, **fields)
-        except CommandError as err:
-            # The state_mismatch problem reports it if the difference lasts.
-            LOGGER.debug("Re-asserting the desired state of %s failed: %s", agent.key, err)
-        finally:
-            self._reasserting.discard(agent.key)
-
-    @callback
-    def _command_timed_out(self, agent: Agent, description: str) -> None:
-        agent.health.command_timed_out(description)
-        self._health_changed(agent)
-        self._notify(agent)
-
-    # --- commands ---------------------------------------------------------------------
-
-    async def async_command(self, agent: Agent, **fields: Any) -> protocol.StatePayload:
-        """Send a command and wait for its ack; settings in it become the desired state.
-
-        Unanswered, it stays desired (re-asserted when the agent is back); refused by the
-        agent (a setting it cannot apply), the previous desired state comes back.
-        """
-        before = agent.desired.command_fields()
-        self._unsummarise(agent)  # a newer choice than the one the summary names
-        self._desire(agent, fields)
-        try:
-            return await self.commands.async_send(agent, **fields)
-        except CommandRejectedError:
-            agent.desired.replace(before)
-            self._desire(agent, {})
-            raise
-
-    def _desire(self, agent: Agent, fields: dict[str, Any]) -> None:
-        """Record the owner's choice (kept across restarts) and start comparing against it."""
-        agent.desired.update(fields)
-        self.store.async_schedule_save()
-        self._reconcile(agent, reassert=False)
-
-    async def async_set_enabled(self, agent: Agent, enabled: bool) -> None:
-        """Enable or disable one agent; returns once the agent acknowledged."""
-        await self.async_command(agent, enabled=enabled)
-
-    async def async_request_preview(self, agent: Agent) -> None:
-        """Ask a camera agent for a fresh full-size preview."""
-        await self.async_command(agent, action="preview")
-
-    async def async_record(self, agent: Agent, seconds: float) -> None:
-        """Ask a camera agent to record an event now, for `seconds` (longer while detections go on)."""
-        await self.async_command(agent, action="record", duration=seconds)
-
-    def announced_agents(self) -> list[Agent]:
-        """Agents that take commands."""
-        return [a for a in self.agents.values() if a.announced]
-
-    async def async_set_all_enabled(self, enabled: bool) -> None:
-        """Enable or disable every agent, at once, within one command timeout.
-
-        Every announced agent gets the desired state (an offline one gets it asserted
-        when it comes back); the online ones get the command. Those that do not apply it
-        make ONE summary problem (a repair issue naming how many and which), not one per
-        agent; raises CommandToAllError then.
-        """
-        agents = self.announced_agents()
-        # Their mismatches are due with the commands' timeouts: covered by the summary.
-        self._summarised = {a.key for a in agents}
-        for agent in agents:
-            agent.desired.update({"enabled": enabled})
-            self._reconcile(agent, reassert=False)
-        self.store.async_schedule_save()
-        targets = [a for a in agents if a.online]
-        results = await asyncio.gather(
-            *(self.commands.async_send(a, report_timeout=False, enabled=enabled) for a in targets),
-            return_exceptions=True,
-        )
-        failed = [a for a, result in zip(targets, results, strict=True) if isinstance(result, BaseException)]
-        self._summarised = {a.key for a in failed}
-        if not failed:
-            ir.async_delete_issue(self.hass, DOMAIN, ISSUE_COMMAND_ALL)
-            return
-        error = CommandToAllError(failed, len(targets))
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            ISSUE_COMMAND_ALL,
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key=ISSUE_COMMAND_ALL,
-            translation_placeholders={
-                "failed": str(len(failed)),
-                "total": str(len(targets)),
-                "names": error.names,
-                "command": f"enabled={enabled}",
-            },
-        )
-        raise error
-
-    @property
-    def all_enabled(self) -> bool | None:
-        """Whether every agent with a known state is enabled (None: none known)."""
-        states = [a.enabled for a in self.announced_agents() if a.enabled is not None]
-        return all(states) if states else None

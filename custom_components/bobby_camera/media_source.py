@@ -20,6 +20,8 @@ from homeassistant.components.media_source import (
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 
+from . import protocol
+from .agent import agent_key
 from .const import DOMAIN
 from .recording.manager import Recordings
 from .recording.store import CUT_SHORT, SNAPSHOT_FILE, EventRecord
@@ -58,7 +60,9 @@ class BobbyMediaSource(MediaSource):
 
     def _camera_name(self, camera: str) -> str:
         entries = self.hass.config_entries.async_loaded_entries(DOMAIN)
-        agent = entries[0].runtime_data.agents.get(f"camera_{camera}") if entries else None
+        agent = (
+            entries[0].runtime_data.agents.get(agent_key(protocol.KIND_CAMERA, camera)) if entries else None
+        )
         return camera if agent is None else agent.name
 
     @override

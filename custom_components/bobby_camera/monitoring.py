@@ -1,26 +1,18 @@
-"""Monitoring: whether an agent is alive and obeys, and how its problems are made visible.
+"""Monitoring: whether an agent is alive and obeys.
 
 `AgentHealth` decides (pure: facts in, problems out, injected clock, no timers);
-`ProblemReporter` makes each decision visible in Home Assistant: a repair issue per
-problem, the `bobby_camera_agent_problem` bus event and the agent's problem event entity.
+`problems.ProblemReporter` makes each decision visible in Home Assistant.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
-
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.dispatcher import async_dispatcher_send
+from typing import Any
 
 from . import protocol
 from .const import (
-    DOMAIN,
-    EVENT_AGENT_PROBLEM,
-    LOGGER,
     MISSED_HEARTBEATS,
     PROBLEM_COMMAND_TIMEOUT,
     PROBLEM_OFFLINE,
@@ -30,9 +22,6 @@ from .const import (
     PROBLEMS,
     UNANNOUNCED_STATS_INTERVAL,
 )
-
-if TYPE_CHECKING:
-    from .agent import Agent
 
 # The problem event entity's event type when no problem is left.
 RECOVERED = "recovered"
@@ -159,10 +148,6 @@ class AgentHealth:
         if self._mismatch_since is not None and now >= self._mismatch_since + self._mismatch_after:
             self._mismatch_lasting = True
 
-    def check_silence(self) -> None:
-        """Mark the agent silent if `silent_at` has passed (and apply the other deadlines)."""
-        self.check()
-
     def silent_at(self) -> datetime | None:
         """When an online agent becomes silent without a heartbeat; None when not watched.
 
@@ -203,138 +188,3 @@ class AgentHealth:
             raised=tuple(p for p in current if p not in previous),
             cleared=tuple(p for p in previous if p not in current),
         )
-
-
-def issue_placeholders(agent: Agent, base_topic: str, command_timeout: float) -> dict[str, str]:
-    """The placeholders of the repair issues' translations."""
-    interval = agent.health.stats_interval or UNANNOUNCED_STATS_INTERVAL
-    reported: Mapping[str, Any] = agent.state or {}
-    return {
-        "name": agent.name,
-        "kind": agent.kind,
-        "agent_id": agent.agent_id,
-        "topic": protocol.build_topic(base_topic, agent.kind, agent.agent_id, "status"),
-        "missed_after": f"{MISSED_HEARTBEATS * interval:g}",
-        "command": agent.health.failed_command or "",
-        "timeout": f"{command_timeout:g}",
-        "desired": ", ".join(f"{k}={v}" for k, v in agent.health.mismatch.items()),
-        "reported": ", ".join(f"{k}={reported.get(k)}" for k in agent.health.mismatch),
-    }
-
-
-def issue_id(agent: Agent, problem: str) -> str:
-    """The repair issue of one problem of one agent."""
-    return f"{agent.key}_{problem}"
-
-
-# Codes an agent reports (docs/protocol.md, "problems") by prefix, and their translation key.
-_REPORTED_KINDS: Final = (
-    "not_authorised_publish",
-    "not_authorised_subscribe",
-    "refused_publish",
-    "refused_subscribe",
-    "state_not_saved",
-    "source_unavailable",
-)
-
-
-def reported_translation(code: str) -> tuple[str, str]:
-    """(translation key, channel) of a problem code the agent reported itself."""
-    for prefix in _REPORTED_KINDS:
-        if code == prefix:
-            return prefix, ""
-        if code.startswith(f"{prefix}_"):
-            return prefix, code[len(prefix) + 1 :]
-    return "agent_reported", ""
-
-
-def _issue_translation(
-    agent: Agent, problem: str, placeholders: dict[str, str]
-) -> tuple[str, dict[str, str]]:
-    if problem in PROBLEMS:
-        return problem, placeholders
-    key, channel = reported_translation(problem)
-    reported = agent.health.reported.get(problem)
-    return key, {
-        **placeholders,
-        "code": problem,
-        "channel": channel,
-        "agent_topic": reported.get("topic", "") if reported else "",
-        "detail": reported.get("detail", "") if reported else "",
-    }
-
-
-class ProblemReporter:
-    """Makes an agent's problem reports visible in Home Assistant."""
-
-    def __init__(
-        self,
-        hass: HomeAssistant,
-        *,
-        base_topic: str,
-        command_timeout: float,
-        device_id: Callable[[Agent], str | None],
-        signal: Callable[[Agent], str],
-        summarised: Callable[[Agent], bool] = lambda _agent: False,
-    ) -> None:
-        """`device_id` finds an agent's device; `signal` names its problem event signal.
-
-        `summarised(agent)`: whether a hub-wide issue already speaks for the agent's
-        state mismatch (a command to all agents), so it gets no issue of its own.
-        """
-        self.hass = hass
-        self.base_topic = base_topic
-        self.command_timeout = command_timeout
-        self._device_id = device_id
-        self._signal = signal
-        self._summarised = summarised
-
-    @callback
-    def async_report(self, agent: Agent) -> None:
-        """Report what changed in the agent's problems: issues, bus events, event entity."""
-        if (report := agent.health.take_report()) is None:
-            return
-        placeholders = issue_placeholders(agent, self.base_topic, self.command_timeout)
-        for problem in report.raised:
-            if problem == PROBLEM_STATE_MISMATCH and self._summarised(agent):
-                continue  # the hub's summary issue names it; no issue, event or log line each
-            # Info, as HA's log-when-unavailable rule asks: the repair issue is the alarm.
-            LOGGER.info("%s %s has a problem: %s", agent.kind, agent.agent_id, problem)
-            translation_key, issue_placeholders_ = _issue_translation(agent, problem, placeholders)
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                issue_id(agent, problem),
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key=translation_key,
-                translation_placeholders=issue_placeholders_,
-            )
-            self._fire(agent, problem, report, active=True)
-        for problem in report.cleared:
-            LOGGER.info("%s %s recovered from: %s", agent.kind, agent.agent_id, problem)
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id(agent, problem))
-            self._fire(agent, problem, report, active=False)
-        async_dispatcher_send(
-            self.hass, self._signal(agent), report.event_type, {"problems": list(report.problems)}
-        )
-
-    def _fire(self, agent: Agent, problem: str, report: ProblemReport, *, active: bool) -> None:
-        self.hass.bus.async_fire(
-            EVENT_AGENT_PROBLEM,
-            {
-                "device_id": self._device_id(agent),
-                "kind": agent.kind,
-                "agent_id": agent.agent_id,
-                "name": agent.name,
-                "problem": problem,
-                "active": active,
-                "problems": list(report.problems),
-            },
-        )
-
-    @callback
-    def async_clear(self, agent: Agent) -> None:
-        """Delete the repair issues of an agent that is forgotten."""
-        for problem in (*PROBLEMS, *agent.health.reported):
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id(agent, problem))

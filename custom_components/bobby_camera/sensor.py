@@ -56,7 +56,7 @@ class BobbySensorDescription(BobbyEntityDescription, SensorEntityDescription):
 
 
 def _camera_agent(agent: Agent) -> bool:
-    return agent.kind == "camera" and agent.announced
+    return agent.is_camera and agent.announced
 
 
 def _detector(agent: Agent) -> bool:
@@ -74,7 +74,7 @@ STREAM_SOURCES = frozenset({"rtsp", "rtsps", "v4l2"})
 def _streaming_camera(agent: Agent) -> bool:
     info = agent.info
     return (
-        agent.kind == "camera"
+        agent.is_camera
         and info is not None
         and (info.get("source") in STREAM_SOURCES or "stream_codec" in info or "stream_resolution" in info)
     )
@@ -105,7 +105,7 @@ DESCRIPTIONS: tuple[BobbySensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
         value_fn=lambda a: None if a.last_detection is None else round(a.last_detection["score"] * 100, 1),
-        exists_fn=lambda a: a.kind == "camera",
+        exists_fn=lambda a: a.is_camera,
         available_fn=lambda a: True,
         channels=DETECTION_CHANNELS,
     ),
@@ -118,7 +118,7 @@ DESCRIPTIONS: tuple[BobbySensorDescription, ...] = (
         attributes_fn=lambda a: (
             None if a.last_clip is None else {k: v for k, v in a.last_clip.items() if k != "ready"}
         ),
-        exists_fn=lambda a: a.kind == "camera" and (a.last_clip is not None or a.can_record),
+        exists_fn=lambda a: a.is_camera and (a.last_clip is not None or a.can_record),
         available_fn=lambda a: True,
         channels=frozenset({CLIP_CHANNEL, "info"}),
     ),
@@ -168,7 +168,7 @@ DESCRIPTIONS: tuple[BobbySensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
         value_fn=_people,
-        exists_fn=lambda a: a.kind == "camera",
+        exists_fn=lambda a: a.is_camera,
         available_fn=lambda a: True,  # like the person sensor: detections, not the heartbeat
         channels=DETECTION_CHANNELS,  # the clearing timer refreshes every entity of the agent
     ),

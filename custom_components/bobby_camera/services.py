@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
+from typing import Any
+
 import voluptuous as vol
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, ServiceCall, callback
@@ -11,7 +14,6 @@ from homeassistant.helpers import device_registry as dr
 
 from . import protocol
 from .agent import Agent
-from .commands import CommandError
 from .compat import device_entry_ids
 from .const import (
     ATTR_DEVICE_ID,
@@ -23,7 +25,7 @@ from .const import (
     SERVICE_REQUEST_PREVIEW,
     SERVICE_SET_ENABLED,
 )
-from .helpers import translate_command_error
+from .helpers import bobby_command
 from .hub import BobbyConfigEntry, BobbyHub
 
 SCHEMA_REQUEST_PREVIEW = vol.Schema({vol.Required(ATTR_DEVICE_ID): cv.string})
@@ -60,40 +62,45 @@ def _resolve(hass: HomeAssistant, device_id: str) -> tuple[BobbyHub, Agent]:
     )
 
 
-async def _async_request_preview(call: ServiceCall) -> None:
-    hub, agent = _resolve(call.hass, call.data[ATTR_DEVICE_ID])
-    if agent.kind != "camera":
+type _Handler = Callable[[BobbyHub, Agent, ServiceCall], Coroutine[Any, Any, None]]
+
+
+def _for_device(handler: _Handler) -> Callable[[ServiceCall], Coroutine[Any, Any, None]]:
+    """An action on the agent of the call's device; command failures become translated errors."""
+    command = bobby_command(lambda hub, *_: hub.command_timeout)(handler)
+
+    async def action(call: ServiceCall) -> None:
+        hub, agent = _resolve(call.hass, call.data[ATTR_DEVICE_ID])
+        await command(hub, agent, call)
+
+    return action
+
+
+@_for_device
+async def _async_request_preview(hub: BobbyHub, agent: Agent, _call: ServiceCall) -> None:
+    if not agent.is_camera:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="not_a_camera",
             translation_placeholders={"name": agent.name},
         )
-    try:
-        await hub.async_request_preview(agent)
-    except CommandError as error:
-        raise translate_command_error(error, hub.command_timeout) from error
+    await hub.control.async_request_preview(agent)
 
 
-async def _async_record_clip(call: ServiceCall) -> None:
-    hub, agent = _resolve(call.hass, call.data[ATTR_DEVICE_ID])
-    if agent.kind != "camera" or not agent.can_record:
+@_for_device
+async def _async_record_clip(hub: BobbyHub, agent: Agent, call: ServiceCall) -> None:
+    if not agent.is_camera or not agent.can_record:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="cannot_record",
             translation_placeholders={"name": agent.name},
         )
-    try:
-        await hub.async_record(agent, call.data[ATTR_DURATION])
-    except CommandError as error:
-        raise translate_command_error(error, hub.command_timeout) from error
+    await hub.control.async_record(agent, call.data[ATTR_DURATION])
 
 
-async def _async_set_enabled(call: ServiceCall) -> None:
-    hub, agent = _resolve(call.hass, call.data[ATTR_DEVICE_ID])
-    try:
-        await hub.async_set_enabled(agent, call.data[ATTR_ENABLED])
-    except CommandError as error:
-        raise translate_command_error(error, hub.command_timeout) from error
+@_for_device
+async def _async_set_enabled(hub: BobbyHub, agent: Agent, call: ServiceCall) -> None:
+    await hub.control.async_set_enabled(agent, call.data[ATTR_ENABLED])
 
 
 @callback

@@ -1,6 +1,6 @@
 """What the hub keeps across Home Assistant restarts, one file per config entry.
 
-- the desired state of every agent (Home Assistant owns it: design.md, "Who owns what");
+- the desired state of every agent (Home Assistant owns it: docs/architecture.md);
 - the last valid `status`, `info` and `state` of every agent, so that retained garbage
   on the broker cannot take a known agent's entities away after a restart;
 - the agents the owner removed, so their echoes and stray messages do not bring them

@@ -62,13 +62,13 @@ class BobbySwitch(BobbyEntity, SwitchEntity):
     @override
     async def async_turn_on(self, **kwargs: Any) -> None:
         """Enable the agent and wait for its ack."""
-        await self.hub.async_set_enabled(self.agent, True)
+        await self.hub.control.async_set_enabled(self.agent, True)
 
     @bobby_command(_timeout)
     @override
     async def async_turn_off(self, **kwargs: Any) -> None:
         """Disable the agent and wait for its ack."""
-        await self.hub.async_set_enabled(self.agent, False)
+        await self.hub.control.async_set_enabled(self.agent, False)
 
 
 class BobbyHubSwitch(SwitchEntity):
@@ -88,7 +88,7 @@ class BobbyHubSwitch(SwitchEntity):
     async def async_added_to_hass(self) -> None:
         """Refresh on any change of any agent that this switch shows."""
         self.async_on_remove(
-            async_dispatcher_connect(self.hass, self.hub.signal_hub_update, self._handle_update)
+            async_dispatcher_connect(self.hass, self.hub.signals.hub_update, self._handle_update)
         )
 
     @callback
@@ -99,16 +99,16 @@ class BobbyHubSwitch(SwitchEntity):
     @override
     def is_on(self) -> bool | None:
         """Return whether every agent is enabled."""
-        return self.hub.all_enabled
+        return self.hub.control.all_enabled
 
     @bobby_command(_timeout)
     @override
     async def async_turn_on(self, **kwargs: Any) -> None:
         """Enable every agent."""
-        await self.hub.async_set_all_enabled(True)
+        await self.hub.control.async_set_all_enabled(True)
 
     @bobby_command(_timeout)
     @override
     async def async_turn_off(self, **kwargs: Any) -> None:
         """Disable every agent."""
-        await self.hub.async_set_all_enabled(False)
+        await self.hub.control.async_set_all_enabled(False)

@@ -11,8 +11,8 @@ from typing import Any
 from . import __version__
 from . import config as defaults
 from .config import DEFAULT_THREADS, DEFAULT_WORKERS, CameraConfig, ConfigError, load_camera, load_detector
+from .errors import StartupError
 from .protocol import DEFAULT_BASE_TOPIC, DEFAULT_DETECTOR_GROUP, FPS_RANGE, MAX_CHUNK_SECONDS
-from .service import StartupError
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

@@ -3,8 +3,9 @@ and remember its last commanded state across restarts.
 
 A concrete agent (camera, detector) subclasses `Service` and supplies its info, its
 configured settings, its state, how to apply a validated command, its stats and its main
-loop. It starts from `self.initial` (the restored state). The agent never deals with MQTT
-details; this module never deals with frames.
+loop. It starts from `self.initial` (the restored state). This module owns the topics every
+agent shares (status, info, state, set, ack, stats); each agent publishes or subscribes its
+own (frames, detections, chunks) through the same `MqttLink` (`self.mqtt`). It never deals with frames.
 """
 
 from __future__ import annotations
@@ -24,20 +25,13 @@ import paho.mqtt.client as mqtt
 
 from . import __version__, protocol
 from .config import ServiceConfig
+from .errors import CommandError
 from .logthrottle import BAD_INPUT_EVERY, LogThrottle
 from .mqtt import MqttLink, client_id_for
 from .refusals import STATE_NOT_SAVED
 from .state_store import StateStore
 
 _LOGGER = logging.getLogger(__name__)
-
-
-class StartupError(RuntimeError):
-    """The agent cannot start (no camera, no model, ...); the message names the fix."""
-
-
-class CommandError(ValueError):
-    """A command that is valid JSON but cannot be applied; the text goes into the ack."""
 
 
 def cpu_temperature() -> float | None:

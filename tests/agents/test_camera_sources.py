@@ -22,7 +22,7 @@ from bobby_edge.camera import sources
 from bobby_edge.camera.sources import CaptureError, SourceOptions
 from bobby_edge.camera.sources import video as video_module
 from bobby_edge.config import ConfigError
-from bobby_edge.service import StartupError
+from bobby_edge.errors import StartupError
 from tests.agents.camera_support import TOPIC, jpeg_dimensions, running_agent, send_command, write_samples
 from tests.support.mosquitto import Mosquitto
 from tests.support.probe import Probe

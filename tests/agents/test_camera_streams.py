@@ -30,7 +30,7 @@ from bobby_edge.camera.sources import CaptureError, SourceOptions, VideoOptions
 from bobby_edge.camera.sources.v4l2 import V4l2Source
 from bobby_edge.cli import main as cli_main
 from bobby_edge.config import ConfigError
-from bobby_edge.service import StartupError
+from bobby_edge.errors import StartupError
 from tests.agents import test_detector_fixtures as fx
 from tests.agents.camera_support import TOPIC, frame_times, frames, jpeg_dimensions, running_agent
 from tests.agents.conftest import spawn_agent

@@ -185,7 +185,7 @@ def test_runtime_falls_back_to_tflite_runtime_then_explains(monkeypatch: pytest.
     import types
 
     from bobby_edge.detector import runtime
-    from bobby_edge.service import StartupError
+    from bobby_edge.errors import StartupError
 
     fake = types.ModuleType("tflite_runtime.interpreter")
     fake.Interpreter = object  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ import pytest
 
 from bobby_edge.detector import model_store
 from bobby_edge.detector.pipeline import Model
-from bobby_edge.service import StartupError
+from bobby_edge.errors import StartupError
 from tests.agents import test_detector_fixtures as fx
 from tests.agents.test_detector_fixtures import CLASSIFIER
 

@@ -130,7 +130,7 @@ async def test_unacknowledged_command(
     assert events[-1].data["problem"] == "command_timeout"
 
     # The agent answers the next command: the problem clears by itself.
-    task = hass.async_create_background_task(hub.async_set_enabled(agent, False), "again")
+    task = hass.async_create_background_task(hub.control.async_set_enabled(agent, False), "again")
     for _ in range(10):
         await asyncio.sleep(0)
     request_id = json.loads(mqtt_mock.async_publish.call_args.args[1])["id"]

@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 
 from custom_components.bobby_camera.agent import Agent
-from custom_components.bobby_camera.monitoring import AgentHealth, ProblemReport, issue_placeholders
+from custom_components.bobby_camera.monitoring import AgentHealth, ProblemReport
+from custom_components.bobby_camera.problems import issue_placeholders
 
 from .common import START, Clock
 
@@ -57,10 +58,10 @@ def test_silent_after_three_missed_heartbeats(health: AgentHealth, clock: Clock)
     health.stats_received()  # the heartbeat moves the deadline
     assert health.silent_at() == START + timedelta(seconds=25)
     clock.tick(14.9)
-    health.check_silence()
+    health.check()
     assert not health.silent
     clock.tick(0.1)
-    health.check_silence()
+    health.check()
     assert health.silent
     assert health.connected is False
     assert health.silent_at() is None  # nothing more to watch until it speaks
@@ -75,7 +76,7 @@ def test_an_offline_agent_is_not_also_silent(health: AgentHealth, clock: Clock) 
     health.status_received("offline")
     assert health.silent_at() is None
     clock.tick(3600)
-    health.check_silence()
+    health.check()
     assert health.problems == ("offline",)
 
 

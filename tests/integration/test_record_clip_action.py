@@ -94,9 +94,11 @@ async def test_removing_one_agent_leaves_the_others_commands_waiting(
     fire(hass, "bobby/detector/pi4/status", "offline")
     await hass.async_block_till_done()
     hub = init_integration.runtime_data
-    to_camera = hass.async_create_background_task(hub.async_request_preview(hub.agents["camera_garage"]), "a")
+    to_camera = hass.async_create_background_task(
+        hub.control.async_request_preview(hub.agents["camera_garage"]), "a"
+    )
     to_detector = hass.async_create_background_task(
-        hub.async_set_enabled(hub.agents["detector_pi4"], False), "b"
+        hub.control.async_set_enabled(hub.agents["detector_pi4"], False), "b"
     )
     command = await _next_command(mqtt_mock, "bobby/camera/garage/set")
 

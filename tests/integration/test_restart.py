@@ -151,7 +151,9 @@ async def test_removing_an_agent_ends_its_commands(
     fire(hass, "bobby/detector/pi4/status", "offline")
     await hass.async_block_till_done()
     hub = init_integration.runtime_data
-    task = hass.async_create_background_task(hub.async_set_enabled(hub.agents["detector_pi4"], False), "cmd")
+    task = hass.async_create_background_task(
+        hub.control.async_set_enabled(hub.agents["detector_pi4"], False), "cmd"
+    )
     for _ in range(10):
         await asyncio.sleep(0)
     client = await hass_ws_client(hass)

@@ -227,7 +227,7 @@ async def test_person_count_follows_a_sighting_restored_after_it(
     await hass.async_block_till_done()
     assert hass.states.get("sensor.porch_person_count").state == "0"
     hub = mock_config_entry.runtime_data
-    hub.async_restore_person(hub.agents["camera_porch"], dt_util.utcnow() - timedelta(seconds=10))
+    hub.person.async_restore(hub.agents["camera_porch"], dt_util.utcnow() - timedelta(seconds=10))
     await hass.async_block_till_done()
     assert hass.states.get("sensor.porch_person_count").state == STATE_UNKNOWN
 

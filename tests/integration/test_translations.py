@@ -16,7 +16,7 @@ from custom_components.bobby_camera.const import (
     ISSUE_COMMAND_ALL,
     PROBLEMS,
 )
-from custom_components.bobby_camera.monitoring import reported_translation
+from custom_components.bobby_camera.problems import reported_translation
 
 PACKAGE = Path(__file__).resolve().parents[2] / "custom_components" / "bobby_camera"
 EN = json.loads((PACKAGE / "translations" / "en.json").read_text())

@@ -201,7 +201,7 @@ async def test_a_refused_setting_is_not_kept_as_desired(
     await hass.async_block_till_done()
     hub = init_integration.runtime_data
     porch = hub.agents["camera_porch"]
-    task = hass.async_create_background_task(hub.async_command(porch, fps=30.0), "fps")
+    task = hass.async_create_background_task(hub.control.async_command(porch, fps=30.0), "fps")
     await _settle()
     (command,) = _sets(mqtt_mock)
     fire(
@@ -248,7 +248,7 @@ async def test_commands_expire_for_agents_that_take_it(
     await hass.async_block_till_done()
     hub = init_integration.runtime_data
     tasks = [
-        hass.async_create_background_task(hub.async_set_enabled(hub.agents[key], False), "off")
+        hass.async_create_background_task(hub.control.async_set_enabled(hub.agents[key], False), "off")
         for key in ("camera_porch", "detector_pi4")
     ]
     await _settle()

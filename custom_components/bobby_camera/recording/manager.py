@@ -22,20 +22,21 @@ import asyncio
 import dataclasses
 import errno
 import time
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from homeassistant.components import mqtt
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
 from homeassistant.util import dt as dt_util
 
 from .. import protocol
-from ..agent import Agent
+from ..agent import Agent, agent_key
 from ..const import (
     CLIP_CHANNEL,
     CLIP_READY,
@@ -46,13 +47,12 @@ from ..const import (
     EVENT_CLIP_READY,
     LOGGER,
 )
+from ..problems import create_issue, delete_issue
+from ..signals import Signals
 from .assemble import AssemblyError, assemble_clip, first_frame_jpeg
 from .retention import select_for_deletion
 from .store import CLIP_FILE, CUT_SHORT, ENDED, FOLDER, RECORDING, ChunkRecord, ClipStore, EventRecord
 from .throttle import ThrottledLog
-
-if TYPE_CHECKING:  # the hub builds the recorder: a runtime import would be circular
-    from ..hub import BobbyHub
 
 CUT_SHORT_AFTER: Final = 45.0  # s without a chunk: the camera is gone (chunks are ≤ 10 s, resends every 30 s)
 SNAPSHOT_SLACK: Final = 15.0  # s: a snapshot this long before the event's start belongs to it
@@ -79,13 +79,24 @@ def media_dir(hass: HomeAssistant) -> Path:
     return Path(dirs.get("local") or next(iter(dirs.values()), None) or hass.config.path("media"))
 
 
+@dataclass(frozen=True, slots=True)
+class HubLinks:
+    """What the recordings need of the hub that builds them, and no more."""
+
+    base_topic: str
+    agents: Mapping[str, Agent]  # by agent key, read only
+    signals: Signals  # refresh a camera's entities; its person event entity gets clip_ready
+    fire: Callable[[str, Agent | None, dict[str, Any]], None]  # a bus event naming the device
+    background: Callable[[Coroutine[Any, Any, None], str], None]  # a task of the config entry
+
+
 class Recordings:
     """The clips of one hub: index of events, chunk reception, assembly, retention."""
 
-    def __init__(self, hass: HomeAssistant, hub: BobbyHub, options: dict[str, Any]) -> None:
+    def __init__(self, hass: HomeAssistant, links: HubLinks, options: dict[str, Any]) -> None:
         """Read the retention options; nothing runs until async_load."""
         self.hass = hass
-        self.hub = hub
+        self.links = links
         options = {**DEFAULT_OPTIONS, **options}
         self.keep_days = float(options[CONF_RETENTION_DAYS])
         self.max_bytes = int(float(options[CONF_MAX_DISK_MB]) * 1024 * 1024)
@@ -118,7 +129,7 @@ class Recordings:
                 self._arm_cut_short(record)  # the camera resends, or it is gone
             elif not record.has_clip and record.chunks:
                 self._schedule_assembly(record)  # a restart between the last chunk and the clip
-        for agent in self.hub.agents.values():
+        for agent in self.links.agents.values():
             self.refresh_last_clip(agent)
         self._unsubscribe.append(async_track_time_interval(self.hass, self._cleanup_timer, CLEANUP_EVERY))
         self._background(self.async_cleanup(), "cleanup")
@@ -132,8 +143,8 @@ class Recordings:
             cancel()
         self._cut_short.clear()
 
-    def _background(self, coro: Any, name: str) -> None:
-        self.hub.entry.async_create_background_task(self.hass, coro, f"{DOMAIN} {name}")
+    def _background(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        self.links.background(coro, name)
 
     # --- what platforms and the media source read ---------------------------------------
 
@@ -158,7 +169,7 @@ class Recordings:
     @callback
     def refresh_last_clip(self, agent: Agent) -> None:
         """Put the camera's last clip on its agent (the Last clip sensor reads it)."""
-        if agent.kind != protocol.KIND_CAMERA or (record := self.last_clip(agent.agent_id)) is None:
+        if not agent.is_camera or (record := self.last_clip(agent.agent_id)) is None:
             return
         agent.last_clip = self.clip_summary(record)
 
@@ -240,7 +251,7 @@ class Recordings:
             self.events[key] = record
             await self._async_ack(agent, header)
             self._take_snapshot(record)
-        async_dispatcher_send(self.hass, self.hub.signal_update(agent), CLIP_CHANNEL)
+        self.links.signals.refresh(agent, CLIP_CHANNEL, hub_wide=False)
         self._after_chunk(record)
 
     @staticmethod
@@ -304,7 +315,7 @@ class Recordings:
     async def _async_ack(self, agent: Agent, header: protocol.ChunkHeader, error: str | None = None) -> None:
         await mqtt.async_publish(
             self.hass,
-            protocol.build_topic(self.hub.base_topic, protocol.KIND_CAMERA, agent.agent_id, "chunk_ack"),
+            protocol.build_topic(self.links.base_topic, protocol.KIND_CAMERA, agent.agent_id, "chunk_ack"),
             protocol.encode_chunk_ack(header["event"], header["seq"], error),
             qos=protocol.QOS["chunk_ack"],
             retain=False,
@@ -424,13 +435,12 @@ class Recordings:
         await self._async_save_record(record)
         summary = self.clip_summary(record)
         LOGGER.debug("Clip ready: %s", summary)
-        agent = self.hub.agents.get(f"{protocol.KIND_CAMERA}_{record.camera}")
-        device_id = None if agent is None else self.hub.devices.device_id(agent)
-        self.hass.bus.async_fire(EVENT_CLIP_READY, {"device_id": device_id, **summary})
+        agent = self.links.agents.get(agent_key(protocol.KIND_CAMERA, record.camera))
+        self.links.fire(EVENT_CLIP_READY, agent, summary)
         if agent is not None:
             agent.last_clip = summary
-            async_dispatcher_send(self.hass, self.hub.signal_person(agent), CLIP_READY, summary)
-            async_dispatcher_send(self.hass, self.hub.signal_update(agent), CLIP_CHANNEL)
+            self.links.signals.send(self.links.signals.person(agent), CLIP_READY, summary)
+            self.links.signals.refresh(agent, CLIP_CHANNEL, hub_wide=False)
         await self.async_cleanup()
 
     # --- retention and storage problems ---------------------------------------------------
@@ -456,12 +466,12 @@ class Recordings:
             LOGGER.info("Deleting recorded event %s of camera %s (retention)", record.event, record.camera)
             await self.hass.async_add_executor_job(self.store.delete, record)
         if doomed:
-            for agent in self.hub.agents.values():
+            for agent in self.links.agents.values():
                 clip = agent.last_clip
                 if clip is not None and (agent.agent_id, clip["event"]) not in self.events:
                     agent.last_clip = None
                     self.refresh_last_clip(agent)
-                    async_dispatcher_send(self.hass, self.hub.signal_update(agent), CLIP_CHANNEL)
+                    self.links.signals.refresh(agent, CLIP_CHANNEL, hub_wide=False)
 
     @property
     def used_bytes(self) -> int:
@@ -488,26 +498,24 @@ class Recordings:
         if self.storage_problem == key:
             return
         self.storage_problem = key
-        ir.async_create_issue(
+        create_issue(
             self.hass,
-            DOMAIN,
             ISSUE_STORAGE,
-            is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key=key,
-            translation_placeholders={
+            key,
+            {
                 "path": str(self.store.root),
                 "error": str(err.strerror or err),
                 "used_mb": f"{self.used_bytes / 1048576:.0f}",
                 "max_mb": f"{self.max_bytes / 1048576:.0f}",
             },
+            severity=ir.IssueSeverity.ERROR,
         )
 
     def _storage_ok(self) -> None:
         if self.storage_problem is not None:
             LOGGER.info("Recordings are stored again under %s", self.store.root)
             self.storage_problem = None
-            ir.async_delete_issue(self.hass, DOMAIN, ISSUE_STORAGE)
+            delete_issue(self.hass, ISSUE_STORAGE)
 
     def diagnostics(self) -> dict[str, Any]:
         """Settings and counters for the diagnostics download."""

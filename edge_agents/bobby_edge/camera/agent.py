@@ -24,10 +24,11 @@ from PIL import Image
 
 from .. import protocol
 from ..config import CameraConfig
+from ..errors import CommandError, StartupError
 from ..logthrottle import LogThrottle
 from ..mqtt import user_properties
 from ..protocol import FRAME_TIME_PROPERTY, REGIONS_PROPERTY, format_regions
-from ..service import CommandError, Service, StartupError
+from ..service import Service
 from . import sources
 from .motion import MotionDetector
 from .recording.delivery import Delivery

@@ -49,9 +49,6 @@ class MotionDetector:
     def __init__(self) -> None:
         self._background: npt.NDArray[np.float32] | None = None
 
-    def reset(self) -> None:
-        self._background = None
-
     def grey(self, jpeg: bytes) -> npt.NDArray[np.float32]:
         with Image.open(io.BytesIO(jpeg)) as image:
             width, height = image.size

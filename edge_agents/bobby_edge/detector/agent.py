@@ -32,8 +32,9 @@ import paho.mqtt.client as mqtt
 
 from .. import protocol
 from ..config import DetectorConfig, resolve_workers
+from ..errors import CommandError
 from ..logthrottle import BAD_INPUT_EVERY, LogThrottle
-from ..service import CommandError, Service
+from ..service import Service
 from . import decode, snapshot
 from .models import Person
 from .pipeline import Analysis, Pipeline

@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..service import StartupError
+from ..errors import StartupError
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..config import DEFAULT_MAX_PAYLOAD, DEFAULT_THREADS
-from ..service import StartupError
+from ..errors import StartupError
 from . import crops, decode, model_store, runtime
 from .models import Box, ModelError, ModelFamily, ModelOptions, Person, recognise
 

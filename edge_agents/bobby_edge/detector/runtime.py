@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..service import StartupError
+from ..errors import StartupError
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -120,8 +120,3 @@ class Delivery:
                 seq,
                 len(payload),
             )
-
-    @property
-    def in_flight(self) -> int:
-        with self._lock:
-            return len(self._in_flight)

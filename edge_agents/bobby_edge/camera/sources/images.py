@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from ...config import ConfigError
-from ...service import StartupError
+from ...errors import StartupError
 from . import register
 from .base import CaptureError, FrameSource, SourceOptions, to_sized_jpeg
 

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ...service import StartupError
+from ...errors import StartupError
 from ..recording.packets import CODECS as RECORDABLE_CODECS
 from ..recording.packets import EncodedPacket, PacketSink, StreamFormat
 from .base import CaptureError, FrameSource, SourceOptions, VideoOptions, fit_jpeg, fit_within, jpeg_size

@@ -22,7 +22,7 @@ from typing import Any
 
 from PIL import Image
 
-from ...service import StartupError
+from ...errors import StartupError
 from ..recording.packets import EncodedPacket, PacketSink, StreamFormat
 from . import register
 from .base import FrameSource, SourceOptions, VideoOptions

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from ...config import ConfigError
+from ...errors import StartupError
 from ...redaction import redact_text
-from ...service import StartupError
 from . import register
 from .base import SourceOptions, VideoOptions
 from .live import LiveStream, StreamSource, StreamUnusable

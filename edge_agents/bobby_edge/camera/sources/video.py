@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ...config import ConfigError
-from ...service import StartupError
+from ...errors import StartupError
 from . import register
 from .base import CaptureError, FrameSource, SourceOptions, fit_jpeg
 
