@@ -42,7 +42,8 @@ from .control import Control
 from .devices import AgentDevices, agent_key_of
 from .person import PersonEvents
 from .problems import ProblemReporter, create_issue, delete_issue
-from .recording.manager import HubLinks, Recordings
+from .recording.index import HubLinks
+from .recording.manager import Recordings
 from .signals import Signals
 from .store import REMEMBERED_CHANNELS, HubStore
 

@@ -25,7 +25,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator,
 
 from bobby_edge import protocol
 from custom_components.bobby_camera.const import DOMAIN, EVENT_CLIP_READY
-from custom_components.bobby_camera.recording import manager
+from custom_components.bobby_camera.recording import assembly
 from tests.support.chunks import Chunk, decoded_duration, make_event
 from tests.support.probe import Probe
 
@@ -214,7 +214,7 @@ async def test_event_cut_short_gives_a_clip_of_what_arrived(
     """No chunk for the cut-short time: a playable clip of the chunks so far; a late one reopens it."""
     ready = async_capture_events(hass, EVENT_CLIP_READY)
     chunks = make_event(chunks=3, seconds=1.0, fps=FPS)
-    with patch.object(manager, "CUT_SHORT_AFTER", 0.5):
+    with patch.object(assembly, "CUT_SHORT_AFTER", 0.5):
         await send_all(camera, chunks[:2])
         await until(lambda: ready, "the cut-short clip is ready")
     assert ready[0].data["cut_short"] is True

@@ -17,9 +17,8 @@ import statistics
 import threading
 import time
 from types import FrameType
-from typing import Any, cast
+from typing import Any
 
-import paho.mqtt.client as mqtt
 from PIL import Image
 
 from .. import protocol
@@ -31,10 +30,8 @@ from ..protocol import FRAME_TIME_PROPERTY, REGIONS_PROPERTY, format_regions
 from ..service import Service
 from . import sources
 from .motion import MotionDetector
-from .recording.delivery import Delivery
-from .recording.encoder import EncoderSettings, FrameEncoder
-from .recording.recorder import Recorder, RecordSettings
-from .recording.spool import Spool
+from .recording.hooks import RecordingHooks
+from .recording.recorder import Recorder
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -44,7 +41,6 @@ REOPEN_AFTER_ERRORS = 10  # consecutive failed captures before the source is clo
 REOPEN_EVERY = 30.0  # ... and at most this often
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 IDLE_WAIT = 1.0  # how long the loop sleeps while disabled or offline before looking again
-TRIGGER_CLOCK_SKEW = 60.0  # a detection's frame_time further than this from our clock: use ours
 
 
 def small_preview(frame: bytes, width: int, quality: int = PREVIEW_QUALITY) -> bytes:
@@ -99,24 +95,21 @@ class CameraAgent(Service):
         self.motion = MotionDetector() if config.motion else None
         self._failing = False  # REOPEN_AFTER_ERRORS captures in a row have failed
         self._source_problem: str | None = None  # the detail of `source_unavailable`, as reported
-        self.recorder: Recorder | None = None
-        self.frame_encoder: FrameEncoder | None = None
+        self.recording: RecordingHooks | None = None
         if config.record:
-            self.recorder = self._build_recorder(config)
-            self.mqtt.subscribe(self.topic("detection"), self._on_detection, qos=1)
-            self.mqtt.subscribe(self.topic("chunk_ack"), self._on_chunk_ack, qos=1)
+            self.recording = RecordingHooks(
+                config,
+                publish_chunk=lambda payload: self.publish("chunk", payload),
+                connected=self.mqtt.connected,
+                enabled=lambda: self.enabled,
+                log=self._log,
+            )
+            self.recording.subscribe(self.mqtt.subscribe, self.topic)
 
-    def _build_recorder(self, config: CameraConfig) -> Recorder:
-        spool_dir = config.spool_dir or config.state_dir / "spool"
-        spool = Spool(spool_dir / config.id, config.spool_max_mb * 1024 * 1024)
-        delivery = Delivery(
-            spool,
-            lambda payload: self.publish("chunk", payload),
-            self.mqtt.connected,
-            resend_after=config.chunk_resend,
-        )
-        settings = RecordSettings(config.pre_roll, config.post_roll, config.max_event, config.chunk_seconds)
-        return Recorder(config.id, settings, spool, delivery)
+    @property
+    def recorder(self) -> Recorder | None:
+        """The recorder, when this camera records events."""
+        return None if self.recording is None else self.recording.recorder
 
     # --- Service hooks ------------------------------------------------------------
 
@@ -130,7 +123,7 @@ class CameraAgent(Service):
 
     def info(self) -> dict[str, Any]:
         self._announced = self._source_info()
-        capabilities = ["fps", "preview", protocol.EXPIRES, *(["record"] if self.recorder else [])]
+        capabilities = ["fps", "preview", protocol.EXPIRES, *(["record"] if self.recording else [])]
         return {**self._announced, "capabilities": capabilities}
 
     def configured_settings(self) -> dict[str, Any]:
@@ -155,13 +148,13 @@ class CameraAgent(Service):
                 "cannot take a preview while the camera is disabled: send enabled: true first (or with it)"
             )
         if command.get("action") == "record":
-            if self.recorder is None:
+            if self.recording is None:
                 raise CommandError("recording is off on this camera: start the agent without --no-record")
             if not enabled:
                 raise CommandError(
                     "cannot record while the camera is disabled: send enabled: true first (or with it)"
                 )
-            self.recorder.trigger(time.time(), "command", lasts=float(command["duration"]))
+            self.recording.trigger(time.time(), "command", lasts=float(command["duration"]))
         if fps is not None:
             self.fps = float(fps)
         if command.get("action") == "preview":
@@ -195,71 +188,14 @@ class CameraAgent(Service):
             "capture_ms": round(statistics.median(seconds) * 1000, 1) if seconds else None,
             "motion_ms": round(statistics.median(motion) * 1000, 2) if motion else None,
             "source_reconnects": self.source.reconnects,
-            **self._recording_stats(),
+            **(self.recording.stats() if self.recording is not None else {}),
         }
-
-    def _recording_stats(self) -> dict[str, Any]:
-        recorder = self.recorder
-        if recorder is None:
-            return {}
-        spool, delivery = recorder.spool, recorder.delivery
-        return {
-            "recording": recorder.recording,
-            "events_recorded": recorder.events_recorded,
-            "chunks_spooled": recorder.chunks_spooled,
-            "chunks_sent": delivery.chunks_sent,
-            "chunks_acked": delivery.chunks_acked,
-            "chunks_unacked": spool.nchunks,
-            "spool_bytes": spool.nbytes,
-            "events_dropped": spool.events_dropped,
-            "chunks_dropped": spool.chunks_dropped,
-            "record_frames_dropped": self.frame_encoder.frames_dropped if self.frame_encoder else 0,
-        }
-
-    # --- recording: triggers and acknowledgements (paho's thread) -----------------
-
-    def _log_invalid(self, what: str, message: mqtt.MQTTMessage, err: Exception) -> None:
-        self._log.warning(  # throttled, and never the payload
-            "ignored an invalid %s message on %.200s (%d bytes): %s",
-            what,
-            message.topic,
-            len(message.payload),
-            err,
-            key=("invalid", what),
-        )
-
-    def _on_detection(self, message: mqtt.MQTTMessage) -> None:
-        try:
-            _, payload = protocol.parse_message(message.topic, bytes(message.payload))
-        except protocol.ProtocolError as err:
-            self._log_invalid("detection", message, err)
-            return
-        detection = cast(protocol.DetectionPayload, payload)  # subscribed to `detection` only
-        if self.recorder is None or not self.enabled:
-            return
-        now = time.time()
-        when = float(detection["frame_time"])
-        if abs(when - now) > TRIGGER_CLOCK_SKEW:
-            when = now  # a detector (or dumb camera) with another clock: trust ours
-        self.recorder.trigger(min(when, now), "detection")
-
-    def _on_chunk_ack(self, message: mqtt.MQTTMessage) -> None:
-        try:
-            _, payload = protocol.parse_message(message.topic, bytes(message.payload))
-        except protocol.ProtocolError as err:
-            self._log_invalid("chunk_ack", message, err)
-            return
-        ack = cast(protocol.ChunkAckPayload, payload)  # subscribed to `chunk_ack` only
-        if self.recorder is not None:
-            self.recorder.delivery.acknowledged(
-                ack["event"], ack["seq"], ack.get("ok", True), ack.get("error")
-            )
 
     def announce(self) -> None:
         super().announce()
         self._next_preview = 0.0  # retained previews are gone after a broker restart: send one soon
-        if self.recorder is not None:
-            self.recorder.delivery.reconnected()  # what was in flight may be lost: resend
+        if self.recording is not None:
+            self.recording.reconnected()
 
     def request_stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         super().request_stop(signum, _frame)
@@ -268,36 +204,23 @@ class CameraAgent(Service):
     def start(self) -> None:
         # Open the source before connecting: a missing camera is a clear fatal error, not a
         # service that flaps online and offline.
-        if self.recorder is not None:
-            video = sources.VideoOptions(
-                self.config.record_width, self.config.record_height, self.config.record_fps
-            )
-            if not self.source.record_to(self.recorder, video):
-                self.frame_encoder = FrameEncoder(
-                    self.recorder, self.fps, EncoderSettings(codec=self.config.record_encoder)
-                )
+        if self.recording is not None:
+            self.recording.start(self.source, self.fps)
         self.source.open()
-        if self.recorder is not None:
+        if self.recording is not None:
             try:
-                self.recorder.start()  # after the source: a camera that cannot open leaves no spool
-            except OSError as err:
+                self.recording.start_recorder()
+            except StartupError:
                 self.source.close()
-                raise StartupError(
-                    f"cannot use the recording spool {self.recorder.spool.directory}: {err}; "
-                    "give --spool-dir a writable folder (or --no-record)"
-                ) from None
-            if self.frame_encoder is not None:
-                self.frame_encoder.start()
+                raise
         if not self.enabled:
             self.source.pause()
         super().start()
 
     def close(self) -> None:
         try:
-            if self.frame_encoder is not None:
-                self.frame_encoder.stop()
-            if self.recorder is not None:
-                self.recorder.stop()  # the event in progress ends; its last chunk waits in the spool
+            if self.recording is not None:
+                self.recording.stop()  # the event in progress ends; its last chunk waits in the spool
         finally:
             self.source.close()
 
@@ -320,8 +243,8 @@ class CameraAgent(Service):
                 if capturing:
                     self._control(self.source.pause)
                     capturing = False
-                    if self.recorder is not None:
-                        self.recorder.clear()  # disabled means nothing more is kept
+                    if self.recording is not None:
+                        self.recording.clear()  # disabled means nothing more is kept
                     _LOGGER.info("disabled: capture stopped")
                 self._wake.wait(IDLE_WAIT)
                 continue
@@ -334,11 +257,11 @@ class CameraAgent(Service):
             if fps != fps_applied:
                 self._control(self.source.set_fps, fps)
                 fps_applied = fps
-                if self.frame_encoder is not None:
-                    self.frame_encoder.fps = fps
+                if self.recording is not None:
+                    self.recording.set_fps(fps)
                 next_due = last_tick + period  # the new rate counts from the last frame sent
 
-            if not self.mqtt.connected.is_set() and self.frame_encoder is None:
+            if not self.mqtt.connected.is_set() and not (self.recording and self.recording.needs_frames):
                 # Nothing would reach the broker: do not capture for nothing. (When recording,
                 # the capture goes on: an event in progress and the pre-roll need the video.)
                 self._wake.wait(min(IDLE_WAIT, period))
@@ -376,8 +299,8 @@ class CameraAgent(Service):
                     _LOGGER.info("capture from %s works again", self.source.description)
                 errors_in_a_row = 0
                 self._failing = False
-                if self.frame_encoder is not None:
-                    self.frame_encoder.submit(*captured)
+                if self.recording is not None:
+                    self.recording.submit(*captured)
                 if self.mqtt.connected.is_set():
                     self._send(*captured)
 
