@@ -1,4 +1,5 @@
-"""Throttled log lines: the one place the agents rate-limit a message that can repeat.
+"""Throttled log lines: the one place the agents and the integration rate-limit a message
+that can repeat (the integration carries an exact copy: scripts/sync-protocol).
 
 A broken camera, a hostile publisher or a refused ACL can produce the same complaint many
 times a second; journald must stay readable and the disk must not fill. A `LogThrottle`

@@ -300,7 +300,7 @@ async def test_bad_chunks_are_logged_and_lose_nothing(
         assert any("over the 8388608-byte limit" in e for e in hub_entry.runtime_data.recent_errors)
     assert "GGGGGGGG" not in text
     assert "not video" not in text
-    assert all(r.levelno < logging.ERROR and r.exc_info is None for r in ours)
+    assert all(r.levelno < logging.ERROR and not r.exc_info for r in ours)
 
 
 @pytest.mark.parametrize("options", [{"max_disk_mb": 0.02}])

@@ -124,8 +124,8 @@ class Assembler:
         try:
             clip = await index.hass.async_add_executor_job(assemble_clip, files, target)
         except AssemblyError as err:
-            index.log.report(
-                "assembly", "No clip for event %s of camera %s: %s", record.event, record.camera, err
+            index.log.warning(
+                "No clip for event %s of camera %s: %s", record.event, record.camera, err, key="assembly"
             )
             return
         except OSError as err:

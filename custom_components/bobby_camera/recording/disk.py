@@ -10,8 +10,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 
 from ..const import LOGGER
+from ..logthrottle import LogThrottle
 from ..problems import create_issue, delete_issue
-from .throttle import ThrottledLog
 
 ISSUE_STORAGE: Final = "clip_storage"
 
@@ -23,7 +23,7 @@ class StorageFullError(OSError):
 class StorageIssue:
     """Opens the clip_storage issue when recordings cannot be written, closes it when they can."""
 
-    def __init__(self, hass: HomeAssistant, root: Path, max_bytes: int, log: ThrottledLog) -> None:
+    def __init__(self, hass: HomeAssistant, root: Path, max_bytes: int, log: LogThrottle) -> None:
         """`root`: the recordings' folder; `max_bytes`: the disk budget the issue quotes."""
         self.hass = hass
         self.root = root
@@ -35,11 +35,11 @@ class StorageIssue:
         """A write failed: log it (throttled) and open the issue (once per kind of failure)."""
         full = isinstance(err, StorageFullError) or err.errno in (errno.ENOSPC, errno.EDQUOT)
         key = "disk_full" if full else "storage_error"
-        self.log.report(
-            key,
+        self.log.warning(
             "Cannot store recordings under %s: %s. The cameras keep their chunks and send them again",
             self.root,
             err,
+            key=key,
         )
         if self.problem == key:
             return

@@ -16,16 +16,23 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 
 from ..agent import Agent
-from ..const import DOMAIN
+from ..const import DOMAIN, LOGGER
+from ..logthrottle import LogThrottle
 from ..signals import Signals
 from .disk import StorageIssue
 from .store import CLIP_FILE, CUT_SHORT, SNAPSHOT_FILE, ClipStore, EventRecord
-from .throttle import ThrottledLog
 
 URL_PREFIX: Final = "/api/bobby_camera/recordings"
 MEDIA_PREFIX: Final = f"media-source://{DOMAIN}"
 
+WARN_EVERY: Final = 60.0  # s: one warning per kind of trouble (a bad chunk, a failing disk) a minute
+
 type EventKey = tuple[str, str]  # (camera, event)
+
+
+def throttled_log() -> LogThrottle:
+    """The recorder's log: one warning per kind of trouble a minute, never the payload."""
+    return LogThrottle(LOGGER, WARN_EVERY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +54,9 @@ class ClipIndex:
     links: HubLinks
     store: ClipStore
     storage: StorageIssue
+    log: LogThrottle
     events: dict[EventKey, EventRecord] = field(default_factory=dict)
     locks: dict[EventKey, asyncio.Lock] = field(default_factory=dict)
-    log: ThrottledLog = field(default_factory=ThrottledLog)
 
     def lock(self, key: EventKey) -> asyncio.Lock:
         """The lock of one event: its chunks and its event.json are written in order."""
@@ -79,7 +86,7 @@ class ClipIndex:
             await self.hass.async_add_executor_job(self.store.write_snapshot, record, image)
         except OSError as err:
             record.snapshot = False
-            self.log.report("snapshot", "Could not save the snapshot of event %s: %s", record.event, err)
+            self.log.warning("Could not save the snapshot of event %s: %s", record.event, err, key="snapshot")
 
     # --- what platforms, automations and the media source read ---------------------------
 

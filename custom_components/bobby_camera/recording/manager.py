@@ -31,10 +31,9 @@ from ..agent import Agent
 from ..const import CLIP_CHANNEL, CONF_MAX_DISK_MB, CONF_RETENTION_DAYS, DEFAULT_OPTIONS, LOGGER
 from .assembly import CUT_SHORT_AFTER, Assembler
 from .disk import StorageFullError, StorageIssue
-from .index import ClipIndex, HubLinks
+from .index import ClipIndex, HubLinks, throttled_log
 from .retention import Retention
 from .store import CLIP_FILE, FOLDER, RECORDING, ChunkRecord, ClipStore, EventRecord
-from .throttle import ThrottledLog
 
 SNAPSHOT_SLACK: Final = 15.0  # s: a snapshot this long before the event's start belongs to it
 RESERVE_BYTES: Final = 64 * 1024 * 1024  # free space left on the disk for Home Assistant itself
@@ -60,10 +59,10 @@ class Recordings:
         self.hass = hass
         options = {**DEFAULT_OPTIONS, **options}
         max_bytes = int(float(options[CONF_MAX_DISK_MB]) * 1024 * 1024)
-        store, log = ClipStore(media_dir(hass) / FOLDER), ThrottledLog()
+        store, log = ClipStore(media_dir(hass) / FOLDER), throttled_log()
         self.links = links
         self.index = index = ClipIndex(
-            hass, links, store, StorageIssue(hass, store.root, max_bytes, log), log=log
+            hass, links, store, StorageIssue(hass, store.root, max_bytes, log), log
         )
         self.assembler = Assembler(index, cleanup=self._async_cleanup)
         self.retention = Retention(
@@ -152,23 +151,23 @@ class Recordings:
             record = self.events.get(key)
             if (refusal := self._refusal(record, header, video)) is not None:
                 self.chunks_refused += 1
-                log.report(
-                    "refused",
+                log.warning(
                     "Refusing recording chunk %s/%s of camera %s: %s",
                     header["event"],
                     header["seq"],
                     agent.agent_id,
                     refusal,
+                    key="refused",
                 )
                 await self._async_ack(agent, header, refusal)
                 return
             if record is None and not video:
                 # The closing chunk of an event the core never got a chunk of: nothing to keep.
-                log.report(
-                    "unknown_event",
+                log.warning(
                     "Camera %s closed event %s, of which no chunk arrived; nothing to assemble",
                     agent.agent_id,
                     header["event"],
+                    key="unknown_event",
                 )
                 await self._async_ack(agent, header)
                 return

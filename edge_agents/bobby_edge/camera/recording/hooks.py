@@ -31,8 +31,6 @@ _LOGGER = logging.getLogger(__name__)
 TRIGGER_CLOCK_SKEW = 60.0  # a detection's frame_time further than this from our clock: use ours
 
 
-
-
 class RecordingHooks:
     """One camera's recorder, wired to the agent's MQTT link and capture loop."""
 
