@@ -122,6 +122,6 @@ def agent_key(kind: str, agent_id: str) -> str:
 def parse_agent_key(key: str) -> tuple[str, str] | None:
     """(kind, id) of a valid agent key, else None (the hub device's key is an entry id)."""
     kind, _, agent_id = key.partition("_")
-    if kind in protocol.KINDS and protocol.is_valid_service_id(agent_id):
+    if kind in protocol.KINDS and protocol.is_valid_agent_id(agent_id):
         return kind, agent_id
     return None

@@ -137,10 +137,10 @@ class BobbyCameraConfigFlow(ConfigFlow, domain=DOMAIN):
         # The name is plain text in the "Discovered" card; the dialog's markdown shows only
         # the id, whose characters cannot form a link, so no announcement can plant one.
         self.context["title_placeholders"] = {
-            "name": cast(protocol.InfoPayload, info).get("name") or topic.service_id,
+            "name": cast(protocol.InfoPayload, info).get("name") or topic.agent_id,
             "base_topic": topic.base,
         }
-        self._discovered_agent = {"kind": topic.kind, "agent_id": topic.service_id, "base_topic": topic.base}
+        self._discovered_agent = {"kind": topic.kind, "agent_id": topic.agent_id, "base_topic": topic.base}
         return await self.async_step_discovery_confirm()
 
     async def async_step_discovery_confirm(

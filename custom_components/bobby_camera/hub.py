@@ -299,12 +299,12 @@ class BobbyHub:
             return
         if (channel := self.channels.get(topic.channel)) is None:
             return  # a valid channel the hub does not read (another subscriber's topic)
-        key = agent_key(topic.kind, topic.service_id)
+        key = agent_key(topic.kind, topic.agent_id)
         if self.store.is_forgotten(key):
             if data != protocol.ONLINE:
                 return  # removed by the owner: only the agent coming back online revives it
             self.store.revive(key)
-        if (agent := self._agent(topic.kind, topic.service_id)) is None:
+        if (agent := self._agent(topic.kind, topic.agent_id)) is None:
             return
         was_announced = agent.announced
         channel.handler(agent, data)

@@ -299,26 +299,26 @@ class DetectionPayload(TypedDict):
 # --- ids and topics ----------------------------------------------------------------------
 
 
-def is_valid_service_id(value: object) -> bool:
+def is_valid_agent_id(value: object) -> bool:
     """Whether this is a camera or detector id (ID_RULE, the whole string)."""
     return isinstance(value, str) and _ID_RE.fullmatch(value) is not None
 
 
-def validate_service_id(value: object) -> str:
+def validate_agent_id(value: object) -> str:
     """The id itself, or ProtocolError."""
-    if not is_valid_service_id(value):
+    if not is_valid_agent_id(value):
         raise ProtocolError(f"id {_show(value)} is not valid: use {ID_RULE}")
     return cast(str, value)
 
 
 def is_valid_request_id(value: object) -> bool:
-    """Whether this is a command's request id: the same rule as service ids."""
-    return is_valid_service_id(value)
+    """Whether this is a command's request id: the same rule as agent ids."""
+    return is_valid_agent_id(value)
 
 
 def is_valid_event_id(value: object) -> bool:
-    """Whether this is a recording event id: the same rule as service ids (a folder name on the core)."""
-    return is_valid_service_id(value)
+    """Whether this is a recording event id: the same rule as agent ids (a folder name on the core)."""
+    return is_valid_agent_id(value)
 
 
 def is_valid_text(value: object) -> bool:
@@ -343,16 +343,16 @@ class Topic:
 
     base: str
     kind: str
-    service_id: str
+    agent_id: str
     channel: str
 
     def __str__(self) -> str:
-        return build_topic(self.base, self.kind, self.service_id, self.channel)
+        return build_topic(self.base, self.kind, self.agent_id, self.channel)
 
 
-def build_topic(base: str, kind: str, service_id: str, channel: str) -> str:
+def build_topic(base: str, kind: str, agent_id: str, channel: str) -> str:
     """The topic of one channel of one camera or detector."""
-    return f"{base}/{kind}/{service_id}/{channel}"
+    return f"{base}/{kind}/{agent_id}/{channel}"
 
 
 def frame_subscription(base: str, group: str | None) -> str:
@@ -368,20 +368,20 @@ def parse_topic(full_topic: str, base: str | None = None) -> Topic:
     parts = full_topic.rsplit("/", 3)
     if len(parts) != 4:
         raise ProtocolError(f"topic {_show(full_topic)} is not <base>/<kind>/<id>/<channel>")
-    topic_base, kind, service_id, channel = parts
+    topic_base, kind, agent_id, channel = parts
     if base is not None and topic_base != base:
         raise ProtocolError(f"topic {_show(full_topic)} is not under the base topic {base!r}")
     if not is_valid_base_topic(topic_base):
         raise ProtocolError(f"topic {_show(full_topic)}: base topic must be {BASE_TOPIC_RULE}")
     if kind not in KINDS:
         raise ProtocolError(f"topic {_show(full_topic)}: kind {_show(kind)} is not camera or detector")
-    if not is_valid_service_id(service_id):
-        raise ProtocolError(f"topic {_show(full_topic)}: id {_show(service_id)} is not {ID_RULE}")
+    if not is_valid_agent_id(agent_id):
+        raise ProtocolError(f"topic {_show(full_topic)}: id {_show(agent_id)} is not {ID_RULE}")
     if channel not in CHANNELS:
         raise ProtocolError(f"topic {_show(full_topic)}: unknown channel {_show(channel)}")
     if channel in CAMERA_ONLY_CHANNELS and kind != KIND_CAMERA:
         raise ProtocolError(f"topic {_show(full_topic)}: {channel} exists only for cameras")
-    return Topic(topic_base, kind, service_id, channel)
+    return Topic(topic_base, kind, agent_id, channel)
 
 
 # --- raw payloads ------------------------------------------------------------------------
@@ -598,9 +598,9 @@ def _check_state(kind: str, data: Mapping[str, Any]) -> StatePayload:
 def _check_info(t: Topic, data: Mapping[str, Any]) -> InfoPayload:
     if data.get("kind") != t.kind:
         raise ProtocolError(f"info kind {_show(data.get('kind'))} does not match the topic's {t.kind!r}")
-    if data.get("id") != t.service_id:
-        raise ProtocolError(f"info id {_show(data.get('id'))} does not match the topic's {t.service_id!r}")
-    out: dict[str, Any] = {"v": SCHEMA_VERSION, "kind": t.kind, "id": t.service_id}
+    if data.get("id") != t.agent_id:
+        raise ProtocolError(f"info id {_show(data.get('id'))} does not match the topic's {t.agent_id!r}")
+    out: dict[str, Any] = {"v": SCHEMA_VERSION, "kind": t.kind, "id": t.agent_id}
     _take(data, out, "version", is_valid_text, _TEXT)
     _take_number(data, out, "stats_interval", 0.1, 3600)
     for key in ("name", "hostname", "model", "source", "stream_codec"):
@@ -735,12 +735,12 @@ def _check_stats(kind: str, data: Mapping[str, Any]) -> StatsPayload:
 
 
 def _check_detection(t: Topic, data: Mapping[str, Any]) -> DetectionPayload:
-    if data.get("camera") != t.service_id:
+    if data.get("camera") != t.agent_id:
         raise ProtocolError(
-            f"detection camera {_show(data.get('camera'))} does not match the topic's {t.service_id!r}"
+            f"detection camera {_show(data.get('camera'))} does not match the topic's {t.agent_id!r}"
         )
-    out: dict[str, Any] = {"v": SCHEMA_VERSION, "camera": t.service_id}
-    _take(data, out, "detector", is_valid_service_id, f"a detector id of {ID_RULE}")
+    out: dict[str, Any] = {"v": SCHEMA_VERSION, "camera": t.agent_id}
+    _take(data, out, "detector", is_valid_agent_id, f"a detector id of {ID_RULE}")
     _take_number(data, out, "frame_time", 0)
     _take_number(data, out, "detection_time", 0)
     _take_number(data, out, "score", 0.0, 1.0)
@@ -772,11 +772,11 @@ def _is_seq(value: object) -> bool:
 
 
 def _check_chunk_header(t: Topic, data: Mapping[str, Any], media_bytes: int) -> ChunkHeader:
-    if data.get("camera") != t.service_id:
+    if data.get("camera") != t.agent_id:
         raise ProtocolError(
-            f"chunk camera {_show(data.get('camera'))} does not match the topic's {t.service_id!r}"
+            f"chunk camera {_show(data.get('camera'))} does not match the topic's {t.agent_id!r}"
         )
-    out: dict[str, Any] = {"v": SCHEMA_VERSION, "camera": t.service_id}
+    out: dict[str, Any] = {"v": SCHEMA_VERSION, "camera": t.agent_id}
     _take(data, out, "event", is_valid_event_id, _EVENT)
     _take(data, out, "seq", _is_seq, _SEQ)
     _take_number(data, out, "start", 0)

@@ -20,7 +20,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     add("--config", metavar="FILE", help="YAML file of options (flags and BOBBY_* variables override it)")
     add("--validate-config", action="store_true", help="check the configuration, print it and exit")
     add("--broker", metavar="HOST[:PORT]", help=f"MQTT broker (default {defaults.DEFAULT_BROKER})")
-    add("--id", help="service id, unique per kind (default: the host name)")
+    add("--id", help="agent id, unique per kind (default: the host name)")
     add("--name", help="friendly name shown in Home Assistant")
     add("--username", help="broker user name")
     add("--password", help="broker password (prefer BOBBY_PASSWORD in the environment)")

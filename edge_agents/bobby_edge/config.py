@@ -26,8 +26,8 @@ from .protocol import (
     MAX_CHUNK_SECONDS,
     MAX_JPEG_BYTES,
     MAX_TEXT_LENGTH,
+    is_valid_agent_id,
     is_valid_base_topic,
-    is_valid_service_id,
     is_valid_text,
 )
 from .redaction import redact_url
@@ -102,8 +102,8 @@ def parse_broker(value: Any) -> tuple[str, int]:
     return host, int(port_text)
 
 
-def _service_id(value: Any) -> str:
-    if not is_valid_service_id(value):
+def _agent_id(value: Any) -> str:
+    if not is_valid_agent_id(value):
         raise vol.Invalid(f"use {ID_RULE} (e.g. porch or pi4-a)")
     return str(value)
 
@@ -173,7 +173,7 @@ def _tiles(value: Any) -> bool | tuple[str, ...]:
         except vol.Invalid:
             value = [part.strip() for part in value.split(",") if part.strip()]
     if isinstance(value, list | tuple) and value:
-        return tuple(_service_id(v) for v in value)
+        return tuple(_agent_id(v) for v in value)
     raise vol.Invalid("expected true, false, or camera ids (a list, or a,b) whose frames are tiled")
 
 
@@ -183,7 +183,7 @@ def _number(lo: float, hi: float, kind: type = float) -> vol.All:
 
 COMMON_SCHEMA: dict[Any, Any] = {
     vol.Required("broker", default=DEFAULT_BROKER): vol.All(str, parse_broker),
-    vol.Required("id", default=socket.gethostname().split(".")[0]): _service_id,
+    vol.Required("id", default=socket.gethostname().split(".")[0]): _agent_id,
     vol.Optional("name"): _name,
     vol.Optional("username"): vol.Any(None, str),
     vol.Optional("password"): vol.Any(None, str),
@@ -290,7 +290,7 @@ def from_environment(kind: str, environ: Mapping[str, str]) -> dict[str, str]:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
-class ServiceConfig:
+class AgentConfig:
     broker: Broker
     id: str
     state_dir: Path
@@ -313,7 +313,7 @@ class ServiceConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
-class CameraConfig(ServiceConfig):
+class CameraConfig(AgentConfig):
     source: str = DEFAULT_SOURCE
     fps: float = DEFAULT_FPS
     width: int = DEFAULT_WIDTH
@@ -342,7 +342,7 @@ class CameraConfig(ServiceConfig):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
-class DetectorConfig(ServiceConfig):
+class DetectorConfig(AgentConfig):
     model: str | None = None
     labels: str | None = None
     person_class: int | str = DEFAULT_PERSON_CLASS

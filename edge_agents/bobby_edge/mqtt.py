@@ -3,7 +3,7 @@
 paho-mqtt's network thread reconnects by itself; before each wait we set its delay
 (`reconnect_delay_set`) to a jittered, doubling value capped at RECONNECT_MAX_DELAY, so
 agents are back within seconds of a broker's return and do not all knock at once. On
-every (re)connect we resubscribe and call `on_connected`, where a service re-announces
+every (re)connect we resubscribe and call `on_connected`, where an agent re-announces
 its retained topics. SUBACK and PUBACK reason codes go to `problems`: a broker that
 refuses us is noticed, logged and reported.
 """
@@ -48,12 +48,12 @@ def reconnect_delay(attempt: int) -> float:
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
-def client_id_for(broker: Broker, kind: str, service_id: str) -> str:
+def client_id_for(broker: Broker, kind: str, agent_id: str) -> str:
     """The username when it is the agent's id (one login per agent): the session then belongs
     to whoever holds the password, as with Mosquitto's `use_username_as_clientid`."""
-    if broker.username and broker.username == service_id:
+    if broker.username and broker.username == agent_id:
         return broker.username
-    return f"bobby-{kind}-{service_id}"
+    return f"bobby-{kind}-{agent_id}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,9 +43,9 @@ def default_state_dir(environ: Mapping[str, str]) -> Path:
 class StateStore:
     """The state file of one agent: `<dir>/<kind>-<id>.json`."""
 
-    def __init__(self, directory: Path, kind: str, service_id: str) -> None:
+    def __init__(self, directory: Path, kind: str, agent_id: str) -> None:
         self.kind = kind
-        self.path = directory / f"{kind}-{service_id}.json"
+        self.path = directory / f"{kind}-{agent_id}.json"
         self.save_error: str | None = None  # why the last save failed; None once one succeeds
 
     def restore(self, configured: dict[str, Any]) -> dict[str, Any]:

@@ -70,8 +70,8 @@ class BobbySystem:
         return entry
 
     # --- agents ---------------------------------------------------------------------------
-    def _agent_argv(self, kind: str, service_id: str, *args: str) -> list[str]:
-        argv = [sys.executable, "-m", "bobby_edge", kind, "--broker", self.broker, "--id", service_id]
+    def _agent_argv(self, kind: str, agent_id: str, *args: str) -> list[str]:
+        argv = [sys.executable, "-m", "bobby_edge", kind, "--broker", self.broker, "--id", agent_id]
         if self.username:
             argv += ["--username", self.username]
         return argv + list(args)

@@ -38,7 +38,7 @@ def _outcome(side: Any, topic: str, payload: bytes | str) -> tuple[str, Any]:
         parsed, data = side.parse_message(topic, payload)
     except side.ProtocolError as err:
         return "error", str(err)
-    return "ok", ((parsed.base, parsed.kind, parsed.service_id, parsed.channel), data)
+    return "ok", ((parsed.base, parsed.kind, parsed.agent_id, parsed.channel), data)
 
 
 def _check(topic: str, payload: bytes | str) -> None:

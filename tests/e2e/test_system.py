@@ -13,8 +13,8 @@ import time
 from .conftest import CAMERA, DETECTOR, E2E, OPTIONS
 
 
-def _topic(kind: str, service_id: str, leaf: str) -> str:
-    return f"bobby/{kind}/{service_id}/{leaf}"
+def _topic(kind: str, agent_id: str, leaf: str) -> str:
+    return f"bobby/{kind}/{agent_id}/{leaf}"
 
 
 def test_person_sensor_follows_the_frames(e2e: E2E) -> None:

@@ -80,11 +80,11 @@ def fire(hass: HomeAssistant, topic: str, data: Any, *, retain: bool = False) ->
 
 def announce(hass: HomeAssistant, name: str, *, stats: bool = True, base: str = "bobby") -> None:
     """Deliver what a running agent has retained (and one stats message)."""
-    kind, _, service_id = name.partition("_")
+    kind, _, agent_id = name.partition("_")
     for channel in ("status", "info", "state"):
-        fire(hass, f"{base}/{kind}/{service_id}/{channel}", payload(name, channel), retain=True)
+        fire(hass, f"{base}/{kind}/{agent_id}/{channel}", payload(name, channel), retain=True)
     if stats:
-        fire(hass, f"{base}/{kind}/{service_id}/stats", payload(name, "stats"))
+        fire(hass, f"{base}/{kind}/{agent_id}/stats", payload(name, "stats"))
 
 
 def device(hass: HomeAssistant, config_entry_id: str, key: str) -> Any:

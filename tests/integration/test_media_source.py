@@ -158,7 +158,7 @@ async def test_unloaded_hub_has_no_media_and_serves_no_file(
 @pytest.mark.parametrize(
     "path",
     [
-        f"Porch%20Cam/{DAY}/{ENDED_EVENT}/clip.mp4",  # not a service id
+        f"Porch%20Cam/{DAY}/{ENDED_EVENT}/clip.mp4",  # not a agent id
         f"porch/yesterday/{ENDED_EVENT}/clip.mp4",  # not a day
         f"porch/{DAY}/.hidden/clip.mp4",  # not an event id
         f"porch/{DAY}/{ENDED_EVENT}/event.json",  # not a served file

@@ -22,7 +22,7 @@ from tests.contract.examples import (
 def test_valid_example_is_accepted(topic: str, payload: bytes) -> None:
     """Every valid example parses, and the topic round-trips."""
     parsed, data = protocol.parse_message(topic, payload)
-    assert protocol.build_topic(parsed.base, parsed.kind, parsed.service_id, parsed.channel) == topic
+    assert protocol.build_topic(parsed.base, parsed.kind, parsed.agent_id, parsed.channel) == topic
     assert data is not None
 
 
@@ -47,7 +47,7 @@ def test_base_topic_must_match() -> None:
     with pytest.raises(protocol.ProtocolError, match="base topic"):
         protocol.parse_message("other/camera/porch/status", b"online", base="bobby")
     parsed, _ = protocol.parse_message("home/bobby/camera/porch/status", b"online", base="home/bobby")
-    assert parsed.service_id == "porch"
+    assert parsed.agent_id == "porch"
 
 
 def test_oversized_and_non_utf8_payloads_are_rejected() -> None:

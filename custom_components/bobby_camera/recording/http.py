@@ -36,7 +36,7 @@ class RecordingView(HomeAssistantView):
     ) -> web.StreamResponse:
         """Return the file, or 404 for anything that is not a recorded event's clip or snapshot."""
         if not (
-            protocol.is_valid_service_id(camera)
+            protocol.is_valid_agent_id(camera)
             and is_valid_day(day)
             and protocol.is_valid_event_id(event)
             and name in SERVED_FILES

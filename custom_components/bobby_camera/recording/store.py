@@ -115,7 +115,7 @@ class EventRecord:
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         fields["chunks"] = {int(seq): ChunkRecord(**chunk) for seq, chunk in data["chunks"].items()}
         record = cls(**fields)
-        if not (protocol.is_valid_service_id(record.camera) and protocol.is_valid_event_id(record.event)):
+        if not (protocol.is_valid_agent_id(record.camera) and protocol.is_valid_event_id(record.event)):
             raise ValueError("bad camera or event id")
         if not is_valid_day(record.day):
             raise ValueError("bad day")

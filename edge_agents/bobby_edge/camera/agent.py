@@ -22,12 +22,12 @@ from typing import Any
 from PIL import Image
 
 from .. import protocol
+from ..agent import Agent
 from ..config import CameraConfig
 from ..errors import CommandError, StartupError
 from ..logthrottle import LogThrottle
 from ..mqtt import user_properties
 from ..protocol import FRAME_TIME_PROPERTY, REGIONS_PROPERTY, format_regions
-from ..service import Service
 from . import sources
 from .motion import MotionDetector
 from .recording.hooks import RecordingHooks
@@ -56,7 +56,7 @@ def small_preview(frame: bytes, width: int, quality: int = PREVIEW_QUALITY) -> b
     return out.getvalue()
 
 
-class CameraAgent(Service):
+class CameraAgent(Agent):
     kind = "camera"
     config: CameraConfig
 
@@ -111,7 +111,7 @@ class CameraAgent(Service):
         """The recorder, when this camera records events."""
         return None if self.recording is None else self.recording.recorder
 
-    # --- Service hooks ------------------------------------------------------------
+    # --- Agent hooks ------------------------------------------------------------
 
     def _source_info(self) -> dict[str, Any]:
         return {
@@ -202,8 +202,8 @@ class CameraAgent(Service):
         self._wake.set()
 
     def start(self) -> None:
-        # Open the source before connecting: a missing camera is a clear fatal error, not a
-        # service that flaps online and offline.
+        # Open the source before connecting: a missing camera is a clear fatal error, not an
+        # agent that flaps online and offline.
         if self.recording is not None:
             self.recording.start(self.source, self.fps)
         self.source.open()

@@ -31,10 +31,10 @@ from typing import Any, ClassVar
 import paho.mqtt.client as mqtt
 
 from .. import protocol
+from ..agent import Agent
 from ..config import DetectorConfig, resolve_workers
 from ..errors import CommandError
 from ..logthrottle import BAD_INPUT_EVERY, LogThrottle
-from ..service import Service
 from . import decode, snapshot
 from .models import Person
 from .pipeline import Analysis, Pipeline
@@ -85,7 +85,7 @@ def _percentile(values: list[float], fraction: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))], 2)
 
 
-class DetectorAgent(Service):
+class DetectorAgent(Agent):
     kind: ClassVar[str] = "detector"
     config: DetectorConfig
 
@@ -125,7 +125,7 @@ class DetectorAgent(Service):
         frames = protocol.frame_subscription(config.base_topic, config.group)
         self.mqtt.subscribe(frames, self._on_frame, qos=0)
 
-    # --- Service ----------------------------------------------------------------------
+    # --- Agent ----------------------------------------------------------------------
 
     def info(self) -> dict[str, Any]:
         width, height = self.pipeline.model.input_size
@@ -226,7 +226,7 @@ class DetectorAgent(Service):
         camera = message.topic[len(self._frame_prefix) : -len("/frame")]
         payload = bytes(message.payload)  # paho types it bytes | bytearray; bytes is no copy
         try:
-            protocol.validate_service_id(camera)
+            protocol.validate_agent_id(camera)
             # Cheap checks here, so oversized or non-JPEG payloads never displace a good frame.
             decode.check_payload(payload, self.settings.max_payload)
         except (protocol.ProtocolError, decode.InvalidFrame) as err:
@@ -289,7 +289,7 @@ class DetectorAgent(Service):
         except decode.InvalidFrame as err:
             self._invalid(camera, len(frame.payload), str(err))
             return
-        except Exception:  # a model failure must not end the service; it is counted and logged
+        except Exception:  # a model failure must not end the agent; it is counted and logged
             self._log.exception("analysing a frame from camera %r failed", camera, key=("failed", camera))
             self._invalid(camera, len(frame.payload), "analysis failed (see the error above)")
             return
@@ -348,7 +348,7 @@ class DetectorAgent(Service):
 
     def _send(self, camera: str, channel: str, payload: bytes) -> None:
         self.mqtt.publish(
-            self.topic(channel, service_id=camera, kind="camera"),
+            self.topic(channel, agent_id=camera, kind="camera"),
             payload,
             qos=protocol.QOS[channel],
             retain=channel in protocol.RETAINED,

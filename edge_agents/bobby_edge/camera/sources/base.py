@@ -107,7 +107,7 @@ class FrameSource(ABC):
         self.fps = fps
 
     def pause(self) -> None:  # noqa: B027 - optional hook
-        """Stop capturing while the service is disabled; keep what is costly to reacquire."""
+        """Stop capturing while the agent is disabled; keep what is costly to reacquire."""
 
     def resume(self) -> None:  # noqa: B027 - optional hook
         """Capture again after `pause()`."""

@@ -1,7 +1,7 @@
 """What every agent does the same way: announce, obey `set`, answer on `ack`, heartbeat,
 and remember its last commanded state across restarts.
 
-A concrete agent (camera, detector) subclasses `Service` and supplies its info, its
+A concrete agent (camera, detector) subclasses `Agent` and supplies its info, its
 configured settings, its state, how to apply a validated command, its stats and its main
 loop. It starts from `self.initial` (the restored state). This module owns the topics every
 agent shares (status, info, state, set, ack, stats); each agent publishes or subscribes its
@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import paho.mqtt.client as mqtt
 
 from . import __version__, protocol
-from .config import ServiceConfig
+from .config import AgentConfig
 from .errors import CommandError
 from .logthrottle import BAD_INPUT_EVERY, LogThrottle
 from .mqtt import MqttLink, client_id_for
@@ -42,10 +42,10 @@ def cpu_temperature() -> float | None:
         return None
 
 
-class Service(ABC):
+class Agent(ABC):
     kind: ClassVar[str]
 
-    def __init__(self, config: ServiceConfig) -> None:
+    def __init__(self, config: AgentConfig) -> None:
         self.config = config
         self.state_store = StateStore(config.state_dir, self.kind, config.id)
         self.configured = {"enabled": config.enabled, **self.configured_settings()}
@@ -102,13 +102,13 @@ class Service(ABC):
 
     # --- MQTT conventions ----------------------------------------------------------
 
-    def topic(self, channel: str, service_id: str | None = None, kind: str | None = None) -> str:
+    def topic(self, channel: str, agent_id: str | None = None, kind: str | None = None) -> str:
         return protocol.build_topic(
-            self.config.base_topic, kind or self.kind, service_id or self.config.id, channel
+            self.config.base_topic, kind or self.kind, agent_id or self.config.id, channel
         )
 
     def publish(self, channel: str, payload: bytes | str | dict[str, Any], **kwargs: Any) -> bool:
-        """Publish on one of this service's channels with the contract's QoS and retain flag."""
+        """Publish on one of this agent's channels with the contract's QoS and retain flag."""
         data = protocol.encode(payload) if isinstance(payload, dict) else payload
         return self.mqtt.publish(
             self.topic(channel),
