@@ -1,6 +1,6 @@
 """Desired state and commands: what the owner set in Home Assistant, asserted on every agent.
 
-Home Assistant owns the desired state (docs/design.md, "Who owns what"). `Control` records
+Home Assistant owns the desired state (docs/architecture.md, "Who owns what"). `Control` records
 it whenever the owner changes a setting, whether or not the agent acknowledges (only a
 refusal undoes it); `store.py` keeps it across restarts. The hub's handlers tell `Control`
 what an agent reported (status, state, ack); it compares that with the desired state,
