@@ -9,229 +9,71 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
-from . import config as defaults
-from .config import DEFAULT_THREADS, DEFAULT_WORKERS, CameraConfig, ConfigError, load_camera, load_detector
+from .config import (
+    CameraConfig,
+    ConfigError,
+    DetectorConfig,
+    Option,
+    default_of,
+    load_camera,
+    load_detector,
+    options_of,
+)
 from .errors import StartupError
-from .protocol import DEFAULT_BASE_TOPIC, DEFAULT_DETECTOR_GROUP, FPS_RANGE, MAX_CHUNK_SECONDS
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _help(default: Any, how: Option) -> str:
+    shown = f"{default:g}" if isinstance(default, float) else str(default)
+    lo_hi = f"{how.range[0]:g}-{how.range[1]:g}" if how.range else ""
+    return (how.help or "").format(default=shown, range=lo_hi)
+
+
+def add_options(
+    parser: argparse.ArgumentParser, cls: type, only: Sequence[str] = (), *, with_defaults: bool = False
+) -> None:
+    """A flag for each option of the config class that has help (or those named in `only`).
+
+    Flags default to None (the YAML file and the environment then decide) unless
+    `with_defaults`, for commands that read no configuration.
+    """
+    for f, how in options_of(cls):
+        if how.help is None or (only and f.name not in only):
+            continue
+        default = default_of(f, how)
+        flag = how.flag or "--" + f.name.replace("_", "-")
+        kwargs: dict[str, Any] = {"dest": f.name, "help": _help(default, how)}
+        if how.const is not None:
+            kwargs.update(action="store_const", const=how.const)
+        else:
+            kwargs.update(type=how.type, metavar=how.metavar)
+        if with_defaults:
+            kwargs["default"] = default
+        parser.add_argument(flag, **kwargs)
+
+
+def _agent_parser(sub: Any, kind: str, cls: type, help_text: str) -> None:
+    parser = sub.add_parser(kind, help=help_text)
     add = parser.add_argument
     add("--config", metavar="FILE", help="YAML file of options (flags and BOBBY_* variables override it)")
     add("--validate-config", action="store_true", help="check the configuration, print it and exit")
-    add("--broker", metavar="HOST[:PORT]", help=f"MQTT broker (default {defaults.DEFAULT_BROKER})")
-    add("--id", help="agent id, unique per kind (default: the host name)")
-    add("--name", help="friendly name shown in Home Assistant")
-    add("--username", help="broker user name")
-    add("--password", help="broker password (prefer BOBBY_PASSWORD in the environment)")
-    add("--tls-ca", dest="tls_ca", metavar="FILE", help="CA certificate: connect with TLS")
-    add("--tls-cert", dest="tls_cert", metavar="FILE", help="client certificate (mutual TLS)")
-    add("--tls-key", dest="tls_key", metavar="FILE", help="private key of --tls-cert")
-    add(
-        "--state-dir",
-        dest="state_dir",
-        metavar="DIR",
-        help="where the last commanded state is kept "
-        "(default: $STATE_DIRECTORY, else ~/.local/state/bobby-camera)",
-    )
-    add("--base-topic", dest="base_topic", help=f"topic prefix (default {DEFAULT_BASE_TOPIC})")
-    add(
-        "--stats-interval",
-        dest="stats_interval",
-        type=float,
-        metavar="S",
-        help=f"heartbeat period (default {defaults.DEFAULT_STATS_INTERVAL:g})",
-    )
-    add("--disabled", dest="enabled", action="store_const", const=False, help="start switched off")
-    add("--log-level", dest="log_level", help="DEBUG, INFO, WARNING or ERROR")
+    add_options(parser, cls)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bobby-edge", description="Bobby Camera edge agents")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-
-    camera = sub.add_parser("camera", help="publish camera frames to MQTT")
-    _common(camera)
-    add = camera.add_argument
-    add(
-        "--source",
-        help="picamera | images:DIR | video:FILE | http:URL | rtsp://HOST/PATH | rtsps://... | "
-        f"v4l2:/dev/videoN (default {defaults.DEFAULT_SOURCE}); camera passwords go in "
-        "BOBBY_SOURCE_USERNAME and BOBBY_SOURCE_PASSWORD, not here",
-    )
-    add(
-        "--rtsp-transport",
-        dest="rtsp_transport",
-        help=f"tcp or udp (default {defaults.DEFAULT_RTSP_TRANSPORT})",
-    )
-    add(
-        "--stream-timeout",
-        dest="stream_timeout",
-        type=float,
-        metavar="S",
-        help="seconds without data before a stream counts as lost and is reconnected "
-        f"(default {defaults.DEFAULT_STREAM_TIMEOUT:g})",
-    )
-    add(
-        "--record-stream",
-        dest="record_stream",
-        metavar="URL",
-        help="RTSP URL to record (an IP camera's main stream) while --source is its sub-stream",
-    )
-    add(
-        "--fps",
-        type=float,
-        help=f"frames per second ({FPS_RANGE[0]:g}-{FPS_RANGE[1]:g}, default {defaults.DEFAULT_FPS:g})",
-    )
-    add("--width", type=int, help=f"frame width (default {defaults.DEFAULT_WIDTH})")
-    add("--height", type=int, help=f"frame height (default {defaults.DEFAULT_HEIGHT})")
-    add(
-        "--jpeg-quality",
-        dest="jpeg_quality",
-        type=int,
-        help=f"1-100 (default {defaults.DEFAULT_JPEG_QUALITY})",
-    )
-    add(
-        "--preview-interval",
-        dest="preview_interval",
-        type=float,
-        metavar="S",
-        help=f"preview period (default {defaults.DEFAULT_PREVIEW_INTERVAL:g})",
-    )
-    add(
-        "--no-motion",
-        dest="motion",
-        action="store_const",
-        const=False,
-        help="send frames without motion regions (the detector then looks at whole frames or tiles)",
-    )
-    add("--no-record", dest="record", action="store_const", const=False, help="do not record events")
-    add(
-        "--pre-roll",
-        dest="pre_roll",
-        type=float,
-        metavar="S",
-        help=f"video kept before a detection (0-30, default {defaults.DEFAULT_PRE_ROLL:g})",
-    )
-    add(
-        "--post-roll",
-        dest="post_roll",
-        type=float,
-        metavar="S",
-        help=f"recording after the last detection (default {defaults.DEFAULT_POST_ROLL:g})",
-    )
-    add(
-        "--max-event",
-        dest="max_event",
-        type=float,
-        metavar="S",
-        help=f"longest event before a new one (default {defaults.DEFAULT_MAX_EVENT:g})",
-    )
-    add(
-        "--chunk-seconds",
-        dest="chunk_seconds",
-        type=float,
-        metavar="S",
-        help=f"chunk length (2-{MAX_CHUNK_SECONDS:g}, default {defaults.DEFAULT_CHUNK_SECONDS:g})",
-    )
-    add(
-        "--spool-dir",
-        dest="spool_dir",
-        metavar="DIR",
-        help="where chunks wait for the core's acknowledgement (default <state dir>/spool)",
-    )
-    add(
-        "--spool-max-mb",
-        dest="spool_max_mb",
-        type=int,
-        metavar="MB",
-        help=f"spool size limit (default {defaults.DEFAULT_SPOOL_MAX_MB})",
-    )
-    add(
-        "--chunk-resend",
-        dest="chunk_resend",
-        type=float,
-        metavar="S",
-        help=f"resend unacknowledged chunks after (default {defaults.DEFAULT_CHUNK_RESEND:g})",
-    )
-    add(
-        "--record-encoder",
-        dest="record_encoder",
-        help=f"PyAV H.264 encoder for frame sources (default {defaults.DEFAULT_RECORD_ENCODER})",
-    )
-    add(
-        "--record-width",
-        dest="record_width",
-        type=int,
-        help=f"picamera recording width (default {defaults.DEFAULT_RECORD_WIDTH})",
-    )
-    add(
-        "--record-height",
-        dest="record_height",
-        type=int,
-        help=f"picamera recording height (default {defaults.DEFAULT_RECORD_HEIGHT})",
-    )
-    add(
-        "--record-fps",
-        dest="record_fps",
-        type=float,
-        help=f"picamera recording rate (default {defaults.DEFAULT_RECORD_FPS:g})",
-    )
-
-    detector = sub.add_parser("detector", help="detect people in frames from MQTT")
-    _common(detector)
-    add = detector.add_argument
-    add("--model", metavar="PATH", help="a .tflite model (default: the fetched DeepLab v3)")
-    add("--labels", metavar="FILE", help="labels file for detection models (one label per line)")
-    add(
-        "--person-class",
-        dest="person_class",
-        help=f"person label or class index (default {defaults.DEFAULT_PERSON_CLASS})",
-    )
-    add("--threads", type=int, help=f"LiteRT threads per worker (default {DEFAULT_THREADS})")
-    add(
-        "--workers",
-        help=f"analysis threads, each with its own model: a number or auto = one per "
-        f"{DEFAULT_THREADS}-thread share of the cores (default {DEFAULT_WORKERS})",
-    )
-    add(
-        "--tiles",
-        metavar="true|false|CAM,CAM",
-        help="frames without motion regions (ESP32-CAM): also analyse overlapping tiles, for all "
-        "cameras or the ones named (default false)",
-    )
-    add("--threshold", type=float, help=f"minimum person score 0-1 (default {defaults.DEFAULT_THRESHOLD:g})")
-    add(
-        "--min-area",
-        dest="min_area",
-        type=float,
-        help=f"minimum box area as a fraction (default {defaults.DEFAULT_MIN_AREA:g})",
-    )
-    add("--group", help=f"shared-subscription group (default {DEFAULT_DETECTOR_GROUP}; '' to not share)")
-    add(
-        "--max-payload",
-        dest="max_payload",
-        type=int,
-        metavar="BYTES",
-        help=f"largest frame accepted (default {defaults.DEFAULT_MAX_PAYLOAD})",
-    )
-    add(
-        "--snapshot-interval",
-        dest="snapshot_interval",
-        type=float,
-        metavar="S",
-        help=f"minimum seconds between snapshots per camera (default {defaults.DEFAULT_SNAPSHOT_INTERVAL:g})",
-    )
+    _agent_parser(sub, "camera", CameraConfig, "publish camera frames to MQTT")
+    _agent_parser(sub, "detector", DetectorConfig, "detect people in frames from MQTT")
 
     detect = sub.add_parser("detect", help="run the model on image files; one JSON line per image")
     detect.add_argument("images", nargs="+", metavar="IMAGE")
-    detect.add_argument("--model", metavar="PATH")
-    detect.add_argument("--labels", metavar="FILE")
-    detect.add_argument("--person-class", dest="person_class", default=defaults.DEFAULT_PERSON_CLASS)
-    detect.add_argument("--threads", type=int, default=DEFAULT_THREADS)
-    detect.add_argument("--threshold", type=float, default=defaults.DEFAULT_THRESHOLD)
-    detect.add_argument("--min-area", dest="min_area", type=float, default=defaults.DEFAULT_MIN_AREA)
+    add_options(
+        detect,
+        DetectorConfig,
+        ("model", "labels", "person_class", "threads", "threshold", "min_area"),
+        with_defaults=True,
+    )
     detect.add_argument(
         "--no-tiles",
         dest="tiles",

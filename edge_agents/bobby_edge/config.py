@@ -3,13 +3,19 @@
 Precedence, lowest first: built-in defaults, the YAML file (`--config`), environment
 variables (`BOBBY_<OPTION>`, e.g. `BOBBY_PASSWORD` — keep secrets out of the command
 line), command-line flags. Every error names the option and what it accepts.
+
+Each option is declared once, as a field of its config class (`option()`, `number()`,
+`secret()`): its type, default, check, range, flag and help. The voluptuous schema
+(`schema_of`), the environment names and the command line (`cli.add_options`) are built
+from those fields.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -73,21 +79,6 @@ DEFAULT_WORKERS = "auto"
 
 class ConfigError(ValueError):
     """The configuration cannot be used; the message says which option and why."""
-
-
-@dataclass(frozen=True, slots=True)
-class Broker:
-    host: str
-    port: int
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)  # never in logs
-    tls_ca: str | None = None
-    tls_cert: str | None = None  # client certificate (mutual TLS), with tls_key
-    tls_key: str | None = None
-
-    @property
-    def url(self) -> str:
-        return f"{self.host}:{self.port}"
 
 
 def parse_broker(value: Any) -> tuple[str, int]:
@@ -181,77 +172,97 @@ def _number(lo: float, hi: float, kind: type = float) -> vol.All:
     return vol.All(vol.Coerce(kind), vol.Range(min=lo, max=hi))
 
 
-COMMON_SCHEMA: dict[Any, Any] = {
-    vol.Required("broker", default=DEFAULT_BROKER): vol.All(str, parse_broker),
-    vol.Required("id", default=socket.gethostname().split(".")[0]): _agent_id,
-    vol.Optional("name"): _name,
-    vol.Optional("username"): vol.Any(None, str),
-    vol.Optional("password"): vol.Any(None, str),
-    vol.Optional("tls_ca"): vol.Any(None, _existing_file),
-    vol.Optional("tls_cert"): vol.Any(None, _existing_file),
-    vol.Optional("tls_key"): vol.Any(None, _existing_file),
-    vol.Optional("state_dir"): vol.Any(None, vol.All(str, vol.Length(min=1))),
-    vol.Required("base_topic", default=DEFAULT_BASE_TOPIC): _base_topic,
-    vol.Required("stats_interval", default=DEFAULT_STATS_INTERVAL): _number(0.5, 3600),
-    vol.Required("enabled", default=True): _bool,
-    vol.Required("log_level", default=DEFAULT_LOG_LEVEL): vol.All(
-        vol.Upper, vol.In(["DEBUG", "INFO", "WARNING", "ERROR"])
-    ),
-}
+# --- options: each declared once ---------------------------------------------------------
+# An option is a field of a config class (or of `Broker`) whose metadata says how it is
+# read: from it come the voluptuous schema, the config class's default, the environment
+# variable (BOBBY_<NAME>), the command-line flag and its help (cli.py).
 
-CAMERA_SCHEMA: dict[Any, Any] = {
-    **COMMON_SCHEMA,
-    vol.Required("source", default=DEFAULT_SOURCE): str,
-    vol.Required("fps", default=DEFAULT_FPS): _number(*FPS_RANGE),
-    vol.Required("width", default=DEFAULT_WIDTH): _number(16, 8192, int),
-    vol.Required("height", default=DEFAULT_HEIGHT): _number(16, 8192, int),
-    vol.Required("jpeg_quality", default=DEFAULT_JPEG_QUALITY): _number(1, 100, int),
-    vol.Required("preview_interval", default=DEFAULT_PREVIEW_INTERVAL): _number(0.5, 3600),
-    vol.Required("preview_width", default=DEFAULT_PREVIEW_WIDTH): _number(32, 4096, int),
-    vol.Required("motion", default=True): _bool,
-    # Stream sources (rtsp://, v4l2:). Credentials belong in the environment file:
-    # BOBBY_SOURCE_USERNAME / BOBBY_SOURCE_PASSWORD.
-    vol.Optional("source_username"): vol.Any(None, str),
-    vol.Optional("source_password"): vol.Any(None, str),
-    vol.Required("rtsp_transport", default=DEFAULT_RTSP_TRANSPORT): vol.All(
-        vol.Lower, vol.In(["tcp", "udp"])
-    ),
-    vol.Required("stream_timeout", default=DEFAULT_STREAM_TIMEOUT): _number(1.0, 120.0),
-    vol.Optional("record_stream"): vol.Any(None, str),  # e.g. an IP camera's main stream
-    # Recording (docs/protocol.md, "chunk"): pre-roll ring, events, chunks, spool.
-    vol.Required("record", default=True): _bool,
-    vol.Required("pre_roll", default=DEFAULT_PRE_ROLL): _number(0.0, 30.0),
-    vol.Required("post_roll", default=DEFAULT_POST_ROLL): _number(0.0, 300.0),
-    vol.Required("max_event", default=DEFAULT_MAX_EVENT): _number(10.0, 3600.0),
-    vol.Required("chunk_seconds", default=DEFAULT_CHUNK_SECONDS): _number(2.0, MAX_CHUNK_SECONDS),
-    vol.Optional("spool_dir"): vol.Any(None, vol.All(str, vol.Length(min=1))),  # default <state_dir>/spool
-    vol.Required("spool_max_mb", default=DEFAULT_SPOOL_MAX_MB): _number(8, 1_000_000, int),
-    vol.Required("chunk_resend", default=DEFAULT_CHUNK_RESEND): _number(1.0, 3600.0),
-    vol.Required("record_encoder", default=DEFAULT_RECORD_ENCODER): vol.All(str, vol.Length(min=1)),
-    # The picamera source records its own H.264 stream at this size and rate.
-    vol.Required("record_width", default=DEFAULT_RECORD_WIDTH): _number(16, 8192, int),
-    vol.Required("record_height", default=DEFAULT_RECORD_HEIGHT): _number(16, 8192, int),
-    vol.Required("record_fps", default=DEFAULT_RECORD_FPS): _number(1.0, 60.0),
-}
+_OPTION = "bobby_option"
+_UNSET: Any = object()  # an Option's schema_default when the field's default applies
 
-DETECTOR_SCHEMA: dict[Any, Any] = {
-    **COMMON_SCHEMA,
-    vol.Optional("model"): vol.Any(None, str),
-    vol.Optional("labels"): vol.Any(None, _existing_file),
-    vol.Required("person_class", default=DEFAULT_PERSON_CLASS): vol.Any(int, str),
-    vol.Required("threads", default=DEFAULT_THREADS): _number(1, 64, int),
-    vol.Required("workers", default=DEFAULT_WORKERS): _workers,
-    vol.Required("tiles", default=False): _tiles,
-    vol.Required("threshold", default=DEFAULT_THRESHOLD): _number(0.0, 1.0),
-    vol.Required("min_area", default=DEFAULT_MIN_AREA): _number(0.0, 1.0),
-    vol.Required("group", default=DEFAULT_DETECTOR_GROUP): vol.Any(
-        None, vol.Match(r"^[A-Za-z0-9_-]{1,64}$", msg="a group name of A-Z a-z 0-9 _ -")
-    ),
-    vol.Required("max_payload", default=DEFAULT_MAX_PAYLOAD): _number(1024, 256 * 1024 * 1024, int),
-    vol.Required("snapshot_interval", default=DEFAULT_SNAPSHOT_INTERVAL): _number(0.0, 3600),
-}
 
-SCHEMAS = {"camera": CAMERA_SCHEMA, "detector": DETECTOR_SCHEMA}
+@dataclass(frozen=True, slots=True)
+class Option:
+    """How one option is checked and offered on the command line (its default is the field's)."""
+
+    check: Any  # voluptuous validator of a value from YAML, the environment or a flag
+    help: str | None = None  # the flag's help ({default}, {range} filled in); None: no flag
+    flag: str | None = None  # default: --name-with-dashes
+    metavar: str | None = None
+    type: Callable[[str], Any] | None = None  # how argparse reads the flag's value
+    const: Any = None  # a switch: the flag stores this value (--no-record stores False)
+    range: tuple[float, float] | None = None  # shown as {range} in the help
+    schema_default: Any = _UNSET  # when the schema's default is not the field's
+
+
+def option(default: Any = dataclasses.MISSING, **how: Any) -> Any:
+    """A config field that is an option: `check=`, and the flag's `help=` and friends."""
+    metadata = {_OPTION: Option(**how)}
+    if default is dataclasses.MISSING:
+        return field(metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def number(default: Any, lo: float, hi: float, kind: type = float, **how: Any) -> Any:
+    """A numeric option in [lo, hi]: the range is checked and shown in the help."""
+    return option(default, check=_number(lo, hi, kind), range=(lo, hi), type=kind, **how)
+
+
+def secret(**how: Any) -> Any:
+    """An optional string kept out of logs and `--validate-config` (repr=False)."""
+    return field(default=None, repr=False, metadata={_OPTION: Option(check=vol.Any(None, str), **how)})
+
+
+_OPTIONAL_FILE = vol.Any(None, _existing_file)
+_OPTIONAL_DIR = vol.Any(None, vol.All(str, vol.Length(min=1)))
+
+
+@dataclass(frozen=True, slots=True)
+class Broker:
+    host: str
+    port: int
+    username: str | None = option(None, check=vol.Any(None, str), help="broker user name")
+    password: str | None = secret(help="broker password (prefer BOBBY_PASSWORD in the environment)")
+    tls_ca: str | None = option(
+        None, check=_OPTIONAL_FILE, metavar="FILE", help="CA certificate: connect with TLS"
+    )
+    # The client certificate (mutual TLS), with tls_key.
+    tls_cert: str | None = option(
+        None, check=_OPTIONAL_FILE, metavar="FILE", help="client certificate (mutual TLS)"
+    )
+    tls_key: str | None = option(None, check=_OPTIONAL_FILE, metavar="FILE", help="private key of --tls-cert")
+
+    @property
+    def url(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def options_of(cls: type) -> list[tuple[dataclasses.Field[Any], Option]]:
+    """A config class's options in the order of the command line's help (the broker's after `broker`)."""
+    found: list[tuple[dataclasses.Field[Any], Option]] = []
+    for f in fields(cls):
+        if _OPTION in f.metadata:
+            found.append((f, f.metadata[_OPTION]))
+        if f.name == "broker":
+            found.extend((b, b.metadata[_OPTION]) for b in fields(Broker) if _OPTION in b.metadata)
+    return found
+
+
+def default_of(f: dataclasses.Field[Any], how: Option) -> Any:
+    """The option's default as the schema applies it (MISSING or None: the option is optional)."""
+    return f.default if how.schema_default is _UNSET else how.schema_default
+
+
+def schema_of(cls: type) -> dict[Any, Any]:
+    """The voluptuous schema of a config class, built from its options."""
+    schema: dict[Any, Any] = {}
+    for f, how in options_of(cls):
+        default = default_of(f, how)
+        if default is dataclasses.MISSING or default is None:
+            schema[vol.Optional(f.name)] = how.check
+        else:
+            schema[vol.Required(f.name, default=default)] = how.check
+    return schema
 
 
 def _format_error(err: vol.Invalid) -> str:
@@ -291,14 +302,34 @@ def from_environment(kind: str, environ: Mapping[str, str]) -> dict[str, str]:
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class AgentConfig:
-    broker: Broker
-    id: str
-    state_dir: Path
-    name: str | None = None
-    base_topic: str = DEFAULT_BASE_TOPIC
-    stats_interval: float = DEFAULT_STATS_INTERVAL
-    enabled: bool = True
-    log_level: str = DEFAULT_LOG_LEVEL
+    broker: Broker = option(  # noqa: RUF009 - option() is a dataclasses.field
+        schema_default=DEFAULT_BROKER,
+        check=vol.All(str, parse_broker),
+        metavar="HOST[:PORT]",
+        help="MQTT broker (default {default})",
+    )
+    id: str = option(
+        schema_default=socket.gethostname().split(".")[0],
+        check=_agent_id,
+        help="agent id, unique per kind (default: the host name)",
+    )
+    state_dir: Path = option(  # noqa: RUF009 - option() is a dataclasses.field
+        check=_OPTIONAL_DIR,
+        metavar="DIR",
+        help="where the last commanded state is kept "
+        "(default: $STATE_DIRECTORY, else ~/.local/state/bobby-camera)",
+    )
+    name: str | None = option(None, check=_name, help="friendly name shown in Home Assistant")
+    base_topic: str = option(DEFAULT_BASE_TOPIC, check=_base_topic, help="topic prefix (default {default})")
+    stats_interval: float = number(
+        DEFAULT_STATS_INTERVAL, 0.5, 3600, metavar="S", help="heartbeat period (default {default})"
+    )
+    enabled: bool = option(True, check=_bool, flag="--disabled", const=False, help="start switched off")
+    log_level: str = option(
+        DEFAULT_LOG_LEVEL,
+        check=vol.All(vol.Upper, vol.In(["DEBUG", "INFO", "WARNING", "ERROR"])),
+        help="DEBUG, INFO, WARNING or ERROR",
+    )
 
     def __repr__(self) -> str:
         # What `--validate-config` prints: secrets left out (repr=False) or masked (a source URL).
@@ -314,46 +345,176 @@ class AgentConfig:
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class CameraConfig(AgentConfig):
-    source: str = DEFAULT_SOURCE
-    fps: float = DEFAULT_FPS
-    width: int = DEFAULT_WIDTH
-    height: int = DEFAULT_HEIGHT
-    jpeg_quality: int = DEFAULT_JPEG_QUALITY
-    preview_interval: float = DEFAULT_PREVIEW_INTERVAL
-    preview_width: int = DEFAULT_PREVIEW_WIDTH
-    motion: bool = True  # send motion regions with each frame (camera/motion.py)
-    source_username: str | None = None
-    source_password: str | None = field(default=None, repr=False)  # never in logs
-    rtsp_transport: str = DEFAULT_RTSP_TRANSPORT
-    stream_timeout: float = DEFAULT_STREAM_TIMEOUT
-    record_stream: str | None = None
-    record: bool = True
-    pre_roll: float = DEFAULT_PRE_ROLL
-    post_roll: float = DEFAULT_POST_ROLL
-    max_event: float = DEFAULT_MAX_EVENT
-    chunk_seconds: float = DEFAULT_CHUNK_SECONDS
-    spool_dir: Path | None = None  # where chunks wait for the core's ack; None: <state_dir>/spool
-    spool_max_mb: int = DEFAULT_SPOOL_MAX_MB
-    chunk_resend: float = DEFAULT_CHUNK_RESEND
-    record_encoder: str = DEFAULT_RECORD_ENCODER
-    record_width: int = DEFAULT_RECORD_WIDTH
-    record_height: int = DEFAULT_RECORD_HEIGHT
-    record_fps: float = DEFAULT_RECORD_FPS
+    source: str = option(
+        DEFAULT_SOURCE,
+        check=str,
+        help="picamera | images:DIR | video:FILE | http:URL | rtsp://HOST/PATH | rtsps://... | "
+        "v4l2:/dev/videoN (default {default}); camera passwords go in "
+        "BOBBY_SOURCE_USERNAME and BOBBY_SOURCE_PASSWORD, not here",
+    )
+    fps: float = number(DEFAULT_FPS, *FPS_RANGE, help="frames per second ({range}, default {default})")
+    width: int = number(DEFAULT_WIDTH, 16, 8192, int, help="frame width (default {default})")
+    height: int = number(DEFAULT_HEIGHT, 16, 8192, int, help="frame height (default {default})")
+    jpeg_quality: int = number(DEFAULT_JPEG_QUALITY, 1, 100, int, help="{range} (default {default})")
+    preview_interval: float = number(
+        DEFAULT_PREVIEW_INTERVAL, 0.5, 3600, metavar="S", help="preview period (default {default})"
+    )
+    preview_width: int = number(DEFAULT_PREVIEW_WIDTH, 32, 4096, int)
+    # Motion regions with each frame (camera/motion.py).
+    motion: bool = option(
+        True,
+        check=_bool,
+        flag="--no-motion",
+        const=False,
+        help="send frames without motion regions (the detector then looks at whole frames or tiles)",
+    )
+    # Stream sources (rtsp://, v4l2:). Credentials only from YAML or the environment file
+    # (BOBBY_SOURCE_USERNAME / BOBBY_SOURCE_PASSWORD): no flags.
+    source_username: str | None = option(None, check=vol.Any(None, str))
+    source_password: str | None = secret()
+    rtsp_transport: str = option(
+        DEFAULT_RTSP_TRANSPORT,
+        check=vol.All(vol.Lower, vol.In(["tcp", "udp"])),
+        help="tcp or udp (default {default})",
+    )
+    stream_timeout: float = number(
+        DEFAULT_STREAM_TIMEOUT,
+        1.0,
+        120.0,
+        metavar="S",
+        help="seconds without data before a stream counts as lost and is reconnected (default {default})",
+    )
+    record_stream: str | None = option(
+        None,
+        check=vol.Any(None, str),
+        metavar="URL",
+        help="RTSP URL to record (an IP camera's main stream) while --source is its sub-stream",
+    )
+    # Recording (docs/protocol.md, "chunk"): pre-roll ring, events, chunks, spool.
+    record: bool = option(True, check=_bool, flag="--no-record", const=False, help="do not record events")
+    pre_roll: float = number(
+        DEFAULT_PRE_ROLL,
+        0.0,
+        30.0,
+        metavar="S",
+        help="video kept before a detection ({range}, default {default})",
+    )
+    post_roll: float = number(
+        DEFAULT_POST_ROLL,
+        0.0,
+        300.0,
+        metavar="S",
+        help="recording after the last detection (default {default})",
+    )
+    max_event: float = number(
+        DEFAULT_MAX_EVENT,
+        10.0,
+        3600.0,
+        metavar="S",
+        help="longest event before a new one (default {default})",
+    )
+    chunk_seconds: float = number(
+        DEFAULT_CHUNK_SECONDS,
+        2.0,
+        MAX_CHUNK_SECONDS,
+        metavar="S",
+        help="chunk length ({range}, default {default})",
+    )
+    # Where chunks wait for the core's ack; None: <state_dir>/spool.
+    spool_dir: Path | None = option(  # noqa: RUF009 - option() is a dataclasses.field
+        None,
+        check=_OPTIONAL_DIR,
+        metavar="DIR",
+        help="where chunks wait for the core's acknowledgement (default <state dir>/spool)",
+    )
+    spool_max_mb: int = number(
+        DEFAULT_SPOOL_MAX_MB, 8, 1_000_000, int, metavar="MB", help="spool size limit (default {default})"
+    )
+    chunk_resend: float = number(
+        DEFAULT_CHUNK_RESEND,
+        1.0,
+        3600.0,
+        metavar="S",
+        help="resend unacknowledged chunks after (default {default})",
+    )
+    record_encoder: str = option(
+        DEFAULT_RECORD_ENCODER,
+        check=vol.All(str, vol.Length(min=1)),
+        help="PyAV H.264 encoder for frame sources (default {default})",
+    )
+    # The picamera source records its own H.264 stream at this size and rate.
+    record_width: int = number(
+        DEFAULT_RECORD_WIDTH, 16, 8192, int, help="picamera recording width (default {default})"
+    )
+    record_height: int = number(
+        DEFAULT_RECORD_HEIGHT, 16, 8192, int, help="picamera recording height (default {default})"
+    )
+    record_fps: float = number(
+        DEFAULT_RECORD_FPS, 1.0, 60.0, help="picamera recording rate (default {default})"
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class DetectorConfig(AgentConfig):
-    model: str | None = None
-    labels: str | None = None
-    person_class: int | str = DEFAULT_PERSON_CLASS
-    threads: int = DEFAULT_THREADS
-    workers: int | str = DEFAULT_WORKERS
-    tiles: bool | tuple[str, ...] = False  # frames without regions: tiles for all, none, or these cameras
-    threshold: float = DEFAULT_THRESHOLD
-    min_area: float = DEFAULT_MIN_AREA
-    group: str | None = DEFAULT_DETECTOR_GROUP
-    max_payload: int = DEFAULT_MAX_PAYLOAD
-    snapshot_interval: float = DEFAULT_SNAPSHOT_INTERVAL
+    model: str | None = option(
+        None,
+        check=vol.Any(None, str),
+        metavar="PATH",
+        help="a .tflite model (default: the fetched DeepLab v3)",
+    )
+    labels: str | None = option(
+        None,
+        check=_OPTIONAL_FILE,
+        metavar="FILE",
+        help="labels file for detection models (one label per line)",
+    )
+    person_class: int | str = option(
+        DEFAULT_PERSON_CLASS, check=vol.Any(int, str), help="person label or class index (default {default})"
+    )
+    threads: int = number(DEFAULT_THREADS, 1, 64, int, help="LiteRT threads per worker (default {default})")
+    workers: int | str = option(
+        DEFAULT_WORKERS,
+        check=_workers,
+        help="analysis threads, each with its own model: a number or auto = one per "
+        f"{DEFAULT_THREADS}-thread share of the cores (default {{default}})",
+    )
+    # Frames without regions: tiles for all, none, or these cameras.
+    tiles: bool | tuple[str, ...] = option(
+        False,
+        check=_tiles,
+        metavar="true|false|CAM,CAM",
+        help="frames without motion regions (ESP32-CAM): also analyse overlapping tiles, for all "
+        "cameras or the ones named (default false)",
+    )
+    threshold: float = number(
+        DEFAULT_THRESHOLD, 0.0, 1.0, help="minimum person score {range} (default {default})"
+    )
+    min_area: float = number(
+        DEFAULT_MIN_AREA, 0.0, 1.0, help="minimum box area as a fraction (default {default})"
+    )
+    group: str | None = option(
+        DEFAULT_DETECTOR_GROUP,
+        check=vol.Any(None, vol.Match(r"^[A-Za-z0-9_-]{1,64}$", msg="a group name of A-Z a-z 0-9 _ -")),
+        help="shared-subscription group (default {default}; '' to not share)",
+    )
+    max_payload: int = number(
+        DEFAULT_MAX_PAYLOAD,
+        1024,
+        256 * 1024 * 1024,
+        int,
+        metavar="BYTES",
+        help="largest frame accepted (default {default})",
+    )
+    snapshot_interval: float = number(
+        DEFAULT_SNAPSHOT_INTERVAL,
+        0.0,
+        3600,
+        metavar="S",
+        help="minimum seconds between snapshots per camera (default {default})",
+    )
+
+
+SCHEMAS = {"camera": schema_of(CameraConfig), "detector": schema_of(DetectorConfig)}
 
 
 def _merge_and_validate(
@@ -370,15 +531,8 @@ def _merge_and_validate(
     except vol.Invalid as err:
         raise ConfigError(f"invalid {kind} configuration: {_format_error(err)}") from None
     host, port = options.pop("broker")
-    options["broker"] = Broker(
-        host,
-        port,
-        options.pop("username", None),
-        options.pop("password", None),
-        options.pop("tls_ca", None),
-        options.pop("tls_cert", None),
-        options.pop("tls_key", None),
-    )
+    credentials = {f.name: options.pop(f.name, None) for f in fields(Broker) if _OPTION in f.metadata}
+    options["broker"] = Broker(host, port, **credentials)
     if (options["broker"].tls_cert is None) != (options["broker"].tls_key is None):
         raise ConfigError(f"invalid {kind} configuration: tls_cert and tls_key go together (mutual TLS)")
     if options["broker"].tls_cert and not options["broker"].tls_ca:
