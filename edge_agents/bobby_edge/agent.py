@@ -28,7 +28,7 @@ from .config import AgentConfig
 from .errors import CommandError
 from .logthrottle import BAD_INPUT_EVERY, LogThrottle
 from .mqtt import MqttLink, client_id_for
-from .refusals import STATE_NOT_SAVED
+from .refusals import STATE_NOT_SAVED, Problems
 from .state_store import StateStore
 
 _LOGGER = logging.getLogger(__name__)
@@ -63,10 +63,13 @@ class Agent(ABC):
                 config.broker.username,
                 config.id,
             )
+        # The agent's problems (docs/protocol.md, "problems"): its own, and the broker's refusals.
+        self.problems = Problems(config.broker.username)
         self.mqtt = MqttLink(
             config.broker,
             client_id=client_id_for(config.broker, self.kind, config.id),
             will=(self.topic("status"), protocol.OFFLINE),
+            problems=self.problems,
         )
         self.mqtt.on_connected = self.announce
         self.mqtt.subscribe(self.topic("set"), self._on_set, qos=1)
@@ -206,7 +209,7 @@ class Agent(ABC):
 
     def _save(self, state: dict[str, Any]) -> None:
         saved = self.state_store.save(state, self.configured)
-        self.mqtt.problems.set(STATE_NOT_SAVED, not saved, self.state_store.save_error or "")
+        self.problems.set(STATE_NOT_SAVED, not saved, self.state_store.save_error or "")
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -219,7 +222,7 @@ class Agent(ABC):
                     "uptime": round(now - self.started, 1),
                     "cpu_temperature": cpu_temperature(),
                     **self.stats(now - last),
-                    "problems": self.mqtt.problems.report(),
+                    "problems": self.problems.report(),
                 }
             except Exception:
                 _LOGGER.exception("could not gather stats")

@@ -4,7 +4,7 @@ paho-mqtt's network thread reconnects by itself; before each wait we set its del
 (`reconnect_delay_set`) to a jittered, doubling value capped at RECONNECT_MAX_DELAY, so
 agents are back within seconds of a broker's return and do not all knock at once. On
 every (re)connect we resubscribe and call `on_connected`, where an agent re-announces
-its retained topics. SUBACK and PUBACK reason codes go to `problems`: a broker that
+its retained topics. SUBACK and PUBACK reason codes go to the agent's `problems`: a broker that
 refuses us is noticed, logged and reported.
 """
 
@@ -79,12 +79,15 @@ def user_properties(**values: str) -> Properties:
 class MqttLink:
     """One connection to the broker for one agent."""
 
-    def __init__(self, broker: Broker, client_id: str, will: tuple[str, str]) -> None:
+    def __init__(
+        self, broker: Broker, client_id: str, will: tuple[str, str], problems: Problems | None = None
+    ) -> None:
+        """`problems`: the agent's problem register, where the broker's refusals go."""
         self.broker = broker
         self.connected = threading.Event()
         self.on_connected: Callable[[], None] = lambda: None
         self.connect_count = 0
-        self.problems = Problems(broker.username)
+        self.problems = problems if problems is not None else Problems(broker.username)
         self._subscriptions: list[_Subscription] = []
         self._attempts = 0  # reconnect attempts since the last successful connection
         self._track_lock = threading.Lock()  # never held while calling into paho

@@ -336,7 +336,7 @@ def test_refused_detections_are_counted_logged_and_reported(
                     lambda n=analysed: detector.frames_analysed == n, what=f"frame {analysed} analysed"
                 )
             wait_until(
-                lambda: [p["count"] for p in detector.mqtt.problems.report()] == [3],
+                lambda: [p["count"] for p in detector.problems.report()] == [3],
                 what="three refusals counted",
             )
             problems = _stats(ha, "detector", "det-half")["problems"]

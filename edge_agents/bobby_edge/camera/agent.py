@@ -168,7 +168,7 @@ class CameraAgent(Agent):
             detail = CONTROL_CHARACTERS.sub(" ", detail)[:256]  # the protocol's text rule
         if detail != self._source_problem:
             self._source_problem = detail
-            self.mqtt.problems.set(protocol.SOURCE_UNAVAILABLE, detail is not None, detail or "")
+            self.problems.set(protocol.SOURCE_UNAVAILABLE, detail is not None, detail or "")
 
     def stats(self, interval: float) -> dict[str, Any]:
         self._report_source_problem()  # before the heartbeat reads the problems

@@ -118,25 +118,26 @@ class RecordingHooks:
 
     # --- triggers and acknowledgements (paho's thread) ------------------------------------
 
-    def _log_invalid(self, what: str, message: mqtt.MQTTMessage, err: Exception) -> None:
-        self._log.warning(  # throttled, and never the payload
-            "ignored an invalid %s message on %.200s (%d bytes): %s",
-            what,
-            message.topic,
-            len(message.payload),
-            err,
-            key=("invalid", what),
-        )
-
-    def on_detection(self, message: mqtt.MQTTMessage) -> None:
-        """A detection of this camera starts or extends an event (at the detected frame's time)."""
+    def _parse(self, what: str, message: mqtt.MQTTMessage) -> Any:
+        """The payload of a `what` message; None (logged, throttled, never the payload) when invalid."""
         try:
             _, payload = protocol.parse_message(message.topic, bytes(message.payload))
         except protocol.ProtocolError as err:
-            self._log_invalid("detection", message, err)
-            return
-        detection = cast(protocol.DetectionPayload, payload)  # subscribed to `detection` only
-        if not self._enabled():
+            self._log.warning(
+                "ignored an invalid %s message on %.200s (%d bytes): %s",
+                what,
+                message.topic,
+                len(message.payload),
+                err,
+                key=("invalid", what),
+            )
+            return None
+        return payload
+
+    def on_detection(self, message: mqtt.MQTTMessage) -> None:
+        """A detection of this camera starts or extends an event (at the detected frame's time)."""
+        detection = cast(protocol.DetectionPayload | None, self._parse("detection", message))
+        if detection is None or not self._enabled():
             return
         now = time.time()
         when = float(detection["frame_time"])
@@ -146,13 +147,10 @@ class RecordingHooks:
 
     def on_chunk_ack(self, message: mqtt.MQTTMessage) -> None:
         """The core stored a chunk (or refused it for good): it leaves the spool."""
-        try:
-            _, payload = protocol.parse_message(message.topic, bytes(message.payload))
-        except protocol.ProtocolError as err:
-            self._log_invalid("chunk_ack", message, err)
-            return
-        ack = cast(protocol.ChunkAckPayload, payload)  # subscribed to `chunk_ack` only
-        self.recorder.delivery.acknowledged(ack["event"], ack["seq"], ack.get("ok", True), ack.get("error"))
+        ack = cast(protocol.ChunkAckPayload | None, self._parse("chunk_ack", message))
+        if ack is not None:
+            delivery = self.recorder.delivery
+            delivery.acknowledged(ack["event"], ack["seq"], ack.get("ok", True), ack.get("error"))
 
     def stats(self) -> dict[str, Any]:
         """The recording counters of the heartbeat (docs/protocol.md, `stats`)."""

@@ -1,21 +1,17 @@
-"""Model families, found through a registry keyed by name (see `base`).
+"""Model families, found through a registry keyed by name (see `base`), as frame sources are.
 
-Importing this package registers every family; a new family is one module here plus
-its import below.
+A new family is one module in this package that defines a `ModelFamily` subclass and
+decorates it with `@register`: every module here is imported with the package (in name
+order, the order `recognise` tries them), none needs listing.
 """
 
-from . import segmentation, ssd
+import importlib
+import pkgutil
+
 from .base import FAMILIES, Box, ModelError, ModelFamily, ModelOptions, Person, recognise, register
 
-__all__ = [
-    "FAMILIES",
-    "Box",
-    "ModelError",
-    "ModelFamily",
-    "ModelOptions",
-    "Person",
-    "recognise",
-    "register",
-    "segmentation",
-    "ssd",
-]
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name != "base":
+        importlib.import_module(f"{__name__}.{_module.name}")
+
+__all__ = ["FAMILIES", "Box", "ModelError", "ModelFamily", "ModelOptions", "Person", "recognise", "register"]
