@@ -25,6 +25,7 @@ from typing import Any
 import psutil
 
 REPO = Path(__file__).resolve().parents[1]
+# This checkout first: a worktree's code wins over the one the venv's editable installs point at.
 sys.path[:0] = [str(REPO), str(REPO / "edge_agents")]
 
 from tests.agents.recording_support import Core, publish_detection, write_moving_video  # noqa: E402
