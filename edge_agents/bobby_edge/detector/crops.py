@@ -30,7 +30,24 @@ from .models import Box, Person
 
 MAX_REGION_CROPS = 4  # model runs per frame for regions, besides the whole frame
 REGION_MARGIN = 1.3  # a square's side is this × the region's longer side (context for the model)
+# A small region (a person far away) gets a square of SMALL_CONTEXT × its longer side, down
+# to MIN_SQUARE_OF_MODEL × the model input: the model (DeepLab, 257²) finds a 64-px person
+# in squares of 128–192 px, upscaled, and not in a 257-px square. Measured on the test scenes.
+SMALL_CONTEXT = 2.5
+MIN_SQUARE_OF_MODEL = 0.5
 TILE_FRACTION = 2 / 3  # a tile's side, as a fraction of the frame's shorter side
+# Finer tiles, a second pass for people too small for the first: half the first tiles'
+# side, never under FINE_TILE_OF_MODEL × the model input (at most a 1.33× upscale).
+FINE_TILE_OF_MODEL = 0.75
+# Pieces of one person (head and body, body and legs, left and right half: the
+# segmentation model splits a person near the smallest size it can see) are joined when
+# their boxes overlap or touch: level with each other for at least JOIN_OVERLAP of the
+# smaller one, the gap between them at most JOIN_GAP of the joined extent, and the joined
+# box of a standing person's proportions (height JOIN_ASPECT[0]..[1] × width, in pixels).
+# Two people side by side make a box wider than a person and stay two.
+JOIN_OVERLAP = 0.5
+JOIN_GAP = 0.15
+JOIN_ASPECT = (1.0, 5.0)
 IOU_SAME = 0.45  # boxes overlapping this much (intersection over union) are one person
 INSIDE_SAME = 0.75  # ... as is a box lying this much inside a better one (a fragment)
 EDGE = 0.015  # a box this close to a square's inner edge (fraction of the side) is cut by it
@@ -81,7 +98,9 @@ def region_crops(
         w, h = (xmax - xmin) * width, (ymax - ymin) * height
         if w <= 0 or h <= 0:
             continue
-        side = max(model_side, REGION_MARGIN * max(w, h))
+        longer = max(w, h)
+        small = min(model_side, max(MIN_SQUARE_OF_MODEL * model_side, SMALL_CONTEXT * longer))
+        side = max(small, REGION_MARGIN * longer)
         crops.append(_square((xmin + xmax) / 2 * width, (ymin + ymax) / 2 * height, side, width, height))
     merged = True
     while merged:  # merge pairs until no overlapping pair is worth merging
@@ -106,12 +125,21 @@ def _positions(length: int, side: int) -> list[int]:
     return [round(i * (length - side) / (count - 1)) for i in range(count)]
 
 
-def tile_crops(width: int, height: int, model_side: int) -> list[Crop]:
-    """Overlapping tiles; none when the frame is hardly larger than the model input."""
+def _tiles(width: int, height: int, side: int) -> list[Crop]:
+    return [Crop(x, y, side) for y in _positions(height, side) for x in _positions(width, side)]
+
+
+def tile_crops(width: int, height: int, model_side: int, fine: bool = True) -> list[Crop]:
+    """Overlapping tiles, then finer ones where the first are much larger than the finest
+    the model can use; none when the frame is hardly larger than the model input."""
     side = min(width, height, max(model_side, round(TILE_FRACTION * min(width, height))))
     if max(width, height) < 1.5 * model_side:
         return []
-    return [Crop(x, y, side) for y in _positions(height, side) for x in _positions(width, side)]
+    tiles = _tiles(width, height, side)
+    fine_side = max(round(FINE_TILE_OF_MODEL * model_side), side // 2)
+    if fine and side >= 1.25 * fine_side:
+        tiles += _tiles(width, height, fine_side)
+    return tiles
 
 
 def to_frame(person: Person, crop: Crop, width: int, height: int) -> tuple[Person, bool]:
@@ -136,10 +164,55 @@ def _intersection(a: Box, b: Box) -> float:
     return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
 
 
-def merge(candidates: list[tuple[Person, bool]]) -> list[Person]:
-    """Non-maximum suppression over the boxes not cut by a square's edge, best score first."""
+def _joinable(a: Box, b: Box, width: int, height: int) -> bool:
+    """Whether two boxes are pieces of one standing person (see JOIN_*)."""
+    left, top = min(a[0], b[0]), min(a[1], b[1])
+    right, bottom = max(a[2], b[2]), max(a[3], b[3])
+    joined_w, joined_h = (right - left) * width, (bottom - top) * height
+    if not JOIN_ASPECT[0] * joined_w <= joined_h <= JOIN_ASPECT[1] * joined_w:
+        return False
+    # Beside each other along one axis for JOIN_OVERLAP of the smaller, touching along the other.
+    for lo, hi, along in ((0, 2, (1, 3)), (1, 3, (0, 2))):
+        overlap = min(a[hi], b[hi]) - max(a[lo], b[lo])
+        if overlap < JOIN_OVERLAP * min(a[hi] - a[lo], b[hi] - b[lo]):
+            continue
+        start, end = along
+        gap = max(a[start], b[start]) - min(a[end], b[end])  # negative when they overlap
+        if gap <= JOIN_GAP * (max(a[end], b[end]) - min(a[start], b[start])):
+            return True
+    return False
+
+
+def join_parts(people: list[Person], width: int = 4, height: int = 3) -> list[Person]:
+    """People whose boxes are pieces of one person, joined into one box (the best score),
+    until no pair joins; best first. `width`, `height`: the frame's (or its aspect)."""
+    joined = sorted(people, key=lambda p: -p.score)
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(joined)):
+            for j in range(i + 1, len(joined)):
+                a, b = joined[i].box, joined[j].box
+                if _joinable(a, b, width, height):
+                    box = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    joined[i] = Person(max(joined[i].score, joined[j].score), box)
+                    del joined[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return _suppress(joined)
+
+
+def merge(candidates: list[tuple[Person, bool]], width: int = 4, height: int = 3) -> list[Person]:
+    """Non-maximum suppression over the boxes not cut by a square's edge, then pieces of one
+    person joined (`join_parts`); best score first."""
+    return join_parts(_suppress([p for p, cut in candidates if not cut]), width, height)
+
+
+def _suppress(people: list[Person]) -> list[Person]:
     kept: list[Person] = []
-    for person in sorted((p for p, cut in candidates if not cut), key=lambda p: -p.score):
+    for person in sorted(people, key=lambda p: -p.score):
         area = person.area
         duplicate = False
         for other in kept:

@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from ..config import DEFAULT_MAX_PAYLOAD, DEFAULT_THREADS
 from ..errors import StartupError
-from . import crops, decode, model_store, runtime
+from . import crops, decode, model_store, normalise, runtime
 from .models import Box, ModelError, ModelFamily, ModelOptions, Person, recognise
 
 _LOGGER = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ class Analysis:
     region_crops: int = 0  # model runs on squares around motion regions (besides the whole frame)
     tile_crops: int = 0  # model runs on tiles
     regions_capped: int = 0  # squares left out by crops.MAX_REGION_CROPS
+    normalised: bool = False  # a dark or flat frame, contrast-stretched before inference (normalise.py)
 
     def select(self, threshold: float, min_area: float = 0.0) -> list[Person]:
         return [p for p in self.people if p.score >= threshold and p.area >= min_area]
@@ -229,6 +230,9 @@ class Pipeline:
         started: float,
         decoded: float,
     ) -> Analysis:
+        lut = normalise.stretch_lut(whole)  # None for a day frame: its pixels stay as they are
+        if lut is not None:
+            whole = normalise.apply(lut, whole)
         people, inference_ms = self.model.detect(whole)
         if squares and full is not None:
             width, height = frame_size
@@ -238,10 +242,14 @@ class Pipeline:
                 top, left = round(square.y * scale), round(square.x * scale)
                 side = round(square.side * scale)
                 cut = decode.resize_nearest(full[top : top + side, left : left + side], self.model.input_size)
+                if lut is not None:
+                    cut = normalise.apply(lut, cut)
                 found, ms = self.model.detect(cut)
                 inference_ms += ms
                 candidates.extend(crops.to_frame(p, square, width, height) for p in found)
-            people = crops.merge(candidates)
+            people = crops.merge(candidates, width, height)
+        else:
+            people = crops.join_parts(people, *frame_size)
         finished = time.perf_counter()
         return Analysis(
             people,
@@ -251,4 +259,5 @@ class Pipeline:
             region_crops=len(squares) if kind == "regions" else 0,
             tile_crops=len(squares) if kind == "tiles" else 0,
             regions_capped=capped,
+            normalised=lut is not None,
         )
