@@ -20,10 +20,21 @@ def inside(crop: crops.Crop, width: int = W, height: int = H) -> bool:
     return crop.x >= 0 and crop.y >= 0 and crop.x + crop.side <= width and crop.y + crop.side <= height
 
 
-def test_a_small_region_becomes_a_square_of_at_least_the_model_input() -> None:
+def small_side(longer: float) -> int:
+    """A small region's square: twice its longer side, at least half the model input."""
+    return round(min(MODEL, max(crops.MIN_SQUARE_OF_MODEL * MODEL, crops.SMALL_CONTEXT * longer)))
+
+
+def test_a_small_region_becomes_a_square_of_at_least_half_the_model_input() -> None:
     [crop], capped = crops.region_crops([(0.5, 0.5, 0.51, 0.52)], W, H, MODEL)
     assert capped == 0
-    assert crop.side == MODEL
+    assert crop.side == small_side(0.02 * H) == MODEL // 2
+    # A far person (64 px tall): a square of twice that, which the model sees upscaled.
+    [far], _ = crops.region_crops([(0.5, 0.5, 0.52, 0.5 + 64 / H)], W, H, MODEL)
+    assert far.side == 128
+    # From about 100 px on, the model input's own size, as before.
+    [near], _ = crops.region_crops([(0.5, 0.5, 0.55, 0.5 + 130 / H)], W, H, MODEL)
+    assert near.side == MODEL
     assert inside(crop)
     assert crop.x <= 0.5 * W
     assert crop.x + crop.side >= 0.51 * W
@@ -43,7 +54,7 @@ def test_a_region_at_the_edge_gives_a_square_clamped_inside_the_frame(
 ) -> None:
     [crop], _ = crops.region_crops([region], W, H, MODEL)
     assert inside(crop)
-    assert crop.side == MODEL
+    assert crop.side == small_side(max((region[2] - region[0]) * W, (region[3] - region[1]) * H))
 
 
 def test_overlapping_regions_are_merged_into_one_square() -> None:
@@ -60,7 +71,7 @@ def test_regions_far_apart_stay_apart_and_merging_never_costs_more_pixels() -> N
     squares, _ = crops.region_crops([(0.05, 0.1, 0.1, 0.2), (0.8, 0.7, 0.85, 0.8)], W, H, MODEL)
     assert len(squares) == 2
     # Touching squares: one square over both would be larger than the two together.
-    squares, _ = crops.region_crops([(0.2, 0.4, 0.21, 0.41), (0.39, 0.4, 0.4, 0.41)], W, H, MODEL)
+    squares, _ = crops.region_crops([(0.2, 0.4, 0.31, 0.41), (0.39, 0.4, 0.5, 0.41)], W, H, MODEL)
     assert len(squares) == 2
     assert sum(s.side**2 for s in squares) == 2 * MODEL**2
 
@@ -75,13 +86,19 @@ def test_many_regions_are_capped_largest_first() -> None:
 
 def test_tiles_overlap_by_half_and_cover_the_frame() -> None:
     tiles = crops.tile_crops(640, 480, MODEL)
-    assert len(tiles) == 6
-    assert {t.side for t in tiles} == {320}
-    covered = np.zeros((480, 640), bool)
-    for t in tiles:
-        assert inside(t, 640, 480)
-        covered[t.y : t.y + t.side, t.x : t.x + t.side] = True
-    assert covered.all()
+    coarse, fine = tiles[:6], tiles[6:]
+    assert {t.side for t in coarse} == {320}
+    assert {t.side for t in fine} == {193}  # 3/4 of the model input: a 64-px person is a third
+    assert len(fine) == 6 * 4
+    assert crops.tile_crops(640, 480, MODEL, fine=False) == coarse
+    for level in (coarse, fine):
+        covered = np.zeros((480, 640), bool)
+        for t in level:
+            assert inside(t, 640, 480)
+            covered[t.y : t.y + t.side, t.x : t.x + t.side] = True
+        assert covered.all()
+        xs = sorted({t.x for t in level})
+        assert max(b - a for a, b in zip(xs, xs[1:], strict=False)) <= level[0].side / 2
     assert crops.tile_crops(320, 240, MODEL) == []  # hardly larger than the model: whole frame only
 
 

@@ -205,3 +205,37 @@ def next_stats(probe: Probe, detector_id: str) -> dict[str, Any]:
 def detection_payloads(probe: Probe, camera: str, since: int = 0) -> list[dict[str, Any]]:
     topic = f"bobby/camera/{camera}/detection"
     return [protocol.parse_message(m.topic, m.payload)[1] for m in probe.messages[since:] if m.topic == topic]
+
+
+def pasted_tall(
+    background: str, at: tuple[tuple[int, int], ...], height: int, size: tuple[int, int] = (640, 480)
+) -> tuple[np.ndarray[Any, Any], list[tuple[float, float, float, float]]]:
+    """As `pasted`, each person `height` pixels tall (a person far away is a few dozen)."""
+    cut = person_cut()
+    frame = np.asarray(Image.fromarray(getattr(data, background)()).convert("RGB").resize(size)).copy()
+    width = round(cut.shape[1] * height / cut.shape[0])
+    person = np.asarray(Image.fromarray(cut).resize((width, height)))
+    boxes = []
+    for x, y in at:
+        frame[y : y + height, x : x + width] = person
+        boxes.append((x / size[0], y / size[1], (x + width) / size[0], (y + height) / size[1]))
+    return frame, boxes
+
+
+def at_night(
+    pixels: np.ndarray[Any, Any], brightness: float, noise: float, blur: float = 1.0, seed: int = 0
+) -> bytes:
+    """What an IR camera shows at night: grey, `brightness` of the day's light, a slight
+    blur, then sensor noise (Gaussian, `noise` grey levels of 255); as JPEG."""
+    from PIL import ImageFilter
+
+    grey = Image.fromarray(np.asarray(pixels, np.uint8)).convert("L").filter(ImageFilter.GaussianBlur(blur))
+    dark = np.asarray(grey, np.float32) * brightness
+    dark += np.random.default_rng(seed).normal(0.0, noise, dark.shape)
+    grey_pixels = np.clip(dark, 0, 255).astype(np.uint8)
+    return to_jpeg(np.repeat(grey_pixels[..., np.newaxis], 3, axis=2))  # as the camera sends it
+
+
+def day(name: str, size: tuple[int, int] = (640, 480)) -> np.ndarray[Any, Any]:
+    """A scikit-image scene's pixels at a camera-like size."""
+    return np.asarray(Image.fromarray(getattr(data, name)()).convert("RGB").resize(size))

@@ -33,7 +33,7 @@ REGION_MARGIN = 1.3  # a square's side is this × the region's longer side (cont
 # A small region (a person far away) gets a square of SMALL_CONTEXT × its longer side, down
 # to MIN_SQUARE_OF_MODEL × the model input: the model (DeepLab, 257²) finds a 64-px person
 # in squares of 128–192 px, upscaled, and not in a 257-px square. Measured on the test scenes.
-SMALL_CONTEXT = 2.5
+SMALL_CONTEXT = 2.0
 MIN_SQUARE_OF_MODEL = 0.5
 TILE_FRACTION = 2 / 3  # a tile's side, as a fraction of the frame's shorter side
 # Finer tiles, a second pass for people too small for the first: half the first tiles'
@@ -42,15 +42,23 @@ FINE_TILE_OF_MODEL = 0.75
 # Pieces of one person (head and body, body and legs, left and right half: the
 # segmentation model splits a person near the smallest size it can see) are joined when
 # their boxes overlap or touch: level with each other for at least JOIN_OVERLAP of the
-# smaller one, the gap between them at most JOIN_GAP of the joined extent, and the joined
-# box of a standing person's proportions (height JOIN_ASPECT[0]..[1] × width, in pixels).
-# Two people side by side make a box wider than a person and stay two.
+# smaller one, the gap between them at most JOIN_GAP (one above the other) or JOIN_GAP_SIDE
+# (side by side) of the joined height, and the joined box of a standing person's
+# proportions (height JOIN_ASPECT[0]..[1] × width, in pixels). Two people side by side
+# with a gap between them stay two; two who touch may become one, as people who touch in
+# the segmentation mask always were.
 JOIN_OVERLAP = 0.5
-JOIN_GAP = 0.15
+JOIN_GAP = 0.15  # above one another
+JOIN_GAP_SIDE = 0.1  # beside one another: a person split down the middle
 JOIN_ASPECT = (1.0, 5.0)
 IOU_SAME = 0.45  # boxes overlapping this much (intersection over union) are one person
 INSIDE_SAME = 0.75  # ... as is a box lying this much inside a better one (a fragment)
 EDGE = 0.015  # a box this close to a square's inner edge (fraction of the side) is cut by it
+# A box under this fraction of its square's height is a speck, not a person: the smallest
+# person the squares are sized for is a third of a tile (a 64-px person in a 192-px tile)
+# or two fifths of a region's square; on night versions of the empty scenes, noise made
+# 25-px "people" in the finer tiles.
+MIN_HEIGHT_IN_SQUARE = 0.15
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +84,11 @@ def _square(cx: float, cy: float, side: float, width: int, height: int) -> Crop:
     x = int(min(max(0, round(cx - s / 2)), width - s))
     y = int(min(max(0, round(cy - s / 2)), height - s))
     return Crop(x, y, s)
+
+
+def widened(crop: Crop, side: int, width: int, height: int) -> Crop:
+    """A square of `side` with the same centre as `crop`, inside the frame."""
+    return _square(crop.x + crop.side / 2, crop.y + crop.side / 2, side, width, height)
 
 
 def _union(a: Crop, b: Crop, width: int, height: int) -> Crop | None:
@@ -143,13 +156,15 @@ def tile_crops(width: int, height: int, model_side: int, fine: bool = True) -> l
 
 
 def to_frame(person: Person, crop: Crop, width: int, height: int) -> tuple[Person, bool]:
-    """A person found in `crop` in frame coordinates, and whether an inner edge cuts its box."""
+    """A person found in `crop` in frame coordinates, and whether to drop it: an inner edge
+    cuts its box, or it is a speck (MIN_HEIGHT_IN_SQUARE)."""
     xmin, ymin, xmax, ymax = person.box
     cut = (
         (xmin <= EDGE and crop.x > 0)
         or (ymin <= EDGE and crop.y > 0)
         or (xmax >= 1 - EDGE and crop.x + crop.side < width)
         or (ymax >= 1 - EDGE and crop.y + crop.side < height)
+        or ymax - ymin < MIN_HEIGHT_IN_SQUARE
     )
     box = (
         round((crop.x + xmin * crop.side) / width, 4),
@@ -165,7 +180,11 @@ def _intersection(a: Box, b: Box) -> float:
 
 
 def _joinable(a: Box, b: Box, width: int, height: int) -> bool:
-    """Whether two boxes are pieces of one standing person (see JOIN_*)."""
+    """Whether two boxes are pieces of one standing person (see JOIN_*), or one lies
+    mostly inside the other (a piece found in one square, the whole in another)."""
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    if smaller > 0 and _intersection(a, b) >= INSIDE_SAME * smaller:
+        return True
     left, top = min(a[0], b[0]), min(a[1], b[1])
     right, bottom = max(a[2], b[2]), max(a[3], b[3])
     joined_w, joined_h = (right - left) * width, (bottom - top) * height
@@ -178,7 +197,7 @@ def _joinable(a: Box, b: Box, width: int, height: int) -> bool:
             continue
         start, end = along
         gap = max(a[start], b[start]) - min(a[end], b[end])  # negative when they overlap
-        if gap <= JOIN_GAP * (max(a[end], b[end]) - min(a[start], b[start])):
+        if gap * (height if start == 1 else width) <= (JOIN_GAP if start == 1 else JOIN_GAP_SIDE) * joined_h:
             return True
     return False
 

@@ -218,6 +218,21 @@ class Pipeline:
             return crops.tile_crops(width, height, model_side), "tiles", 0
         return [], "", 0
 
+    def _detect_square(
+        self,
+        full: npt.NDArray[np.uint8],
+        scale: float,
+        square: crops.Crop,
+        lut: npt.NDArray[np.uint8] | None,
+    ) -> tuple[list[Person], float]:
+        """The model on one square of the full-resolution decode (`scale` × frame pixels)."""
+        top, left = round(square.y * scale), round(square.x * scale)
+        side = round(square.side * scale)
+        cut = decode.resize_nearest(full[top : top + side, left : left + side], self.model.input_size)
+        if lut is not None:
+            cut = normalise.apply(lut, cut)
+        return self.model.detect(cut)
+
     def _run(
         self,
         whole: npt.NDArray[np.uint8],
@@ -234,19 +249,27 @@ class Pipeline:
         if lut is not None:
             whole = normalise.apply(lut, whole)
         people, inference_ms = self.model.detect(whole)
+        runs = len(squares)
         if squares and full is not None:
             width, height = frame_size
             scale = full.shape[1] / width
             candidates = [(p, False) for p in people]
+            model_side = max(self.model.input_size)
+            runs = 0
             for square in squares:
-                top, left = round(square.y * scale), round(square.x * scale)
-                side = round(square.side * scale)
-                cut = decode.resize_nearest(full[top : top + side, left : left + side], self.model.input_size)
-                if lut is not None:
-                    cut = normalise.apply(lut, cut)
-                found, ms = self.model.detect(cut)
+                found, ms = self._detect_square(full, scale, square, lut)
+                mapped = [crops.to_frame(p, square, width, height) for p in found]
+                runs += 1
+                if kind == "regions" and square.side < model_side and mapped and all(c for _, c in mapped):
+                    # A square tighter than the model input (a small region) cut all it found:
+                    # someone larger than the region; look again in a model-sized square.
+                    square = crops.widened(square, model_side, width, height)
+                    found, more_ms = self._detect_square(full, scale, square, lut)
+                    ms += more_ms
+                    mapped = [crops.to_frame(p, square, width, height) for p in found]
+                    runs += 1
                 inference_ms += ms
-                candidates.extend(crops.to_frame(p, square, width, height) for p in found)
+                candidates.extend(mapped)
             people = crops.merge(candidates, width, height)
         else:
             people = crops.join_parts(people, *frame_size)
@@ -256,7 +279,7 @@ class Pipeline:
             round((decoded - started) * 1000, 3),
             round(inference_ms, 3),
             round((finished - started) * 1000, 3),
-            region_crops=len(squares) if kind == "regions" else 0,
+            region_crops=runs if kind == "regions" else 0,
             tile_crops=len(squares) if kind == "tiles" else 0,
             regions_capped=capped,
             normalised=lut is not None,
