@@ -26,7 +26,7 @@ from typing import Any
 
 import psutil
 
-from bench import codec, reach, recording, streams
+from bench import codec, hard_scenes, reach, recording, streams
 from bench.harness import (
     REPO,
     BareModel,
@@ -225,7 +225,7 @@ class Settings:
     closed_n: int  # frames of the unloaded (closed-loop) latency
     quiet_wait: float  # seconds to wait for a quiet machine before each phase
     profile: bool
-    phases: frozenset[str]  # core, reach, streams
+    phases: frozenset[str]  # core, reach, hard, streams, recording
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Settings:
@@ -325,6 +325,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if "streams" in settings.phases:
         log("camera agent per RTSP stream")
         out["streams"] = streams.run(settings.quick)
+    if "hard" in settings.phases:
+        out["hard"] = hard_scenes.run(settings.quick)
 
     workdir = Path(tempfile.mkdtemp(prefix="bobby-bench-"))
     broker = Mosquitto(workdir / "broker").start()
@@ -544,6 +546,7 @@ def table(r: dict[str, Any]) -> str:
         table_header(r),
         reach.table(r["reach"], r["machine"]["cores"]) if "reach" in r else [],
         [streams.table(r["streams"])] if "streams" in r else [],
+        hard_scenes.table(r["hard"]) if "hard" in r else [],
     ]
     if "throughput" in r:  # the core phases ran
         blocks += [
@@ -823,9 +826,10 @@ def main() -> int:
     parser.add_argument("--skip-ha", action="store_true", help="leave out the Home Assistant figures")
     parser.add_argument(
         "--phases",
-        default="core,reach,streams,recording",
+        default="core,reach,hard,streams,recording",
         help="core (pipeline, latency, load, scale-out, codecs, HA), reach (motion regions, "
-        "regions and tiles, every core), streams (camera agent CPU per RTSP stream) and/or "
+        "regions and tiles, every core), hard (night normalisation and finer tiles: cost per "
+        "frame and reach), streams (camera agent CPU per RTSP stream) and/or "
         "recording (camera agent encoding, pre-roll, chunks); default all",
     )
     parser.add_argument(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -98,7 +99,7 @@ def test_tiles_overlap_by_half_and_cover_the_frame() -> None:
             covered[t.y : t.y + t.side, t.x : t.x + t.side] = True
         assert covered.all()
         xs = sorted({t.x for t in level})
-        assert max(b - a for a, b in zip(xs, xs[1:], strict=False)) <= level[0].side / 2
+        assert max(b - a for a, b in itertools.pairwise(xs)) <= level[0].side / 2
     assert crops.tile_crops(320, 240, MODEL) == []  # hardly larger than the model: whole frame only
 
 

@@ -55,7 +55,13 @@ def test_the_issues_night_scene_is_found_after_a_contrast_stretch(pipeline: Pipe
 
 
 # (brightness, noise σ in grey levels): each level the unchanged frame lost the person at.
-NIGHT_LEVELS = [("astronaut", 0.06, 4), ("astronaut", 0.04, 2), ("astronaut", 0.04, 4), ("astronaut", 0.03, 2), ("camera", 0.04, 4)]
+NIGHT_LEVELS = [
+    ("astronaut", 0.06, 4),
+    ("astronaut", 0.04, 2),
+    ("astronaut", 0.04, 4),
+    ("astronaut", 0.03, 2),
+    ("camera", 0.04, 4),
+]
 
 
 @pytest.mark.parametrize(("name", "brightness", "noise"), NIGHT_LEVELS)
@@ -69,8 +75,12 @@ def test_people_are_found_on_dark_noisy_night_frames(
 
 
 @pytest.mark.parametrize("name", NO_PEOPLE)
-@pytest.mark.parametrize(("brightness", "noise"), [(0.3, 8), (0.15, 8), (0.06, 4), (0.04, 2), (0.03, 4), (0.02, 8)])
-def test_empty_night_scenes_stay_empty(pipeline: Pipeline, name: str, brightness: float, noise: float) -> None:
+@pytest.mark.parametrize(
+    ("brightness", "noise"), [(0.3, 8), (0.15, 8), (0.06, 4), (0.04, 2), (0.03, 4), (0.02, 8)]
+)
+def test_empty_night_scenes_stay_empty(
+    pipeline: Pipeline, name: str, brightness: float, noise: float
+) -> None:
     analysis = pipeline.analyse(at_night(day(name), brightness, noise), tiles=True)
     assert analysis.select(THRESHOLD) == []
 

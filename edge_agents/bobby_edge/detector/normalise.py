@@ -14,8 +14,9 @@ scenes (grey, 2–30 % brightness, sensor noise, blur), a stretch found the astr
 scenes; histogram equalisation found no more people and added false boxes on chelsea and
 coffee (it spreads the noise of large flat areas over the whole range). CLAHE-like local
 equalisation (scikit-image's `equalize_adapthist`, for the measurement only) did no better
-than the stretch and would need a new dependency or a tiled numpy version. One table, applied per channel, keeps colour where there is any (the
-same gain on R, G and B) and costs ~0.3 ms on the 257² copy.
+than the stretch and would need a new dependency or a tiled numpy version. One table,
+applied per channel, keeps colour where there is any (the same gain on R, G and B); its
+cost per frame is in docs/performance.md (bench/run, hard scenes).
 """
 
 from __future__ import annotations

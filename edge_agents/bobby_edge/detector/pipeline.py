@@ -263,10 +263,10 @@ class Pipeline:
                 if kind == "regions" and square.side < model_side and mapped and all(c for _, c in mapped):
                     # A square tighter than the model input (a small region) cut all it found:
                     # someone larger than the region; look again in a model-sized square.
-                    square = crops.widened(square, model_side, width, height)
-                    found, more_ms = self._detect_square(full, scale, square, lut)
+                    wider = crops.widened(square, model_side, width, height)
+                    found, more_ms = self._detect_square(full, scale, wider, lut)
                     ms += more_ms
-                    mapped = [crops.to_frame(p, square, width, height) for p in found]
+                    mapped = [crops.to_frame(p, wider, width, height) for p in found]
                     runs += 1
                 inference_ms += ms
                 candidates.extend(mapped)
