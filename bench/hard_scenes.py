@@ -18,7 +18,6 @@ night()   night versions of the shipped scenes (grey, brightness 30 %…2 %, sen
 from __future__ import annotations
 
 import contextlib
-import functools
 import statistics
 import time
 from collections.abc import Iterator
@@ -44,19 +43,6 @@ NIGHT_LEVELS = (
     (0.03, 4),
     (0.02, 2),
 )
-
-
-@contextlib.contextmanager
-def _coarse_tiles_only() -> Iterator[None]:
-    """Tiles as before issue 24: the first level only."""
-    from bobby_edge.detector import crops, pipeline
-
-    original = crops.tile_crops
-    pipeline.crops.tile_crops = functools.partial(original, fine=False)  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        pipeline.crops.tile_crops = original  # type: ignore[assignment]
 
 
 @contextlib.contextmanager
@@ -94,7 +80,7 @@ def cost(quick: bool) -> dict[str, Any]:
         "day frame, whole": lambda: pipeline.analyse(day_jpeg),
         "night frame, whole (stretched)": lambda: pipeline.analyse(night_jpeg),
         "stretch alone (table + apply, 257²)": lambda: normalise.apply(normalise.stretch_lut(whole), whole),  # type: ignore[arg-type]
-        "day frame, first-level tiles (7 runs)": None,
+        "day frame, first-level tiles (7 runs)": lambda: pipeline.analyse(day_jpeg, tiles=True, fine_tiles=False),
         "day frame, + finer tiles (31 runs)": lambda: pipeline.analyse(day_jpeg, tiles=True),
     }
     samples: dict[str, list[float]] = {k: [] for k in modes}
@@ -102,11 +88,7 @@ def cost(quick: bool) -> dict[str, Any]:
     for _ in range(rounds):
         for name, fn in modes.items():
             runs = max(1, n // 8) if "tiles" in name else n
-            if fn is None:
-                with _coarse_tiles_only():
-                    samples[name].append(_cpu_ms(lambda: pipeline.analyse(day_jpeg, tiles=True), runs))
-            else:
-                samples[name].append(_cpu_ms(fn, runs))
+            samples[name].append(_cpu_ms(fn, runs))
         base = samples["day frame, whole"][-1]
         for name in modes:
             ratios[name].append(samples[name][-1] / base)
@@ -137,8 +119,7 @@ def reach(quick: bool) -> dict[str, Any]:
             for _ in range(3):
                 motion.regions(empty)
             regions = motion.regions(jpeg).regions
-            with _coarse_tiles_only():
-                coarse = pipeline.analyse(jpeg, tiles=True)
+            coarse = pipeline.analyse(jpeg, tiles=True, fine_tiles=False)
             results = {
                 "whole frame": pipeline.analyse(jpeg),
                 "first-level tiles": coarse,

@@ -284,7 +284,12 @@ class DetectorAgent(Agent):
         queue_age_ms = (time.monotonic() - frame.arrived) * 1000
         try:
             analysis = (pipeline or self.pipeline).analyse(
-                frame.payload, frame.regions, tiles=frame.regions is None and self.tiles_for(camera)
+                frame.payload,
+                frame.regions,
+                tiles=frame.regions is None and self.tiles_for(camera),
+                # Live frames: first-level tiles only (7 model runs at 640×480, not 31); a
+                # far person on a live camera is the job of its motion regions (issue 24).
+                fine_tiles=False,
             )
         except decode.InvalidFrame as err:
             self._invalid(camera, len(frame.payload), str(err))

@@ -155,17 +155,22 @@ class Pipeline:
         return cls(Model(model_path, threads, labels, person_class), max_payload)
 
     def analyse(
-        self, jpeg: bytes, regions: tuple[Box, ...] | list[Box] | None = None, tiles: bool = False
+        self,
+        jpeg: bytes,
+        regions: tuple[Box, ...] | list[Box] | None = None,
+        tiles: bool = False,
+        fine_tiles: bool = True,
     ) -> Analysis:
         """One frame, top to bottom. Raises decode.InvalidFrame for unusable input.
 
         `regions`: squares around these boxes are analysed too (an empty list: the camera saw
-        no motion, the whole frame only). `tiles`: when there are no regions (None), tiles.
+        no motion, the whole frame only). `tiles`: when there are no regions (None), tiles;
+        `fine_tiles`: with the finer level too (crops.tile_crops; ~4× the cost of the first).
         """
         started = time.perf_counter()
         size = self.model.input_size
         scaled, (width, height) = decode.decode_scaled(jpeg, size, self.max_payload)
-        squares, kind, capped = self._plan(width, height, regions, tiles)
+        squares, kind, capped = self._plan(width, height, regions, tiles, fine_tiles)
         full = None
         if squares:
             # Decode again at the scale that keeps the smallest square near the model input.
@@ -189,11 +194,12 @@ class Pipeline:
         rgb: npt.NDArray[np.uint8],
         regions: tuple[Box, ...] | list[Box] | None = None,
         tiles: bool = False,
+        fine_tiles: bool = True,
     ) -> Analysis:
         """The same for an image already decoded (a PNG given to `bobby-edge detect`)."""
         started = time.perf_counter()
         height, width = rgb.shape[:2]
-        squares, kind, capped = self._plan(width, height, regions, tiles)
+        squares, kind, capped = self._plan(width, height, regions, tiles, fine_tiles)
         whole = decode.resize_nearest(rgb, self.model.input_size)
         decoded = time.perf_counter()
         return self._run(
@@ -208,14 +214,19 @@ class Pipeline:
         )
 
     def _plan(
-        self, width: int, height: int, regions: tuple[Box, ...] | list[Box] | None, tiles: bool
+        self,
+        width: int,
+        height: int,
+        regions: tuple[Box, ...] | list[Box] | None,
+        tiles: bool,
+        fine_tiles: bool = True,
     ) -> tuple[list[crops.Crop], str, int]:
         model_side = max(self.model.input_size)
         if regions is not None:
             squares, capped = crops.region_crops(regions, width, height, model_side)
             return squares, "regions", capped
         if tiles:
-            return crops.tile_crops(width, height, model_side), "tiles", 0
+            return crops.tile_crops(width, height, model_side, fine=fine_tiles), "tiles", 0
         return [], "", 0
 
     def _detect_square(
