@@ -5,20 +5,27 @@ person at the end of a garden to a few dozen pixels, below what the model finds.
 detector also runs the model on *squares* of the full-resolution frame:
 
 - around the camera's motion regions (`regions` user property): each region becomes a
-  square with a margin, never smaller than the model input in frame pixels (no upscaling
-  of a few pixels into false people), clamped inside the frame; squares that overlap are
-  merged when one model run over the merged square costs no more pixels than two runs;
-  at most MAX_REGION_CROPS per frame (the largest regions win);
+  square with a margin, clamped inside the frame; squares that overlap are merged when one
+  model run over the merged square costs no more pixels than two runs; at most
+  MAX_REGION_CROPS per frame (the largest regions win). A square is the model input's size
+  or larger, except around a small region (a far person): there it is twice the region,
+  down to half the model input, because the model finds a 64-px person in a 128–192-px
+  square and not in a 257-px one (issue 24). When such a tight square cuts everything it
+  finds (the person is larger than the region said), the pipeline looks again in a
+  model-sized square around it (`widened`);
 - or, for frames without regions (an ESP32-CAM, a still image), overlapping *tiles*:
   squares of 2/3 of the frame's shorter side, at most half a side apart, so anything up to
-  half a tile fits wholly inside one tile.
+  half a tile fits wholly inside one tile; and, for `bobby-edge detect`, a finer level of
+  tiles (3/4 of the model input at 640×480: 24 more model runs) for people down to ~64 px.
 
 Boxes found in a square are mapped back to frame coordinates. A box that touches an
 inner edge of its square (one that is not the frame's edge) is a fragment of something
 larger and is dropped: a person up to half a tile fits wholly in some tile, a moving
 person in the square around their motion, and anyone larger is the whole frame's. Such
-fragments were the only new boxes on people-free scenes in the tests. Duplicates are
-merged by non-maximum suppression (`merge`).
+fragments were the only new boxes on people-free scenes in the tests; so is a speck under
+MIN_HEIGHT_IN_SQUARE of its square. Duplicates are merged by non-maximum suppression, and
+pieces of one person (head and body, the two halves) are joined (`merge`, `join_parts`):
+one box per person when people stand apart; people who overlap may stay one box.
 """
 
 from __future__ import annotations
