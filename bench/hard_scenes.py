@@ -80,7 +80,9 @@ def cost(quick: bool) -> dict[str, Any]:
         "day frame, whole": lambda: pipeline.analyse(day_jpeg),
         "night frame, whole (stretched)": lambda: pipeline.analyse(night_jpeg),
         "stretch alone (table + apply, 257²)": lambda: normalise.apply(normalise.stretch_lut(whole), whole),  # type: ignore[arg-type]
-        "day frame, first-level tiles (7 runs)": lambda: pipeline.analyse(day_jpeg, tiles=True, fine_tiles=False),
+        "day frame, first-level tiles (7 runs)": lambda: pipeline.analyse(
+            day_jpeg, tiles=True, fine_tiles=False
+        ),
         "day frame, + finer tiles (31 runs)": lambda: pipeline.analyse(day_jpeg, tiles=True),
     }
     samples: dict[str, list[float]] = {k: [] for k in modes}

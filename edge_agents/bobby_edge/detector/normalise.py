@@ -33,8 +33,9 @@ PERCENTILE = 0.01  # the share of pixels clipped at each end
 def luminance(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     """ITU-R BT.601 luma in integers (what JPEG stores): (77 R + 150 G + 29 B) / 256."""
     r, g, b = (rgb[..., i].astype(np.uint16) for i in range(3))
-    luma: npt.NDArray[np.uint16] = (r * 77 + g * 150 + b * 29) >> 8
-    return luma.astype(np.uint8)
+    luma = (r * np.uint16(77) + g * np.uint16(150) + b * np.uint16(29)) >> np.uint16(8)
+    result: npt.NDArray[np.uint8] = luma.astype(np.uint8)
+    return result
 
 
 def stretch_lut(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8] | None:
