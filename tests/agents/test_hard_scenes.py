@@ -41,7 +41,7 @@ def pipeline(model_path: Path) -> Pipeline:
 # --- night ----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(reason="issue 24: at the margin, often found only as pieces that do not join", strict=False)
+@pytest.mark.xfail(reason="at the margin: often found as pieces that do not join", strict=False)
 def test_the_issues_night_scene_is_found_after_a_contrast_stretch(pipeline: Pipeline) -> None:
     """The rocket scene with a 200 px person, grey, 30 % brightness, noise, slight blur.
 
