@@ -111,9 +111,11 @@ class Browser:
                     raise RuntimeError(f"{method}: {message['error']}")
                 return message.get("result")
 
-    async def goto(self, url: str) -> None:
+    async def goto(self, url: str, settle: float = SETTLE_SECONDS) -> None:
+        """Open `url`, then give a single-page app `settle` seconds to render (it has no
+        single "rendered" event to wait for)."""
         await self.send("Page.navigate", url=url)
-        await asyncio.sleep(SETTLE_SECONDS)
+        await asyncio.sleep(settle)
 
     async def screenshot(self, path: Path) -> None:
         result = await self.send("Page.captureScreenshot", format="png")
