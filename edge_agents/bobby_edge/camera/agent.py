@@ -30,6 +30,7 @@ from ..mqtt import user_properties
 from ..protocol import FRAME_TIME_PROPERTY, REGIONS_PROPERTY, format_regions
 from . import sources
 from .motion import MotionDetector
+from .recording import unavailable as recording_unavailable
 from .recording.hooks import RecordingHooks
 from .recording.recorder import Recorder
 
@@ -96,7 +97,10 @@ class CameraAgent(Agent):
         self._failing = False  # REOPEN_AFTER_ERRORS captures in a row have failed
         self._source_problem: str | None = None  # the detail of `source_unavailable`, as reported
         self.recording: RecordingHooks | None = None
-        if config.record:
+        if config.record and (missing := recording_unavailable()):
+            # A camera that sends frames but keeps no clips beats one restarting every 5 s.
+            _LOGGER.warning("recording is off: %s; or start with --no-record to say so", missing)
+        elif config.record:
             self.recording = RecordingHooks(
                 config,
                 publish_chunk=lambda payload: self.publish("chunk", payload),

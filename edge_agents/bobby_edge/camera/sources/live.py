@@ -387,7 +387,7 @@ class StreamSource(FrameSource):
     is here.
     """
 
-    av_hint = "this source needs PyAV: pip install 'bobby-edge[video]' (or pip install av)"
+    av_hint = "this source needs PyAV: sudo apt install python3-av on Raspberry Pi OS, else pip install av"
 
     def __init__(self, target: str, options: SourceOptions) -> None:
         super().__init__(target, options)

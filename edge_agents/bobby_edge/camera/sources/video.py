@@ -1,6 +1,6 @@
 """`video:FILE`: a video file, looped, played at its own speed (demos, tests).
 
-Decoding uses PyAV (FFmpeg bindings with wheels for the Pi): `pip install 'bobby-edge[video]'`.
+Decoding uses PyAV (FFmpeg bindings: a dependency of bobby-edge, python3-av on Raspberry Pi OS).
 Frames are taken on the video's own timeline, so a person walks at real speed whatever
 the camera's fps; only the frames sent are encoded to JPEG.
 """
@@ -55,7 +55,8 @@ class VideoFileSource(FrameSource):
             import av
         except ImportError:
             raise StartupError(
-                "the video source needs PyAV: pip install 'bobby-edge[video]' (or pip install av)"
+                "the video source needs PyAV: sudo apt install python3-av on Raspberry Pi OS, "
+                "else pip install av"
             ) from None
         self._av = av
         try:

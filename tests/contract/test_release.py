@@ -1,0 +1,90 @@
+"""What a release needs that no other test sees: one version for the agents and the
+integration, the licence, HACS's file, and workflows that do what docs/release promises.
+
+The lint lane builds the wheel and sdist (`python -m build`), checks them with
+`twine check --strict` and validates the workflows against GitHub's schema; here, what a
+schema cannot say.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+WORKFLOWS = REPO / ".github" / "workflows"
+
+
+def agents_project() -> dict[str, Any]:
+    return tomllib.loads((REPO / "edge_agents" / "pyproject.toml").read_text())["project"]
+
+
+def manifest() -> dict[str, Any]:
+    return json.loads((REPO / "custom_components" / "bobby_camera" / "manifest.json").read_text())
+
+
+def workflow(name: str) -> dict[Any, Any]:
+    loaded = yaml.safe_load((WORKFLOWS / name).read_text())
+    # YAML 1.1 reads the key `on` as True.
+    loaded["on"] = loaded.pop(True, loaded.get("on"))
+    return loaded
+
+
+def steps(flow: dict[Any, Any]) -> list[dict[str, Any]]:
+    return [step for job in flow["jobs"].values() for step in job.get("steps", [])]
+
+
+def test_one_version_for_the_agents_and_the_integration() -> None:
+    version = agents_project()["version"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version)  # PEP 440 and AwesomeVersion alike
+    assert manifest()["version"] == version, "edge_agents/pyproject.toml and manifest.json: one version"
+
+
+def test_apache_license_shipped_with_the_agents() -> None:
+    text = (REPO / "LICENSE").read_text()
+    assert text.lstrip().startswith("Apache License")
+    assert "Version 2.0" in text
+    assert agents_project()["license"] == "Apache-2.0"
+    # The sdist is built from edge_agents/: its LICENSE is the repository's.
+    assert (REPO / "edge_agents" / "LICENSE").read_text() == text
+
+
+def test_hacs_installs_the_release_zip() -> None:
+    hacs = json.loads((REPO / "hacs.json").read_text())
+    known = {"name", "homeassistant", "render_readme", "zip_release", "filename", "hide_default_branch"}
+    assert set(hacs) <= known
+    assert hacs["zip_release"] is True
+    release = workflow("release.yml")
+    zipping = [s["run"] for s in steps(release) if "zip -r" in s.get("run", "")]
+    assert zipping
+    assert hacs["filename"] in zipping[0]
+    assert "cd custom_components/bobby_camera" in zipping[0]  # files at the zip's root, as HACS wants
+
+
+def test_release_publishes_on_a_tag_with_trusted_publishing() -> None:
+    release = workflow("release.yml")
+    assert release["on"] == {"push": {"tags": ["v*"]}}
+    pypi = release["jobs"]["pypi"]
+    assert pypi["permissions"] == {"id-token": "write"}  # no token: PyPI trusts the workflow
+    assert [s["uses"] for s in pypi["steps"]][-1] == "pypa/gh-action-pypi-publish@release/v1"
+    runs = " ".join(s.get("run", "") for s in steps(release))
+    assert "python -m build --outdir dist edge_agents" in runs
+    assert "twine check --strict" in runs
+    assert "GITHUB_REF_NAME" in runs  # the tag must be the version
+    files = [s["with"]["files"] for s in steps(release) if s.get("uses", "").startswith("softprops/")]
+    assert files == [json.loads((REPO / "hacs.json").read_text())["filename"]]
+
+
+def test_validation_and_tests_workflows() -> None:
+    validate = [s.get("uses", "") for s in steps(workflow("validate.yml"))]
+    assert "home-assistant/actions/hassfest@master" in validate
+    hacs = next(s for s in steps(workflow("validate.yml")) if s.get("uses", "").startswith("hacs/action"))
+    assert hacs["with"]["category"] == "integration"
+    assert any(s.get("run") == "scripts/test" for s in steps(workflow("tests.yml")))
+    for path in WORKFLOWS.glob("*.yml"):
+        assert workflow(path.name)["permissions"] == {"contents": "read"}, path  # least privilege
