@@ -253,7 +253,9 @@ def test_video_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(StartupError, match="cannot play"):
         open_source(f"video:{tmp_path / 'not-a-video.mp4'}")
     monkeypatch.setitem(sys.modules, "av", None)  # PyAV not installed
-    with pytest.raises(StartupError, match=r"pip install 'bobby-edge\[video\]'"):
+    with pytest.raises(
+        StartupError, match=r"sudo apt install python3-av on Raspberry Pi OS, else pip install av"
+    ):
         open_source(f"video:{tmp_path / 'not-a-video.mp4'}")
 
 

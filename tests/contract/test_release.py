@@ -88,3 +88,29 @@ def test_validation_and_tests_workflows() -> None:
     assert any(s.get("run") == "scripts/test" for s in steps(workflow("tests.yml")))
     for path in WORKFLOWS.glob("*.yml"):
         assert workflow(path.name)["permissions"] == {"contents": "read"}, path  # least privilege
+
+
+# Raspberry Pi OS bookworm's apt (python3-numpy, python3-pil, python3-av): what a venv with
+# system site-packages must be able to keep (docs/install-pi.md).
+BOOKWORM = {"numpy": "1.24.2", "pillow": "9.4.0", "av": "10.0.0"}
+
+
+def test_lower_bounds_are_what_bookworm_ships() -> None:
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    requirements = {r.name.lower(): r for r in map(Requirement, agents_project()["dependencies"])}
+    pins = {}
+    for line in (REPO / "tests" / "lower-bounds.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[name.lower()] = version
+    for name, apt in BOOKWORM.items():
+        requirement = requirements[name]
+        assert requirement.specifier.contains(apt), f"{name}: {requirement} refuses bookworm's {apt}"
+        (bound,) = [s.version for s in requirement.specifier if s.operator == ">="]
+        assert Version(bound) == Version(apt), f"{name}: the bound is bookworm's version itself"
+        # The agents311low lane runs these exact versions (PyAV: its oldest wheel for 3.11).
+        assert requirement.specifier.contains(pins[name]), name
+        if name != "av":
+            assert Version(pins[name]) == Version(apt), name

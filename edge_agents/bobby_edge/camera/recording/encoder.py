@@ -112,10 +112,11 @@ class FrameEncoder:
         ctx.time_base = TIME_BASE
         ctx.framerate = Fraction(self.fps).limit_denominator(1000)
         ctx.gop_size = 10_000  # keyframes are forced by time instead
-        ctx.max_b_frames = 0
+        # No B-frames, through libavcodec's generic option `bf`: PyAV 10 (Raspberry Pi OS
+        # bookworm's python3-av) has no `max_b_frames` attribute.
         ctx.thread_count = 1
         ctx.bit_rate = self.settings.max_kbps * 1000
-        ctx.options = encoder_options(self.settings)
+        ctx.options = {**encoder_options(self.settings), "bf": "0"}
         ctx.open()
         self._encoder = ctx
         self._size = (width, height)
