@@ -114,3 +114,13 @@ def test_lower_bounds_are_what_bookworm_ships() -> None:
         assert requirement.specifier.contains(pins[name]), name
         if name != "av":
             assert Version(pins[name]) == Version(apt), name
+
+
+def test_every_integration_option_is_in_the_owners_guide() -> None:
+    """docs/home-assistant.md's options table names each option as the Configure dialog does."""
+    translations = json.loads((REPO / "custom_components/bobby_camera/translations/en.json").read_text())
+    labels = translations["options"]["step"]["init"]["data"]
+    guide = (REPO / "docs" / "home-assistant.md").read_text()
+    table = guide[guide.index("### Options") : guide.index("## Known limitations")]
+    missing = [key for key, label in labels.items() if f"**{label.split(' (')[0]}**" not in table]
+    assert not missing, f"options missing from docs/home-assistant.md: {missing}"
