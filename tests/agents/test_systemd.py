@@ -97,6 +97,7 @@ SHIPPED = re.compile(r"bobby_edge/systemd/([\w.\-]+)")
     "text",
     [
         REPO / "docs" / "install-pi.md",
+        REPO / "docs" / "detector.md",
         REPO / "README.md",
         *sorted((REPO / "edge_agents" / "bobby_edge" / "systemd").iterdir()),
     ],
