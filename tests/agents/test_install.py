@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.agents.camera_support import write_samples
+from tests.agents.camera_support import send_command, write_samples
 from tests.agents.conftest import REPO
 from tests.agents.recording_support import Core, publish_detection
 from tests.support.mosquitto import Mosquitto
@@ -149,3 +149,7 @@ def test_without_pyav_the_camera_starts_and_says_what_to_install(
     assert text.count("recording is off") == 1, text
     assert "sudo apt install python3-av" in text
     assert "pip install av" in text
+    # Home Assistant's record action is refused with the same fix, not "without --no-record".
+    refused = send_command(probe, {"id": "r1", "action": "record"}, timeout=10)
+    assert refused["ok"] is False
+    assert "sudo apt install python3-av" in refused["error"], refused

@@ -171,7 +171,10 @@ def test_camera_and_detector_work_on_apts_packages(
         # The detector analyses the camera's frames and finds the astronaut ...
         probe.wait_for(lambda m: m.topic == "bobby/camera/cam1/detection", 90, 0)
         # ... which starts a recording on the camera: a chunk reaches the core.
-        core.wait(lambda: len(core.unique()) >= 1, 60, "a chunk recorded with apt's PyAV")
+        try:
+            core.wait(lambda: len(core.unique()) >= 1, 90, "a chunk recorded with apt's PyAV")
+        except TimeoutError as err:
+            raise AssertionError(f"{err}\n{everything()}") from None
         stats = probe.wait_for(
             lambda m: m.topic == "bobby/detector/det1/stats" and json.loads(m.payload)["frames_analysed"] > 0,
             30,

@@ -97,9 +97,11 @@ class CameraAgent(Agent):
         self._failing = False  # REOPEN_AFTER_ERRORS captures in a row have failed
         self._source_problem: str | None = None  # the detail of `source_unavailable`, as reported
         self.recording: RecordingHooks | None = None
+        self._recording_off = "start the agent without --no-record"  # why, for a `record` command
         if config.record and (missing := recording_unavailable()):
             # A camera that sends frames but keeps no clips beats one restarting every 5 s.
             _LOGGER.warning("recording is off: %s; or start with --no-record to say so", missing)
+            self._recording_off = missing
         elif config.record:
             self.recording = RecordingHooks(
                 config,
@@ -153,7 +155,7 @@ class CameraAgent(Agent):
             )
         if command.get("action") == "record":
             if self.recording is None:
-                raise CommandError("recording is off on this camera: start the agent without --no-record")
+                raise CommandError(f"recording is off on this camera: {self._recording_off}")
             if not enabled:
                 raise CommandError(
                     "cannot record while the camera is disabled: send enabled: true first (or with it)"
