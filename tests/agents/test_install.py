@@ -150,6 +150,6 @@ def test_without_pyav_the_camera_starts_and_says_what_to_install(
     assert "sudo apt install python3-av" in text
     assert "pip install av" in text
     # Home Assistant's record action is refused with the same fix, not "without --no-record".
-    refused = send_command(probe, {"id": "r1", "action": "record"}, timeout=10)
+    refused = send_command(probe, {"id": "r1", "action": "record", "duration": 2}, timeout=10)
     assert refused["ok"] is False
     assert "sudo apt install python3-av" in refused["error"], refused
