@@ -44,7 +44,12 @@ LOGINS = {
 def acl_broker(socket_enabled: None, tmp_path: Path) -> Generator[Mosquitto]:
     """Mosquitto with the shipped ACL as it is, plus the careless owner's block for det-half."""
     acl = tmp_path / "acl"
-    acl.write_text(SHIPPED_ACL.read_text() + "\nuser det-half\ntopic read bobby/camera/+/frame\n")
+    # det-half: a block copied without the detection and snapshot lines (its own topics kept).
+    own = "".join(
+        f"topic {'read' if ch == 'set' else 'write'} bobby/detector/det-half/{ch}\n"
+        for ch in ("status", "info", "state", "ack", "stats", "set")
+    )
+    acl.write_text(SHIPPED_ACL.read_text() + "\nuser det-half\ntopic read bobby/camera/+/frame\n" + own)
     server = Mosquitto(
         tmp_path / "broker", users=LOGINS, acl_file=acl, listener_options=["use_username_as_clientid true"]
     ).start()
