@@ -30,7 +30,7 @@ from .commands import (
     Commands,
     CommandToAllError,
 )
-from .const import DOMAIN, LOGGER, REASSERT_BACKOFF_MAX
+from .const import DOMAIN, LOGGER, PROBLEM_STATE_MISMATCH, REASSERT_BACKOFF_MAX
 from .problems import ProblemReporter
 from .signals import Signals
 from .store import HubStore
@@ -114,6 +114,7 @@ class Control:
                 self._retry[agent.key] = async_call_later(self.hass, wait, partial(self._retry_due, agent))
             return
         agent.health.resent += 1
+        self._problems.async_update_issue(agent, PROBLEM_STATE_MISMATCH)
         backoff = min(self._timeout * 2 ** (agent.health.resent - 1), REASSERT_BACKOFF_MAX)
         self._next_reassert[agent.key] = self.hass.loop.time() + backoff
         self._reasserting.add(agent.key)

@@ -198,6 +198,14 @@ class ProblemReporter:
             self._signals.problem(agent), report.event_type, {"problems": list(report.problems)}
         )
 
+    @callback
+    def async_update_issue(self, agent: Agent, problem: str) -> None:
+        """Show new details (such as a count) in the agent's open issue for `problem`."""
+        holders = self._holders.get(problem, {})
+        if agent.key in holders and len(holders) < FOLD_AT:
+            placeholders = issue_placeholders(agent, self.base_topic, self.command_timeout)
+            create_issue(self.hass, issue_id(agent, problem), problem, placeholders)
+
     def _fold(self, problem: str, placeholders: dict[str, str] | None = None, new: Agent | None = None) -> None:
         """One issue per agent with `problem`, or one summary for them all from FOLD_AT agents on."""
         holders = self._holders[problem]

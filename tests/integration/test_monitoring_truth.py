@@ -77,6 +77,7 @@ async def test_agent_that_acks_off_and_reports_on_is_a_problem_once(
     # For 40 s the agent reports `on` every second, and acks every command with `off`.
     for second in range(40):
         fire(hass, "bobby/camera/porch/state", {"v": 1, "enabled": True, "fps": 2.0})
+        fire(hass, "bobby/camera/porch/stats", payload("camera_porch", "stats"))
         await _settle()
         for command in _sets(mqtt_mock)[sent:]:
             _ack(hass, command["id"], enabled=False, fps=2.0)

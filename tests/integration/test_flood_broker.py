@@ -1,0 +1,128 @@
+"""Issue 21, 3 through a real Mosquitto and HA's real MQTT client: floods stay quiet.
+
+- A camera login, under the shipped ACL, writes 500 payloads that are not UTF-8 on its own
+  `info` topic (which the manifest's discovery subscription reads): HA's log grows by a
+  few lines, not by 8 KB a message (4.4 MB before).
+- 200 made-up cameras that announce themselves and fall silent: the cap admits 64, and
+  their silence is ONE summary repair beside the limit's, not one per camera.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncGenerator, Generator
+from pathlib import Path
+
+import pytest
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.bobby_camera.const import DOMAIN
+from tests.support.mosquitto import Mosquitto
+
+from .common import setup_real_mqtt
+from .test_least_privilege import SHIPPED_ACL
+
+LOGINS = {"homeassistant": "ha-secret", "cam1": "cam1-secret"}
+HOSTILE = b"\xff\xfe" * 4400  # 8.8 KB that no UTF-8 decoder takes
+
+
+@pytest.fixture
+def acl_broker(socket_enabled: None, tmp_path: Path) -> Generator[Mosquitto]:
+    """Mosquitto with the shipped ACL and one login per agent."""
+    server = Mosquitto(
+        tmp_path / "broker",
+        users=LOGINS,
+        acl_file=SHIPPED_ACL,
+        listener_options=["use_username_as_clientid true"],
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def hub_on_acl(
+    hass: HomeAssistant,
+    mock_hass_config: None,
+    media_dir: Path,
+    acl_broker: Mosquitto,
+    mock_config_entry: MockConfigEntry,
+) -> AsyncGenerator[MockConfigEntry]:
+    """HA's MQTT logged in as `homeassistant`, and the Bobby Camera hub on it."""
+    mqtt_entry = await setup_real_mqtt(hass, acl_broker, ("homeassistant", LOGINS["homeassistant"]))
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    yield mock_config_entry
+    await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    await hass.config_entries.async_unload(mqtt_entry.entry_id)
+
+
+def _client(broker: Mosquitto, login: str | None = None):  # noqa: ANN202 - paho's client
+    import paho.mqtt.client as paho
+
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=login or "flood")
+    if login:
+        client.username_pw_set(login, LOGINS[login])
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    return client
+
+
+def _logged(caplog: pytest.LogCaptureFixture) -> int:
+    return sum(len(r.getMessage()) for r in caplog.records if r.levelno >= logging.WARNING)
+
+
+async def test_hostile_payloads_do_not_fill_the_log(
+    hass: HomeAssistant,
+    hub_on_acl: MockConfigEntry,
+    acl_broker: Mosquitto,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """500 undecodable `info` payloads from cam1's own login: a few log lines, all counted."""
+    hub = hub_on_acl.runtime_data
+    client = await hass.async_add_executor_job(_client, acl_broker, "cam1")
+    before = _logged(caplog)
+    for _ in range(500):
+        client.publish("bobby/camera/cam1/info", HOSTILE, qos=0)
+    deadline = time.monotonic() + 30
+    while hub.invalid_messages < 1000 and time.monotonic() < deadline:  # hub's and discovery's
+        await asyncio.sleep(0.1)
+    growth = _logged(caplog) - before
+    print(f"log growth for 500 hostile payloads: {growth} characters")  # noqa: T201
+    assert hub.invalid_messages == 1000  # each seen twice: the hub's subscription and HA's discovery one
+    assert growth < 20_000  # was 4.4 MB
+    client.loop_stop()
+    client.disconnect()
+
+
+@pytest.mark.parametrize("options", [{"offline_grace": 30.0}])
+async def test_a_flood_of_fake_cameras_makes_two_repairs(
+    hass: HomeAssistant,
+    broker: Mosquitto,
+    hub_entry: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """200 fake cameras, silent after 3 s: the limit repair and one summary, nothing per camera."""
+    client = await hass.async_add_executor_job(_client, broker, None)
+    for n in range(200):
+        info = {"v": 1, "kind": "camera", "id": f"fake{n}", "version": "0", "stats_interval": 1}
+        client.publish(f"bobby/camera/fake{n}/status", "online", qos=1)
+        client.publish(f"bobby/camera/fake{n}/info", json.dumps(info), qos=1)
+    hub = hub_entry.runtime_data
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and ("many_silent" not in _issues(issue_registry) or hub.refused_agents < 136):
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1)
+    assert len(hub.agents) == 64
+    assert _issues(issue_registry) == {"agent_limit", "many_silent"}
+    client.loop_stop()
+    client.disconnect()
+
+
+def _issues(registry: ir.IssueRegistry) -> set[str]:
+    return {issue_id for (domain, issue_id) in registry.issues if domain == DOMAIN}
