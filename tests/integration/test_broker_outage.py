@@ -18,11 +18,12 @@ import asyncio
 import os
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 import pytest
-from homeassistant.core import HomeAssistant
+from homeassistant.components import mqtt
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
@@ -43,6 +44,41 @@ SWITCH, CONNECTIVITY, PROBLEM = (
 )
 
 
+async def _births(hass: HomeAssistant) -> list[str]:
+    """HA's own birth messages from now on (it publishes one after each reconnect).
+
+    A test waits for it before it ends: a birth still pending when the MQTT entry
+    unloads fails the teardown.
+    """
+    seen: list[str] = []
+
+    @callback
+    def received(msg: mqtt.ReceiveMessage) -> None:
+        seen.append(str(msg.payload))
+
+    await mqtt.async_subscribe(hass, "homeassistant/status", received)
+    return seen
+
+
+@pytest.fixture
+def first_birth(broker: Mosquitto) -> Generator[Callable[[], bool]]:
+    """Whether HA published its first birth message (a listener there before HA connects).
+
+    An outage must start after it: a birth still pending fails when it finds no broker.
+    """
+    import paho.mqtt.client as paho
+
+    seen: list[bytes] = []
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="birth-watch")
+    client.on_message = lambda _c, _u, message: seen.append(message.payload)
+    client.connect(broker.host, broker.port)
+    client.subscribe("homeassistant/status")
+    client.loop_start()
+    yield lambda: b"online" in seen
+    client.loop_stop()
+    client.disconnect()
+
+
 def _agent_issues(registry: ir.IssueRegistry) -> list[str]:
     return [issue_id for (domain, issue_id) in registry.issues if domain == DOMAIN and issue_id != ISSUE_BROKER]
 
@@ -52,6 +88,7 @@ async def _outage(
 ) -> tuple[float, float]:
     """Take the broker away for OUTAGE s; assert the outage blames nobody; (reconnect, right) times."""
     events = async_capture_events(hass, EVENT_AGENT_PROBLEM)
+    births = await _births(hass)
     assert broker.process is not None
     if kill:
         broker.process.kill()
@@ -92,6 +129,7 @@ async def _outage(
     assert _agent_issues(issue_registry) == []
     assert [e.data for e in events] == []
     assert _state(hass, PROBLEM) == "off"
+    await _until(lambda: "online" in births, "HA's birth message after the reconnect", log)
     print(  # noqa: T201 - the measurement the issue asks for, shown with -s
         f"outage {OUTAGE:g} s ({'kill' if kill else 'stop'}): HA reconnected {reconnected - back:.1f} s "
         f"after the broker, entities right {right - reconnected:.1f} s after that "
@@ -100,10 +138,12 @@ async def _outage(
     return reconnected - back, right - reconnected
 
 
+@pytest.mark.parametrize("options", [{"offline_grace": 30.0}])  # the default
 @pytest.mark.parametrize("kill", [True, False], ids=["killed", "stopped"])
 async def test_broker_outage_blames_no_agent(
     hass: HomeAssistant,
     broker: Mosquitto,
+    first_birth: Callable[[], bool],
     hub_entry: MockConfigEntry,
     camera_agent: Callable[[], subprocess.Popen[bytes]],
     issue_registry: ir.IssueRegistry,
@@ -117,14 +157,17 @@ async def test_broker_outage_blames_no_agent(
     agent = camera_agent()
     await _until(lambda: _state(hass, SWITCH) == "on", "the agent's switch shows on", log)
     await _until(lambda: _state(hass, CONNECTIVITY) == "on", "the agent is connected", log)
+    await _until(first_birth, "HA's first birth message", log)
     await _outage(hass, broker, issue_registry, kill=kill, log=log)
     agent.terminate()
     await hass.async_add_executor_job(agent.wait, 15)
 
 
+@pytest.mark.parametrize("options", [{"offline_grace": 30.0}])
 async def test_hub_started_during_an_outage(
     hass: HomeAssistant,
     broker: Mosquitto,
+    first_birth: Callable[[], bool],
     hub_entry: MockConfigEntry,
     camera_agent: Callable[[], subprocess.Popen[bytes]],
     issue_registry: ir.IssueRegistry,
@@ -136,6 +179,8 @@ async def test_hub_started_during_an_outage(
     log = tmp_path / "camera.log"
     agent = camera_agent()
     await _until(lambda: _state(hass, CONNECTIVITY) == "on", "the agent is connected", log)
+    await _until(first_birth, "HA's first birth message", log)
+    births = await _births(hass)
     assert await hass.config_entries.async_unload(hub_entry.entry_id)
     broker.stop()
     await _until(lambda: not hass.data["mqtt"].client.connected, "HA sees the broker gone", log)
@@ -152,5 +197,6 @@ async def test_hub_started_during_an_outage(
     await hass.async_add_executor_job(broker.start)
     await _until(lambda: _state(hass, CONNECTIVITY) == "on" and _state(hass, SWITCH) == "on", "right", log)
     assert issue_registry.async_get_issue(DOMAIN, ISSUE_BROKER) is None
+    await _until(lambda: "online" in births, "HA's birth message after the reconnect", log)
     agent.terminate()
     await hass.async_add_executor_job(agent.wait, 15)
