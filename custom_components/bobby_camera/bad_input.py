@@ -86,7 +86,8 @@ class BadInputLog:
 # message it cannot decode as text for a text subscription. On our topics that is the
 # manifest's discovery subscription (`<base>/camera/+/info`), which HA keeps for as long
 # as it runs, and any login may write its own `info`: 500 such messages were +4.4 MB of
-# log. While a hub runs, those lines are counted here as invalid messages instead.
+# log. The hub's own subscriptions (encoding=None) see every such message and count it
+# as invalid; while a hub runs, HA's line about it is dropped.
 MQTT_CLIENT_LOGGER: Final = "homeassistant.components.mqtt.client"
 _UNDECODABLE: Final = "Can't decode payload"
 
@@ -94,11 +95,10 @@ _UNDECODABLE: Final = "Can't decode payload"
 class UndecodableFilter(logging.Filter):
     """Drops HA's MQTT client's "Can't decode payload" lines for topics under a base topic."""
 
-    def __init__(self, base_topic: str, bad_input: BadInputLog) -> None:
-        """Count what it drops in `bad_input` (topic and size, never the payload)."""
+    def __init__(self, base_topic: str) -> None:
+        """Drop the lines about topics under `base_topic`."""
         super().__init__()
         self._prefix = f"{base_topic}/"
-        self._bad_input = bad_input
 
     def filter(self, record: logging.LogRecord) -> bool:
         """False (drop) for an undecodable payload on one of our topics."""
@@ -107,9 +107,4 @@ class UndecodableFilter(logging.Filter):
             return True
         if not (isinstance(args, tuple) and len(args) >= 2 and isinstance(args[1], str)):
             return True
-        if not args[1].startswith(self._prefix):
-            return True
-        payload = args[0]
-        size = len(payload) if isinstance(payload, bytes | str) else 0
-        self._bad_input.report(args[1], size, "not UTF-8 text (HA's discovery subscription)")
-        return False
+        return not args[1].startswith(self._prefix)

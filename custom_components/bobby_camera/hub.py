@@ -181,7 +181,7 @@ class BobbyHub:
             agent = self._add_agent(kind, agent_id)
             self._restore(agent)
         self._unsubscribe.append(mqtt.async_subscribe_connection_status(self.hass, self._on_connection))
-        undecodable = UndecodableFilter(self.base_topic, self.bad_input)
+        undecodable = UndecodableFilter(self.base_topic)
         logging.getLogger(MQTT_CLIENT_LOGGER).addFilter(undecodable)
         self._unsubscribe.append(lambda: logging.getLogger(MQTT_CLIENT_LOGGER).removeFilter(undecodable))
         if not mqtt.is_connected(self.hass):
@@ -282,6 +282,7 @@ class BobbyHub:
             offline_grace=self.offline_grace,
             # Past the command timeout, and after it: an unanswered command reports first.
             mismatch_after=self.command_timeout + MISMATCH_MARGIN,
+            lie_after=self.command_timeout,  # it acked, then reported otherwise
             desired=self.store.desired_for(key),
         )
         self.person.async_watch(agent)
@@ -329,9 +330,7 @@ class BobbyHub:
         create_issue(
             self.hass,
             ISSUE_AGENT_LIMIT,
-    ISSUE_BROKER,
             ISSUE_AGENT_LIMIT,
-    ISSUE_BROKER,
             {"limit": str(self.max_agents), "first": f"{kind} {agent_id}", "base_topic": self.base_topic},
         )
 

@@ -47,17 +47,25 @@ class AgentHealth:
     """Liveness of one agent (status, heartbeat, commands, desired state) and its problems."""
 
     def __init__(
-        self, clock: Callable[[], datetime], *, offline_grace: float = 0.0, mismatch_after: float = 0.0
+        self,
+        clock: Callable[[], datetime],
+        *,
+        offline_grace: float = 0.0,
+        mismatch_after: float = 0.0,
+        lie_after: float | None = None,
     ) -> None:
         """`clock` returns the current aware time.
 
         `offline_grace`: how long an `offline` lasts before it is a problem (the status
         itself shows at once). `mismatch_after`: how long the reported state may differ
         from the desired one (the command timeout: a re-asserted command had its chance).
+        `lie_after` (default: `mismatch_after`): the same for an agent whose report
+        contradicts what it acked (the command timeout, with no margin: it answered).
         """
         self._clock = clock
         self._offline_grace = timedelta(seconds=offline_grace)
         self._mismatch_after = timedelta(seconds=mismatch_after)
+        self._lie_after = timedelta(seconds=mismatch_after if lie_after is None else lie_after)
         self.status: str | None = None
         self.silent = False
         self.failed_command: str | None = None  # what the last unanswered command asked
@@ -144,8 +152,8 @@ class AgentHealth:
 
         `source`: where that state comes from — `state` (the agent's own report), `ack`
         (the state an ack claims) or `desired` (the owner changed the wish). An agent's
-        report that contradicts what it acked is a lie: the mismatch is a problem at once,
-        and its acks no longer clear it (only a report that agrees does).
+        report that contradicts what it acked is a lie: the mismatch is a problem after
+        `lie_after`, and its acks no longer clear it (only a report that agrees does).
         """
         if source == "ack" and self.lying:
             return  # its word against its own reports: the reports win
@@ -164,8 +172,6 @@ class AgentHealth:
         elif self._mismatch_since is None:
             self._mismatch_since = self._clock()
             self._mismatch_lasting = not self._mismatch_after
-        if mismatch and self.lying:
-            self._mismatch_lasting = True
 
     def ack_contradicted(self, mismatch: dict[str, Any]) -> None:
         """An ok ack whose own state lacks what the command asked: a problem at once."""
@@ -203,8 +209,12 @@ class AgentHealth:
             self.silent = True
         if self._offline_since is not None and now >= self._offline_since + self._offline_grace:
             self._offline_lasting = True
-        if self._mismatch_since is not None and now >= self._mismatch_since + self._mismatch_after:
+        if self._mismatch_since is not None and now >= self._mismatch_since + self._mismatch_deadline:
             self._mismatch_lasting = True
+
+    @property
+    def _mismatch_deadline(self) -> timedelta:
+        return self._lie_after if self.lying else self._mismatch_after
 
     def silent_at(self) -> datetime | None:
         """When an online agent becomes silent without a heartbeat; None when not watched.
@@ -224,7 +234,7 @@ class AgentHealth:
         if self._offline_since is not None and not self._offline_lasting:
             due.append(self._offline_since + self._offline_grace)
         if self._mismatch_since is not None and not self._mismatch_lasting:
-            due.append(self._mismatch_since + self._mismatch_after)
+            due.append(self._mismatch_since + self._mismatch_deadline)
         return min((d for d in due if d is not None), default=None)
 
     def command_timed_out(self, description: str) -> None:
