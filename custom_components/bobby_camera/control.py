@@ -12,8 +12,8 @@ makes one summary issue, not one per agent.
 from __future__ import annotations
 
 import asyncio
-from functools import partial
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry

@@ -206,7 +206,9 @@ class ProblemReporter:
             placeholders = issue_placeholders(agent, self.base_topic, self.command_timeout)
             create_issue(self.hass, issue_id(agent, problem), problem, placeholders)
 
-    def _fold(self, problem: str, placeholders: dict[str, str] | None = None, new: Agent | None = None) -> None:
+    def _fold(
+        self, problem: str, placeholders: dict[str, str] | None = None, new: Agent | None = None
+    ) -> None:
         """One issue per agent with `problem`, or one summary for them all from FOLD_AT agents on."""
         holders = self._holders[problem]
         summary = f"{ISSUE_MANY_PREFIX}{problem}"

@@ -80,7 +80,9 @@ def first_birth(broker: Mosquitto) -> Generator[Callable[[], bool]]:
 
 
 def _agent_issues(registry: ir.IssueRegistry) -> list[str]:
-    return [issue_id for (domain, issue_id) in registry.issues if domain == DOMAIN and issue_id != ISSUE_BROKER]
+    return [
+        issue_id for (domain, issue_id) in registry.issues if domain == DOMAIN and issue_id != ISSUE_BROKER
+    ]
 
 
 async def _outage(
@@ -130,7 +132,7 @@ async def _outage(
     assert [e.data for e in events] == []
     assert _state(hass, PROBLEM) == "off"
     await _until(lambda: "online" in births, "HA's birth message after the reconnect", log)
-    print(  # noqa: T201 - the measurement the issue asks for, shown with -s
+    print(
         f"outage {OUTAGE:g} s ({'kill' if kill else 'stop'}): HA reconnected {reconnected - back:.1f} s "
         f"after the broker, entities right {right - reconnected:.1f} s after that "
         f"({right - back:.1f} s after the broker); agent repairs during: 0"
@@ -146,6 +148,7 @@ async def test_broker_outage_blames_no_agent(
     first_birth: Callable[[], bool],
     hub_entry: MockConfigEntry,
     camera_agent: Callable[[], subprocess.Popen[bytes]],
+    *,
     issue_registry: ir.IssueRegistry,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
@@ -170,6 +173,7 @@ async def test_hub_started_during_an_outage(
     first_birth: Callable[[], bool],
     hub_entry: MockConfigEntry,
     camera_agent: Callable[[], subprocess.Popen[bytes]],
+    *,
     issue_registry: ir.IssueRegistry,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import AsyncGenerator, Callable, Generator
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from tests.support.mosquitto import Mosquitto
 
 from .common import setup_real_mqtt
 from .test_least_privilege import SHIPPED_ACL
+from .test_real_broker import _until
 
 LOGINS = {"homeassistant": "ha-secret", "cam1": "cam1-secret"}
 HOSTILE = b"\xff\xfe" * 4400  # 8.8 KB that no UTF-8 decoder takes
@@ -100,18 +100,18 @@ async def test_hostile_payloads_do_not_fill_the_log(
     hub = hub_on_acl.runtime_data
     client = await hass.async_add_executor_job(clients, acl_broker, "cam1")
     info = {"v": 1, "kind": "camera", "id": "cam1", "version": "0", "stats_interval": 10}
-    deadline = time.monotonic() + 30
-    while "camera_cam1" not in hub.agents and time.monotonic() < deadline:  # HA has subscribed
+
+    def announced() -> bool:  # once HA has subscribed
         client.publish("bobby/camera/cam1/info", json.dumps(info), qos=1)
-        await asyncio.sleep(0.2)
+        return "camera_cam1" in hub.agents
+
+    await _until(announced, "HA subscribed")
     before = _logged(caplog)
     for _ in range(500):
         client.publish("bobby/camera/cam1/info", HOSTILE, qos=0)
-    deadline = time.monotonic() + 30
-    while hub.invalid_messages < 500 and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
+    await _until(lambda: hub.invalid_messages >= 500, "the hub saw them all")
     growth = _logged(caplog) - before
-    print(f"log growth for 500 hostile payloads: {growth} characters")  # noqa: T201
+    print(f"log growth for 500 hostile payloads: {growth} characters")
     await asyncio.sleep(0.5)  # HA's discovery subscription gets them too (its lines would follow)
     assert hub.invalid_messages == 500  # counted once each, by the hub's own subscription
     assert growth < 20_000  # was 4.4 MB
@@ -132,9 +132,9 @@ async def test_a_flood_of_fake_cameras_makes_two_repairs(
         client.publish(f"bobby/camera/fake{n}/status", "online", qos=1, retain=True)
         client.publish(f"bobby/camera/fake{n}/info", json.dumps(info), qos=1, retain=True)
     hub = hub_entry.runtime_data
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and ("many_silent" not in _issues(issue_registry) or hub.refused_agents < 136):
-        await asyncio.sleep(0.2)
+    await _until(
+        lambda: "many_silent" in _issues(issue_registry) and hub.refused_agents >= 136, "the flood is seen"
+    )
     await asyncio.sleep(1)
     assert len(hub.agents) == 64
     assert _issues(issue_registry) == {"agent_limit", "many_silent"}

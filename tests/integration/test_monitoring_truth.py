@@ -18,8 +18,8 @@ from datetime import timedelta
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.const import EVENT_STATE_CHANGED
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import (
@@ -143,7 +143,12 @@ async def test_disarm_all_with_a_frozen_camera_is_a_clean_error(
     await hass.async_block_till_done()
     client = await hass_ws_client(hass)
     await client.send_json_auto_id(
-        {"type": "call_service", "domain": "switch", "service": "turn_off", "target": {"entity_id": HUB_SWITCH}}
+        {
+            "type": "call_service",
+            "domain": "switch",
+            "service": "turn_off",
+            "target": {"entity_id": HUB_SWITCH},
+        }
     )
     await _settle()
     await _tick(hass, freezer, 10.5)
@@ -221,13 +226,21 @@ async def test_undecodable_payloads_on_our_topics_are_counted_not_logged(
     hostile = b"\xff" * 9000
     for _ in range(100):
         client_log.warning(
-            "Can't decode payload %s on %s with encoding %s (for %s)", hostile, "bobby/camera/x/info", "utf-8", "job"
+            "Can't decode payload %s on %s with encoding %s (for %s)",
+            hostile,
+            "bobby/camera/x/info",
+            "utf-8",
+            "job",
         )
-    client_log.warning("Can't decode payload %s on %s with encoding %s (for %s)", b"\xff", "other/x", "utf-8", "j")
+    client_log.warning(
+        "Can't decode payload %s on %s with encoding %s (for %s)", b"\xff", "other/x", "utf-8", "j"
+    )
     client_log.warning("Can't decode payload %s", b"\xff")
     client_log.warning("Something else on %s", "bobby/camera/x/info")
     assert len(caplog.text) < 5_000
     assert "other/x" in caplog.text  # not ours: left alone
     assert await hass.config_entries.async_unload(init_integration.entry_id)
-    client_log.warning("Can't decode payload %s on %s with encoding %s (for %s)", b"\xfe", "bobby/a", "utf-8", "j")
+    client_log.warning(
+        "Can't decode payload %s on %s with encoding %s (for %s)", b"\xfe", "bobby/a", "utf-8", "j"
+    )
     assert "bobby/a" in caplog.text  # the filter goes with the hub
