@@ -52,13 +52,16 @@ class Agent:
         clock: Callable[[], datetime],
         offline_grace: float = 0.0,
         mismatch_after: float = 0.0,
+        lie_after: float | None = None,
         desired: DesiredState | None = None,
     ) -> Agent:
         """A new agent with the hub's settings; nothing known about it yet but what the owner wants."""
         person = PersonDebounce(
             threshold=threshold, trigger_after=trigger_after, clear_after=clear_after, clock=clock
         )
-        health = AgentHealth(clock, offline_grace=offline_grace, mismatch_after=mismatch_after)
+        health = AgentHealth(
+            clock, offline_grace=offline_grace, mismatch_after=mismatch_after, lie_after=lie_after
+        )
         return cls(kind, agent_id, person=person, health=health, desired=desired or DesiredState())
 
     @property

@@ -9,6 +9,7 @@ many were not logged. Memory stays bounded whatever the number of topics.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -79,3 +80,31 @@ class BadInputLog:
             )
         self._suppressed = 0
         self._logged_topics.clear()
+
+
+# Home Assistant's MQTT client logs a WARNING with up to 8 KB of the payload for every
+# message it cannot decode as text for a text subscription. On our topics that is the
+# manifest's discovery subscription (`<base>/camera/+/info`), which HA keeps for as long
+# as it runs, and any login may write its own `info`: 500 such messages were +4.4 MB of
+# log. The hub's own subscriptions (encoding=None) see every such message and count it
+# as invalid; while a hub runs, HA's line about it is dropped.
+MQTT_CLIENT_LOGGER: Final = "homeassistant.components.mqtt.client"
+_UNDECODABLE: Final = "Can't decode payload"
+
+
+class UndecodableFilter(logging.Filter):
+    """Drops HA's MQTT client's "Can't decode payload" lines for topics under a base topic."""
+
+    def __init__(self, base_topic: str) -> None:
+        """Drop the lines about topics under `base_topic`."""
+        super().__init__()
+        self._prefix = f"{base_topic}/"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False (drop) for an undecodable payload on one of our topics."""
+        args = record.args
+        if not (isinstance(record.msg, str) and record.msg.startswith(_UNDECODABLE)):
+            return True
+        if not (isinstance(args, tuple) and len(args) >= 2 and isinstance(args[1], str)):
+            return True
+        return not args[1].startswith(self._prefix)

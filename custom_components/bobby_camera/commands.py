@@ -44,6 +44,10 @@ class CommandRejectedError(CommandError):
     """The agent answered ok: false."""
 
 
+class CommandNotAppliedError(CommandError):
+    """The agent answered ok, but the state it sent with the ack lacks what was asked."""
+
+
 class NotControllableError(CommandError):
     """The agent is a camera that only publishes frames: it takes no commands."""
 

@@ -76,6 +76,9 @@ PROBLEM_REPORTED: Final = "reported"
 # Repair issues of the hub itself (not of one agent).
 ISSUE_AGENT_LIMIT: Final = "agent_limit"
 ISSUE_COMMAND_ALL: Final = "command_all_failed"
+# Many agents with the same problem: one summary issue per problem (`many_<problem>`).
+ISSUE_MANY_PREFIX: Final = "many_"
+FOLD_AT: Final = 3
 
 ATTR_DEVICE_ID: Final = "device_id"
 ATTR_ENABLED: Final = "enabled"
@@ -88,3 +91,12 @@ DEFAULT_RECORD_SECONDS: Final = 30.0
 # Seconds a state may differ from the desired one beyond the command timeout before it
 # is a problem: a re-assertion had its chance, and its own timeout is reported first.
 MISMATCH_MARGIN: Final = 1.0
+# Re-sending the desired state to an agent that keeps differing backs off: the command
+# timeout, then twice as long each time, up to this many seconds.
+REASSERT_BACKOFF_MAX: Final = 300.0
+# Home Assistant's own MQTT connection: an outage longer than this is a repair issue, and
+# after the connection returns this long lets the retained reports arrive before any
+# agent's deadline runs again.
+BROKER_GRACE: Final = 30.0
+BROKER_SETTLE: Final = 3.0
+ISSUE_BROKER: Final = "broker_unreachable"

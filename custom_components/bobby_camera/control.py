@@ -13,15 +13,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers.event import async_call_later
 
 from . import protocol
 from .agent import Agent
-from .commands import AckMatch, CommandError, CommandRejectedError, Commands, CommandToAllError
-from .const import DOMAIN, LOGGER
+from .commands import (
+    AckMatch,
+    CommandError,
+    CommandNotAppliedError,
+    CommandRejectedError,
+    Commands,
+    CommandToAllError,
+)
+from .const import DOMAIN, LOGGER, PROBLEM_STATE_MISMATCH, REASSERT_BACKOFF_MAX
 from .problems import ProblemReporter
 from .signals import Signals
 from .store import HubStore
@@ -50,7 +59,12 @@ class Control:
         self._problems = problems
         self._signals = signals
         self.commands = Commands(hass, base_topic=base_topic, timeout=timeout, on_timeout=self._timed_out)
+        self._timeout = timeout
         self._reasserting: set[str] = set()  # agent keys with a re-assertion in flight
+        # Re-assertions back off while a difference lasts (an agent that lies must not
+        # make us send forever): when the next one may go, and its timer, per agent key.
+        self._next_reassert: dict[str, float] = {}
+        self._retry: dict[str, CALLBACK_TYPE] = {}
 
     # --- what agents report (the hub's handlers) ----------------------------------------
 
@@ -72,9 +86,9 @@ class Control:
         if ack["ok"] and "state" in ack:
             agent.state = ack["state"]
         agent.health.command_answered()  # the timeout it caused clears
-        self.reconcile(agent)
+        self.reconcile(agent, source="ack")
 
-    def reconcile(self, agent: Agent, *, reassert: bool = True) -> None:
+    def reconcile(self, agent: Agent, *, reassert: bool = True, source: str = "state") -> None:
         """Compare the agent's state with the desired one; re-assert what differs.
 
         A difference that lasts past the command timeout becomes the state_mismatch
@@ -82,20 +96,64 @@ class Control:
         """
         comparable = agent.announced and agent.online and agent.state is not None
         mismatch = agent.desired.differences(agent.state) if comparable else {}
-        agent.health.state_compared(mismatch)
+        agent.health.state_compared(mismatch, source=source)
         self._problems.async_report(agent)
-        if not mismatch:
+        if not agent.health.mismatch:
             self._problems.unsummarise(agent)
+            self._next_reassert.pop(agent.key, None)
+            if (cancel := self._retry.pop(agent.key, None)) is not None:
+                cancel()
         if mismatch and reassert and agent.key not in self._reasserting:
-            self._reasserting.add(agent.key)
-            self.entry.async_create_background_task(
-                self.hass, self._async_reassert(agent, mismatch), f"{DOMAIN} re-assert {agent.key}"
-            )
+            self._reassert_when_due(agent)
+
+    def _reassert_when_due(self, agent: Agent) -> None:
+        """Send the desired state again now, or when its back-off ends (one timer per agent)."""
+        wait = self._next_reassert.get(agent.key, 0.0) - self.hass.loop.time()
+        if wait > 0:
+            if agent.key not in self._retry:
+                self._retry[agent.key] = async_call_later(self.hass, wait, partial(self._retry_due, agent))
+            return
+        agent.health.resent += 1
+        self._problems.async_update_issue(agent, PROBLEM_STATE_MISMATCH)
+        backoff = min(self._timeout * 2 ** (agent.health.resent - 1), REASSERT_BACKOFF_MAX)
+        self._next_reassert[agent.key] = self.hass.loop.time() + backoff
+        self._reasserting.add(agent.key)
+        self.entry.async_create_background_task(
+            self.hass, self._async_reassert(agent, agent.health.mismatch), f"{DOMAIN} re-assert {agent.key}"
+        )
+
+    @callback
+    def _retry_due(self, agent: Agent, _now: Any) -> None:
+        self._retry.pop(agent.key, None)
+        if agent in self._agents():
+            self.reconcile(agent)
+
+    @callback
+    def async_stop(self, agent: Agent | None = None) -> None:
+        """Cancel the re-assertion timers of one agent (None: of all; the hub stops)."""
+        for key in [k for k in self._retry if agent is None or k == agent.key]:
+            self._retry.pop(key)()
+            self._next_reassert.pop(key, None)
+
+    def check_applied(self, agent: Agent, fields: dict[str, Any], state: protocol.StatePayload) -> None:
+        """An ok ack must show what the command asked; one that does not is a lie, at once."""
+        asked = {k: v for k, v in agent.desired.differences(state).items() if k in fields}
+        if asked:
+            agent.health.ack_contradicted(asked)
+            self._problems.async_report(agent)
+            self._signals.refresh(agent)
+            raise CommandNotAppliedError(agent, ", ".join(f"{k}={state.get(k)}" for k in asked))
 
     async def _async_reassert(self, agent: Agent, fields: dict[str, Any]) -> None:
-        LOGGER.info("%s differs from what was set in Home Assistant (%s): sent again", agent.key, fields)
+        LOGGER.info(
+            "%s differs from what was set in Home Assistant (%s): sent again (%d)",
+            agent.key,
+            fields,
+            agent.health.resent,
+        )
         try:
-            await self.commands.async_send(agent, report_timeout=False, **fields)
+            state = await self.commands.async_send(agent, report_timeout=False, **fields)
+            self.check_applied(agent, fields, state)
         except CommandError as err:
             # The state_mismatch problem reports it if the difference lasts.
             LOGGER.debug("Re-asserting the desired state of %s failed: %s", agent.key, err)
@@ -120,17 +178,19 @@ class Control:
         self._problems.unsummarise(agent)  # a newer choice than the one the summary names
         self._desire(agent, fields)
         try:
-            return await self.commands.async_send(agent, **fields)
+            state = await self.commands.async_send(agent, **fields)
         except CommandRejectedError:
             agent.desired.replace(before)
             self._desire(agent, {})
             raise
+        self.check_applied(agent, fields, state)
+        return state
 
     def _desire(self, agent: Agent, fields: dict[str, Any]) -> None:
         """Record the owner's choice (kept across restarts) and start comparing against it."""
         agent.desired.update(fields)
         self._store.async_schedule_save()
-        self.reconcile(agent, reassert=False)
+        self.reconcile(agent, reassert=False, source="desired")
 
     async def async_set_enabled(self, agent: Agent, enabled: bool) -> None:
         """Enable or disable one agent; returns once the agent acknowledged."""
@@ -161,7 +221,7 @@ class Control:
         self._problems.summarise(agents)
         for agent in agents:
             agent.desired.update({"enabled": enabled})
-            self.reconcile(agent, reassert=False)
+            self.reconcile(agent, reassert=False, source="desired")
         self._store.async_schedule_save()
         targets = [a for a in agents if a.online]
         results = await asyncio.gather(
@@ -184,6 +244,9 @@ class Control:
 
     @property
     def all_enabled(self) -> bool | None:
-        """Whether every agent with a known state is enabled (None: none known)."""
-        states = [a.enabled for a in self.announced_agents() if a.enabled is not None]
+        """Whether every online agent with a known state is enabled (None: none known).
+
+        An offline agent's last state is history, not what runs: it does not count.
+        """
+        states = [a.enabled for a in self.announced_agents() if a.online and a.enabled is not None]
         return all(states) if states else None

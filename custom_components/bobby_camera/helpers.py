@@ -10,6 +10,7 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from .commands import (
     CommandError,
+    CommandNotAppliedError,
     CommandRejectedError,
     CommandTimeoutError,
     CommandToAllError,
@@ -28,7 +29,9 @@ def translate_command_error(error: CommandError, timeout: float) -> HomeAssistan
             translation_placeholders=placeholders,
         )
     key = "command_rejected" if isinstance(error, CommandRejectedError) else "command_timeout"
-    if not isinstance(error, CommandRejectedError | CommandTimeoutError):
+    if isinstance(error, CommandNotAppliedError):
+        key = "command_not_applied"
+    elif not isinstance(error, CommandRejectedError | CommandTimeoutError):
         key = "command_failed"
     return HomeAssistantError(
         translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders

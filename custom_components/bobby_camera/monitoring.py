@@ -47,17 +47,25 @@ class AgentHealth:
     """Liveness of one agent (status, heartbeat, commands, desired state) and its problems."""
 
     def __init__(
-        self, clock: Callable[[], datetime], *, offline_grace: float = 0.0, mismatch_after: float = 0.0
+        self,
+        clock: Callable[[], datetime],
+        *,
+        offline_grace: float = 0.0,
+        mismatch_after: float = 0.0,
+        lie_after: float | None = None,
     ) -> None:
         """`clock` returns the current aware time.
 
         `offline_grace`: how long an `offline` lasts before it is a problem (the status
         itself shows at once). `mismatch_after`: how long the reported state may differ
         from the desired one (the command timeout: a re-asserted command had its chance).
+        `lie_after` (default: `mismatch_after`): the same for an agent whose report
+        contradicts what it acked (the command timeout, with no margin: it answered).
         """
         self._clock = clock
         self._offline_grace = timedelta(seconds=offline_grace)
         self._mismatch_after = timedelta(seconds=mismatch_after)
+        self._lie_after = timedelta(seconds=mismatch_after if lie_after is None else lie_after)
         self.status: str | None = None
         self.silent = False
         self.failed_command: str | None = None  # what the last unanswered command asked
@@ -71,6 +79,15 @@ class AgentHealth:
         self._offline_lasting = False
         self._last_heard: datetime | None = None
         self._reported: tuple[str, ...] = ()
+        # Home Assistant itself is cut off from the broker (`suspend`): nothing is known
+        # about the agent, and none of its deadlines may blame it for the silence.
+        self.cut_off = False
+        self.suspended = False
+        # The last ok ack showed the desired state: a state report that contradicts it is
+        # a lie (`lying`), and the agent's acks prove nothing until a report agrees.
+        self._ack_agreed = False
+        self.lying = False
+        self.resent = 0  # times the desired state was sent again while it differed
 
     @property
     def online(self) -> bool:
@@ -80,7 +97,7 @@ class AgentHealth:
     @property
     def connected(self) -> bool | None:
         """Online and sending its heartbeat; None before anything is known."""
-        if self.status is None:
+        if self.status is None or self.cut_off:
             return None
         return self.online and not self.silent
 
@@ -108,6 +125,7 @@ class AgentHealth:
                 self.failed_command = None
                 self.silent = False
                 self.reported = {}
+                self._ack_agreed = self.lying = False
             self._offline_since, self._offline_lasting = None, False
             self._last_heard = self._clock()
         else:
@@ -129,24 +147,74 @@ class AgentHealth:
         self._last_heard = self._clock()
         self.reported = {p["code"]: p for p in problems or []}
 
-    def state_compared(self, mismatch: dict[str, Any]) -> None:
-        """The desired settings the agent's reported state lacks, compared just now ({}: none)."""
+    def state_compared(self, mismatch: dict[str, Any], *, source: str = "state") -> None:
+        """The desired settings the agent's state lacks, compared just now ({}: none).
+
+        `source`: where that state comes from — `state` (the agent's own report), `ack`
+        (the state an ack claims) or `desired` (the owner changed the wish). An agent's
+        report that contradicts what it acked is a lie: the mismatch is a problem after
+        `lie_after`, and its acks no longer clear it (only a report that agrees does).
+        """
+        if source == "ack" and self.lying:
+            return  # its word against its own reports: the reports win
+        if source == "state":
+            if mismatch and self._ack_agreed:
+                self.lying = True
+            self._ack_agreed = False
+            if not mismatch:
+                self.lying = False
+        elif source == "ack":
+            self._ack_agreed = not mismatch
         self.mismatch = mismatch
         if not mismatch:
             self._mismatch_since, self._mismatch_lasting = None, False
+            self.resent = 0
         elif self._mismatch_since is None:
             self._mismatch_since = self._clock()
             self._mismatch_lasting = not self._mismatch_after
 
+    def ack_contradicted(self, mismatch: dict[str, Any]) -> None:
+        """An ok ack whose own state lacks what the command asked: a problem at once."""
+        self.mismatch = mismatch
+        self._mismatch_since = self._mismatch_since or self._clock()
+        self._mismatch_lasting = self.lying = True
+
+    # --- Home Assistant's own connection to the broker ---------------------------------
+
+    def suspend(self) -> None:
+        """Home Assistant lost the broker: unknown until it is back, and no deadline runs."""
+        self.cut_off = self.suspended = True
+
+    def reconnected(self) -> None:
+        """Home Assistant is back on the broker: the agent's reports count again."""
+        self.cut_off = False
+
+    def resume(self) -> None:
+        """The retained reports are in: deadlines run again, counted from now, not the outage."""
+        self.suspended = False
+        now = self._clock()
+        if self._last_heard is not None:
+            self._last_heard = max(self._last_heard, now)
+        if self._offline_since is not None and not self._offline_lasting:
+            self._offline_since = now
+        if self._mismatch_since is not None and not self._mismatch_lasting:
+            self._mismatch_since = now
+
     def check(self) -> None:
         """Apply the deadlines that have passed (silence, offline grace, mismatch)."""
+        if self.suspended:
+            return
         now = self._clock()
         if (due := self.silent_at()) is not None and now >= due:
             self.silent = True
         if self._offline_since is not None and now >= self._offline_since + self._offline_grace:
             self._offline_lasting = True
-        if self._mismatch_since is not None and now >= self._mismatch_since + self._mismatch_after:
+        if self._mismatch_since is not None and now >= self._mismatch_since + self._mismatch_deadline:
             self._mismatch_lasting = True
+
+    @property
+    def _mismatch_deadline(self) -> timedelta:
+        return self._lie_after if self.lying else self._mismatch_after
 
     def silent_at(self) -> datetime | None:
         """When an online agent becomes silent without a heartbeat; None when not watched.
@@ -160,15 +228,19 @@ class AgentHealth:
 
     def next_check_at(self) -> datetime | None:
         """The next deadline `check` must apply; None when nothing is pending."""
+        if self.suspended:
+            return None
         due = [self.silent_at()]
         if self._offline_since is not None and not self._offline_lasting:
             due.append(self._offline_since + self._offline_grace)
         if self._mismatch_since is not None and not self._mismatch_lasting:
-            due.append(self._mismatch_since + self._mismatch_after)
+            due.append(self._mismatch_since + self._mismatch_deadline)
         return min((d for d in due if d is not None), default=None)
 
     def command_timed_out(self, description: str) -> None:
         """A command (`enabled=False`, ...) got no ack within the command timeout."""
+        if self.suspended:
+            return  # Home Assistant could not reach the broker: not the agent's fault
         self.failed_command = description
 
     def command_answered(self) -> None:

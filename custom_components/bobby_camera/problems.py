@@ -21,7 +21,9 @@ from .alarm import Alarm
 from .const import (
     DOMAIN,
     EVENT_AGENT_PROBLEM,
+    FOLD_AT,
     ISSUE_COMMAND_ALL,
+    ISSUE_MANY_PREFIX,
     LOGGER,
     MISSED_HEARTBEATS,
     PROBLEM_STATE_MISMATCH,
@@ -75,6 +77,7 @@ def issue_placeholders(agent: Agent, base_topic: str, command_timeout: float) ->
         "timeout": f"{command_timeout:g}",
         "desired": ", ".join(f"{k}={v}" for k, v in agent.health.mismatch.items()),
         "reported": ", ".join(f"{k}={reported.get(k)}" for k in agent.health.mismatch),
+        "resent": str(agent.health.resent),
     }
 
 
@@ -141,6 +144,9 @@ class ProblemReporter:
         self._deadlines: dict[str, Alarm] = {}  # per agent key: the next monitoring deadline
         # Agents a command to all left behind: the one summary issue speaks for them.
         self._summarised: set[str] = set()
+        # Per problem of PROBLEMS: the agents that have it. From FOLD_AT agents on, one
+        # `many_<problem>` issue speaks for all of them instead of one issue each.
+        self._holders: dict[str, dict[str, Agent]] = {problem: {} for problem in PROBLEMS}
 
     # --- one agent's problems -----------------------------------------------------------
 
@@ -174,16 +180,60 @@ class ProblemReporter:
                 continue  # the summary issue names it; no issue, event or log line each
             # Info, as HA's log-when-unavailable rule asks: the repair issue is the alarm.
             LOGGER.info("%s %s has a problem: %s", agent.kind, agent.agent_id, problem)
-            create_issue(
-                self.hass, issue_id(agent, problem), *_issue_translation(agent, problem, placeholders)
-            )
+            if problem in self._holders:
+                self._holders[problem][agent.key] = agent
+                self._fold(problem, placeholders, agent)
+            else:
+                create_issue(
+                    self.hass, issue_id(agent, problem), *_issue_translation(agent, problem, placeholders)
+                )
             self._fire(agent, problem, report, active=True)
         for problem in report.cleared:
             LOGGER.info("%s %s recovered from: %s", agent.kind, agent.agent_id, problem)
             delete_issue(self.hass, issue_id(agent, problem))
+            if self._holders.get(problem, {}).pop(agent.key, None) is not None:
+                self._fold(problem)
             self._fire(agent, problem, report, active=False)
         self._signals.send(
             self._signals.problem(agent), report.event_type, {"problems": list(report.problems)}
+        )
+
+    @callback
+    def async_update_issue(self, agent: Agent, problem: str) -> None:
+        """Show new details (such as a count) in the agent's open issue for `problem`."""
+        holders = self._holders.get(problem, {})
+        if agent.key in holders and len(holders) < FOLD_AT:
+            placeholders = issue_placeholders(agent, self.base_topic, self.command_timeout)
+            create_issue(self.hass, issue_id(agent, problem), problem, placeholders)
+
+    def _fold(
+        self, problem: str, placeholders: dict[str, str] | None = None, new: Agent | None = None
+    ) -> None:
+        """One issue per agent with `problem`, or one summary for them all from FOLD_AT agents on."""
+        holders = self._holders[problem]
+        summary = f"{ISSUE_MANY_PREFIX}{problem}"
+        if len(holders) < FOLD_AT:
+            if ir.async_get(self.hass).async_get_issue(DOMAIN, summary) is not None:
+                delete_issue(self.hass, summary)
+                for agent in holders.values():  # unfolded again: each its own issue
+                    own = issue_placeholders(agent, self.base_topic, self.command_timeout)
+                    create_issue(self.hass, issue_id(agent, problem), problem, own)
+            elif new is not None and placeholders is not None:
+                create_issue(self.hass, issue_id(new, problem), problem, placeholders)
+            return
+        for agent in holders.values():
+            delete_issue(self.hass, issue_id(agent, problem))
+        names = sorted(agent.name for agent in holders.values())
+        create_issue(
+            self.hass,
+            summary,
+            "many_agents",
+            {
+                "count": str(len(names)),
+                "problem": problem,
+                "names": ", ".join(names[:5]) + (", …" if len(names) > 5 else ""),
+                "fold_at": str(FOLD_AT),
+            },
         )
 
     def _fire(self, agent: Agent, problem: str, report: ProblemReport, *, active: bool) -> None:
@@ -207,6 +257,9 @@ class ProblemReporter:
             alarm.cancel()
         for problem in (*PROBLEMS, *agent.health.reported):
             delete_issue(self.hass, issue_id(agent, problem))
+        for problem, holders in self._holders.items():
+            if holders.pop(agent.key, None) is not None:
+                self._fold(problem)
 
     @callback
     def async_stop(self) -> None:

@@ -11,7 +11,7 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DOMAIN
+from .const import DOMAIN, PROBLEM_STATE_MISMATCH
 from .entity import BobbyEntity, BobbyEntityDescription, async_add_agent_entities
 from .helpers import bobby_command
 from .hub import BobbyConfigEntry, BobbyHub
@@ -42,20 +42,29 @@ async def async_setup_entry(
 
 
 class BobbySwitch(BobbyEntity, SwitchEntity):
-    """Whether an agent runs, as the agent acknowledged it (never optimistic)."""
+    """Whether an agent runs, as the agent acknowledged it (never optimistic).
+
+    Once the owner's wish is on record and the agent contradicts it (a state mismatch),
+    the switch shows the wish, and the problem sensor beside it says the agent differs:
+    an agent that keeps reporting something else cannot make it flap.
+    """
 
     entity_description: BobbySwitchDescription
 
     @property
     @override
     def available(self) -> bool:
-        """Commands can only reach an online agent whose state is known."""
-        return self.agent.online and self.agent.enabled is not None
+        """Commands can only reach an online agent whose state is known, over a live broker."""
+        return self.agent.online and self.agent.enabled is not None and not self.hub.cut_off
 
     @property
     @override
     def is_on(self) -> bool | None:
-        """Return the acknowledged state."""
+        """Return the acknowledged state, or the owner's wish while the agent contradicts it."""
+        health = self.agent.health
+        contradicted = health.lying or PROBLEM_STATE_MISMATCH in health.problems
+        if contradicted and "enabled" in health.mismatch and self.agent.desired.enabled is not None:
+            return self.agent.desired.enabled
         return self.agent.enabled
 
     @bobby_command(_timeout)

@@ -45,7 +45,13 @@ LOGINS = {
 def acl_broker(tmp_path: Path) -> Iterator[Mosquitto]:
     # The shipped file as it is, plus one block a careless owner might write.
     acl = tmp_path / "acl"
-    acl.write_text(SHIPPED_ACL.read_text() + "\nuser det-half\ntopic read bobby/camera/+/frame\n")
+    # det-half: a detector block copied without the detection and snapshot lines (its own
+    # detector topics kept: no pattern gives them to every login any more).
+    own = "".join(
+        f"topic {'read' if ch == 'set' else 'write'} bobby/detector/det-half/{ch}\n"
+        for ch in ("status", "info", "state", "ack", "stats", "set")
+    )
+    acl.write_text(SHIPPED_ACL.read_text() + "\nuser det-half\ntopic read bobby/camera/+/frame\n" + own)
     # The conf snippet's settings; use_username_as_clientid belongs to the agents' listener.
     assert "acl_file /share/mosquitto/acl" in SHIPPED_CONF.read_text()
     assert "#   use_username_as_clientid true" in SHIPPED_CONF.read_text()
@@ -186,6 +192,9 @@ def test_recording_works_with_one_login_per_agent(
         ("cam2", "bobby/camera/cam2/detection", b"{}"),  # not even on its own camera
         ("pi4-a", "bobby/camera/cam1/set", protocol.encode({"id": "evil", "enabled": False})),
         ("pi4-a", "bobby/detector/det-limited/status", "offline"),
+        # Issue 21: a camera's login cannot pose as a detector under its own id.
+        ("cam2", "bobby/detector/cam2/info", protocol.encode({"kind": "detector", "id": "cam2"})),
+        ("cam2", "bobby/detector/cam2/status", "online"),
     ],
 )
 def test_an_agent_cannot_write_another_agents_topics(

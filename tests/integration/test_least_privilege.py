@@ -44,7 +44,12 @@ LOGINS = {
 def acl_broker(socket_enabled: None, tmp_path: Path) -> Generator[Mosquitto]:
     """Mosquitto with the shipped ACL as it is, plus the careless owner's block for det-half."""
     acl = tmp_path / "acl"
-    acl.write_text(SHIPPED_ACL.read_text() + "\nuser det-half\ntopic read bobby/camera/+/frame\n")
+    # det-half: a block copied without the detection and snapshot lines (its own topics kept).
+    own = "".join(
+        f"topic {'read' if ch == 'set' else 'write'} bobby/detector/det-half/{ch}\n"
+        for ch in ("status", "info", "state", "ack", "stats", "set")
+    )
+    acl.write_text(SHIPPED_ACL.read_text() + "\nuser det-half\ntopic read bobby/camera/+/frame\n" + own)
     server = Mosquitto(
         tmp_path / "broker", users=LOGINS, acl_file=acl, listener_options=["use_username_as_clientid true"]
     ).start()
@@ -155,3 +160,36 @@ async def test_the_system_under_the_shipped_acl_with_one_login_per_agent(
     issue = issue_registry.async_get_issue(DOMAIN, issue_id)
     assert _issue_title(issue) == "Half: not authorised to publish detection messages"
     assert issue.translation_placeholders["agent_topic"] == "bobby/camera/cam1/detection"
+
+
+async def test_a_camera_login_cannot_pose_as_a_detector(
+    hass: HomeAssistant, hub_entry: MockConfigEntry, acl_broker: Mosquitto
+) -> None:
+    """Issue 21, 4: cam1 may announce itself as a camera, not as `bobby/detector/cam1`."""
+    import json
+
+    import paho.mqtt.client as paho
+
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="cam1")
+    client.username_pw_set("cam1", LOGINS["cam1"])
+    client.connect(acl_broker.host, acl_broker.port)
+    client.loop_start()
+    hub = hub_entry.runtime_data
+    try:
+        for kind in ("detector", "camera"):  # the camera's own announcement last: it shows both arrived
+            info = {"v": 1, "kind": kind, "id": "cam1", "version": "0", "stats_interval": 10}
+            client.publish(f"bobby/{kind}/cam1/status", "online", qos=1, retain=True).wait_for_publish(5)
+            client.publish(f"bobby/{kind}/cam1/info", json.dumps(info), qos=1, retain=True).wait_for_publish(
+                5
+            )
+
+        def heard() -> bool:  # stats are subscribed after status and info: their retained are in
+            client.publish("bobby/camera/cam1/stats", json.dumps({"v": 1, "uptime": 1, "fps": 0}))
+            agent = hub.agents.get("camera_cam1")
+            return agent is not None and agent.stats is not None
+
+        await _until(heard, "the camera's own announcement and stats arrive")
+        assert "detector_cam1" not in hub.agents
+    finally:
+        client.loop_stop()
+        client.disconnect()

@@ -141,6 +141,7 @@ def test_issue_placeholders(clock: Clock) -> None:
         "timeout": "10",
         "desired": "",
         "reported": "",
+        "resent": "0",
     }
 
 
