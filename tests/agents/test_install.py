@@ -24,6 +24,7 @@ from tests.agents.conftest import REPO
 from tests.agents.recording_support import Core, publish_detection
 from tests.support.mosquitto import Mosquitto
 from tests.support.probe import Probe
+from tests.support.processes import stop_all
 
 TOPIC = "bobby/camera/cam1"
 UV = Path(sys.executable).parent / "uv"  # the test extra's uv: installs from its cache in seconds
@@ -66,14 +67,7 @@ def dependencies(wheel: Path) -> list[str]:
 def camera(broker: Mosquitto, tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
     yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+    stop_all(started)
 
 
 def start_camera(

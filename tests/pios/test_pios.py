@@ -26,6 +26,7 @@ from tests.agents.camera_support import write_samples
 from tests.agents.recording_support import Core
 from tests.support.mosquitto import Mosquitto
 from tests.support.probe import Probe
+from tests.support.processes import stop_all
 
 REPO = Path(__file__).resolve().parents[2]
 ROOTS = [Path(p) for p in os.environ.get("BOBBY_PIOS_ROOTS", "").split()]
@@ -131,14 +132,7 @@ def test_pip_replaced_no_apt_package(root: Path, installed: str) -> None:
 def agents(installed: str) -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
     yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+    stop_all(started)
 
 
 def test_camera_and_detector_work_on_apts_packages(
@@ -187,8 +181,5 @@ def test_camera_and_detector_work_on_apts_packages(
     finally:
         core.close()
         probe.close()
-        for proc in agents:
-            proc.terminate()
-        for proc in agents:
-            proc.wait(20)
+        stop_all(agents, grace=20)
         broker.stop()
