@@ -113,9 +113,23 @@ class Browser:
 
     async def goto(self, url: str, settle: float = SETTLE_SECONDS) -> None:
         """Open `url`, then give a single-page app `settle` seconds to render (it has no
-        single "rendered" event to wait for)."""
+        single "rendered" event to wait for; it may also route to another address)."""
         await self.send("Page.navigate", url=url)
         await asyncio.sleep(settle)
+
+    async def open(self, url: str) -> None:
+        """Open a plain document (no routing of its own) and wait until it has loaded."""
+        await self.send("Page.navigate", url=url)
+        loaded = "document.readyState === 'complete' && location.href"
+        async with asyncio.timeout(60):
+            while True:
+                try:
+                    result = await self.send("Runtime.evaluate", expression=loaded, returnByValue=True)
+                    if result["result"].get("value") == url:
+                        return
+                except RuntimeError:  # evaluated as the previous document went away
+                    pass
+                await asyncio.sleep(0.1)
 
     async def screenshot(self, path: Path) -> None:
         result = await self.send("Page.captureScreenshot", format="png")

@@ -108,9 +108,9 @@ async def _browser_checks(e2e: E2E, event: str, url: str) -> dict[str, Any]:
         )
         SHOTS.mkdir(exist_ok=True)
         await browser.screenshot(SHOTS / SCREENSHOT)
-        # The clip in a page of its own: HA's frontend may still be routing the one above (on
-        # a loaded machine it navigated under the script). The URL is signed: no login needed.
-        await browser.goto("about:blank", settle=0)
+        # The clip in a plain page of HA's origin (its manifest): the frontend may still be
+        # routing the page above (on a loaded machine it navigated under the script).
+        await browser.open(e2e.api.url + "/manifest.json")
         script = f"""
             new Promise((resolve) => {{
               const video = document.createElement("video");
