@@ -129,9 +129,9 @@ class BobbyHub:
             Channel("detection", self.person.on_detection, kind=protocol.KIND_CAMERA, evidence=True),
             Channel("snapshot", self._on_snapshot, kind=protocol.KIND_CAMERA, evidence=True),
             Channel("preview", self._on_preview, kind=protocol.KIND_CAMERA, evidence=True),
-            Channel(
-                protocol.CHUNK_CHANNEL, self.recordings.on_chunk, kind=protocol.KIND_CAMERA, evidence=True
-            ),
+            # Not evidence: only a camera agent that announced itself records (recording/limits.py),
+            # so a client that only sends chunks gets no device.
+            Channel(protocol.CHUNK_CHANNEL, self.recordings.on_chunk, kind=protocol.KIND_CAMERA),
         ):
             self.add_channel(channel)
         self._unsubscribe: list[CALLBACK_TYPE] = []

@@ -32,6 +32,7 @@ from ..const import CLIP_CHANNEL, CONF_MAX_DISK_MB, CONF_RETENTION_DAYS, DEFAULT
 from .assembly import CUT_SHORT_AFTER, Assembler
 from .disk import StorageFullError, StorageIssue
 from .index import ClipIndex, HubLinks, throttled_log
+from .limits import ChunkGate
 from .retention import Retention
 from .store import CLIP_FILE, FOLDER, RECORDING, ChunkRecord, ClipStore, EventRecord
 
@@ -75,6 +76,7 @@ class Recordings:
         self.chunks_refused = 0
         self.chunks_unstored = 0  # not stored for now (disk): the camera sends them again
         self._snapshots: dict[str, tuple[float, bytes]] = {}  # camera → (arrival, JPEG)
+        self.gate = ChunkGate(hass)
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -123,9 +125,16 @@ class Recordings:
     # --- incoming ---------------------------------------------------------------------
 
     def on_chunk(self, agent: Agent, data: tuple[protocol.ChunkHeader, bytes]) -> None:
-        """The hub's `chunk` channel handler: the work goes to a task (disk I/O must not block)."""
+        """The hub's `chunk` channel handler: the work goes to a task (disk I/O must not block).
+
+        A chunk the gate does not take (an unknown camera, a ceiling, too much waiting for the
+        disk) is dropped here, before it costs anything more, and not acknowledged.
+        """
         header, video = data
         self.chunks_received += 1
+        new_event = (agent.agent_id, header["event"]) not in self.events
+        if not self.gate.admit(agent, len(video), new_event):
+            return
         self.links.background(self._async_chunk_safely(agent, header, video), f"chunk {header['event']}")
 
     def on_snapshot(self, agent: Agent, image: bytes) -> None:
@@ -143,6 +152,8 @@ class Recordings:
             LOGGER.exception(
                 "Recording chunk %s/%s of %s failed", header["event"], header["seq"], agent.agent_id
             )
+        finally:
+            self.gate.done(len(video))
 
     async def _async_chunk(self, agent: Agent, header: protocol.ChunkHeader, video: bytes) -> None:
         key = (agent.agent_id, header["event"])
@@ -203,7 +214,10 @@ class Recordings:
         return None
 
     def _new_record(self, header: protocol.ChunkHeader) -> EventRecord:
-        event_start = header.get("event_start", header["start"])
+        # The sender's clock is not trusted to order anything: an event dated in the future
+        # (a wrong clock, or a client that wants its event listed first) starts now.
+        now = time.time()
+        event_start = min(header.get("event_start", header["start"]), now)
         day = dt_util.as_local(dt_util.utc_from_timestamp(event_start)).date().isoformat()
         return EventRecord(
             camera=header["camera"],
@@ -211,6 +225,7 @@ class Recordings:
             day=day,
             event_start=event_start,
             reason=header.get("reason"),
+            received_at=now,
         )
 
     async def _async_store(self, record: EventRecord, header: protocol.ChunkHeader, video: bytes) -> bool:
@@ -219,7 +234,7 @@ class Recordings:
         before = dataclasses.replace(record, chunks=dict(record.chunks))
         try:
             if video:
-                await self.retention.async_make_room(len(video))
+                await self.retention.async_make_room(len(video), record.camera)
                 record.chunks[seq] = ChunkRecord(header["start"], header["duration"], len(video))
             if header["last"]:
                 record.last_seq = seq
@@ -230,9 +245,9 @@ class Recordings:
             for name in ("chunks", "last_seq", "state", "finished_at"):
                 setattr(record, name, getattr(before, name))
             self.chunks_unstored += 1
-            self.index.storage.failed(err, self.index.used_bytes)
+            self.index.storage.failed(err, self.index.used_bytes, record.camera)
             return False
-        self.index.storage.ok()
+        self.index.storage.ok(record.camera)
         return True
 
     def _write_chunk(self, record: EventRecord, seq: int, video: bytes, content: bytes) -> None:
@@ -274,5 +289,8 @@ class Recordings:
             "chunks_received": self.chunks_received,
             "chunks_refused": self.chunks_refused,
             "chunks_not_stored_yet": self.chunks_unstored,
+            "chunks_from_unknown_cameras": self.gate.unknown,
+            "chunks_over_limit": self.gate.over_limit,
+            "chunks_deferred": self.gate.deferred,
             "storage_problem": self.index.storage.problem,
         }
