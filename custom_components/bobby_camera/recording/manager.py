@@ -263,7 +263,7 @@ class Recordings:
         await mqtt.async_publish(
             self.hass,
             protocol.build_topic(self.links.base_topic, protocol.KIND_CAMERA, agent.agent_id, "chunk_ack"),
-            protocol.encode_chunk_ack(header["event"], header["seq"], error),
+            protocol.encode_chunk_ack(header["event"], header["seq"], error, header.get("token")),
             qos=protocol.QOS["chunk_ack"],
             retain=False,
         )
