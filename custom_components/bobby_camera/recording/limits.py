@@ -62,15 +62,7 @@ class ChunkGate:
         """Whether to take this chunk in (the caller then calls `done(size)` once it is handled)."""
         camera = agent.agent_id
         if not agent.can_record:
-            self.unknown += 1
-            if camera not in self._unknown_logged and len(self._unknown_logged) < 100:
-                self._unknown_logged.add(camera)
-                LOGGER.warning(
-                    "Ignoring recording chunks from camera %s: no camera agent of that id announced the "
-                    "record capability (a client on the broker that is not a Bobby camera, or a camera "
-                    "removed in Home Assistant). Check the broker's ACL (docs/broker.md)",
-                    camera,
-                )
+            self.unknown_camera(camera)
             return False
         if self.pending_bytes + size > self.max_pending_bytes:
             self.deferred += 1
@@ -94,6 +86,19 @@ class ChunkGate:
         window.events += new_event
         self.pending_bytes += size
         return True
+
+    def unknown_camera(self, camera: str) -> None:
+        """A chunk from a camera the core does not know, or that cannot record: counted, logged once."""
+        self.unknown += 1
+        if camera in self._unknown_logged or len(self._unknown_logged) >= 100:
+            return
+        self._unknown_logged.add(camera)
+        LOGGER.warning(
+            "Ignoring recording chunks from camera %s: no camera agent of that id announced the "
+            "record capability (a client on the broker that is not a Bobby camera, or a camera "
+            "removed in Home Assistant). Check the broker's ACL (docs/broker.md)",
+            camera,
+        )
 
     def done(self, size: int) -> None:
         """A chunk admitted is stored, refused or failed: its bytes no longer wait."""
