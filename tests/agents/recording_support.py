@@ -59,7 +59,9 @@ class Core:
     def ack(self, event: str, seq: int) -> None:
         """The core's ack echoes the chunk's token (the camera ignores one that does not)."""
         with self._cond:
-            token = next((c.header.get("token") for c in reversed(self.received) if c.key == (event, seq)), None)
+            token = next(
+                (c.header.get("token") for c in reversed(self.received) if c.key == (event, seq)), None
+            )
         body = protocol.encode({"event": event, "seq": seq, **({"token": token} if token else {})})
         self._client.publish("bobby/camera/cam1/chunk_ack", body, qos=1)
 

@@ -457,7 +457,9 @@ def test_a_camera_without_its_recording_rights_says_which_it_lacks(tmp_path: Pat
         with running_agent(broker, f"images:{tmp_path / 'pics'}", **_login("cam1"), **recording):
             ha.on_topic("bobby/camera/cam1/frame", timeout=20)
             mark = ha.mark()
-            ha.publish("bobby/camera/cam1/set", protocol.encode({"id": "r1", "action": "record", "duration": 2}))
+            ha.publish(
+                "bobby/camera/cam1/set", protocol.encode({"id": "r1", "action": "record", "duration": 2})
+            )
             ack = ha.on_topic("bobby/camera/cam1/ack", since=mark, timeout=10)
             assert json.loads(ack.payload)["ok"] is True
 

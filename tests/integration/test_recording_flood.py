@@ -29,7 +29,7 @@ from .recording_helpers import CAMERA, FakeCameraLink, until
 FPS = 10.0
 
 
-async def test_chunks_of_a_camera_the_core_does_not_know_are_not_taken(
+async def test_chunks_of_a_camera_the_core_does_not_know_are_not_taken(  # noqa: PLR0917 - fixtures
     hass: HomeAssistant,
     hub_entry: MockConfigEntry,
     camera: FakeCameraLink,
@@ -80,7 +80,8 @@ async def test_a_camera_past_its_ceiling_is_refused_counted_logged_once_and_repa
     assert not set(recordings.events) & {(CAMERA, e) for e in events[2:]}
     assert caplog.text.count("new events a minute") == 1
     issue = issue_registry.async_get_issue(DOMAIN, f"recording_limit_{CAMERA}")
-    assert issue is not None and issue.translation_placeholders["camera"] == CAMERA
+    assert issue is not None
+    assert issue.translation_placeholders["camera"] == CAMERA
     assert recordings.diagnostics()["chunks_over_limit"] == recordings.gate.over_limit
 
 
@@ -88,12 +89,15 @@ async def test_a_sender_dating_its_event_in_2100_does_not_get_it_listed_first(
     hass: HomeAssistant, hub_entry: MockConfigEntry, camera: FakeCameraLink, media_dir: Path
 ) -> None:
     """The core orders by what it saw: an event claiming 2100 starts when it was received."""
-    (chunk,) = make_event(CAMERA, "21000101-000000-aaaaaa", chunks=1, seconds=1.0, fps=FPS, start=4_102_444_800.0)
+    (chunk,) = make_event(
+        CAMERA, "21000101-000000-aaaaaa", chunks=1, seconds=1.0, fps=FPS, start=4_102_444_800.0
+    )
     before = time.time()
     await camera.deliver(chunk.payload, "21000101-000000-aaaaaa", 0)
     record = hub_entry.runtime_data.recordings.events[(CAMERA, "21000101-000000-aaaaaa")]
     assert before - 1 <= record.event_start <= time.time()
-    assert record.received_at is not None and before - 1 <= record.received_at <= time.time()
+    assert record.received_at is not None
+    assert before - 1 <= record.received_at <= time.time()
     assert not record.day.startswith("2100")
     assert not any(p.name.startswith("2100") for p in (media_dir / "bobby_camera" / CAMERA).iterdir())
 

@@ -69,7 +69,7 @@ def storage_issue(issue_registry: ir.IssueRegistry) -> str | None:
     return None if issue is None else issue.translation_key
 
 
-async def test_a_disk_full_during_assembly_gives_no_clip_until_rebuilt(
+async def test_a_disk_full_during_assembly_gives_no_clip_until_rebuilt(  # noqa: PLR0917 - fixtures
     hass: HomeAssistant,
     hub_entry: MockConfigEntry,
     camera: FakeCameraLink,
@@ -128,7 +128,7 @@ async def test_a_disk_full_during_assembly_gives_no_clip_until_rebuilt(
         await hass.async_block_till_done()
 
 
-async def test_the_repair_stays_while_one_camera_cannot_write(
+async def test_the_repair_stays_while_one_camera_cannot_write(  # noqa: PLR0917 - fixtures
     hass: HomeAssistant,
     hub_entry: MockConfigEntry,
     camera: FakeCameraLink,
@@ -139,7 +139,9 @@ async def test_the_repair_stays_while_one_camera_cannot_write(
     """porch's folder is full, yard writes fine: the disk_full repair stays up through yard's writes."""
     other = await hass.async_add_executor_job(Probe, broker.port, broker.host)
     info = payload("camera_porch", "info", id="yard", capabilities=["fps", "preview", "record"])
-    await hass.async_add_executor_job(partial(other.publish, "bobby/camera/yard/status", "online", retain=True))
+    await hass.async_add_executor_job(
+        partial(other.publish, "bobby/camera/yard/status", "online", retain=True)
+    )
     await hass.async_add_executor_job(
         partial(other.publish, "bobby/camera/yard/info", json.dumps(info), retain=True)
     )
@@ -152,10 +154,9 @@ async def test_the_repair_stays_while_one_camera_cannot_write(
                 await camera.send(chunk.payload)
             await until(lambda: recordings.chunks_unstored > unstored, "porch's chunk is not stored")
             assert storage_issue(issue_registry) == "disk_full"
-            stored = 0
-            for chunk in make_event("yard", "20261125-134600-bb0001", chunks=3, seconds=1.0, fps=FPS):
+            yard = make_event("yard", "20261125-134600-bb0001", chunks=3, seconds=1.0, fps=FPS)
+            for stored, chunk in enumerate(yard, start=1):
                 await hass.async_add_executor_job(other.publish, "bobby/camera/yard/chunk", chunk.payload)
-                stored += 1
                 await until(lambda n=stored: yard_chunks(recordings) >= n, "yard's chunk is stored")
                 assert storage_issue(issue_registry) == "disk_full"  # yard's success does not close it
             await hass.async_block_till_done()

@@ -46,7 +46,9 @@ def test_an_event_still_recording_is_never_deleted() -> None:
     assert names(select_for_deletion(events, now=NOW, keep_days=14, max_bytes=100)) == ["done"]
 
 
-def camera_event(camera: str, name: str, received_days_ago: float, size: int, claimed: float = 0.0) -> EventRecord:
+def camera_event(
+    camera: str, name: str, received_days_ago: float, size: int, claimed: float = 0.0
+) -> EventRecord:
     record = EventRecord(camera, name, "2026-11-18", claimed or NOW - received_days_ago * DAY, state=ENDED)
     record.received_at = NOW - received_days_ago * DAY
     record.chunks[0] = ChunkRecord(record.event_start, 10.0, size)

@@ -53,7 +53,9 @@ class ClipWriteError(OSError):
 
 def _write_error(err: Exception) -> ClipWriteError:
     code = getattr(err, "errno", None)
-    return ClipWriteError(code if isinstance(code, int) and code > 0 else errno.EIO, f"writing the clip: {err}")
+    return ClipWriteError(
+        code if isinstance(code, int) and code > 0 else errno.EIO, f"writing the clip: {err}"
+    )
 
 
 def assemble_clip(chunk_files: list[Path], target: Path) -> Clip:
@@ -107,7 +109,9 @@ def _remux(chunk_files: list[Path], tmp: Path) -> Clip:
                     except StopIteration:
                         break
                     except (av.error.FFmpegError, OSError, ValueError) as err:
-                        LOGGER.warning("Skipping the rest of recording chunk %s that does not demux: %s", path, err)
+                        LOGGER.warning(
+                            "Skipping the rest of recording chunk %s that does not demux: %s", path, err
+                        )
                         break
                     if packet.dts is None or packet.size == 0:
                         continue  # the demuxer's flush packet

@@ -243,7 +243,7 @@ class Spool:
             return None  # acknowledged or dropped meanwhile
 
     def token(self, event: str, seq: int) -> str | None:
-        """The token in the header of a spooled chunk ("" for a chunk spooled without one); None if not held."""
+        """The token in a spooled chunk's header ("" when spooled without one); None if not held."""
         try:
             with (self.directory / event / f"{seq:06d}{CHUNK_SUFFIX}").open("rb") as handle:
                 line = handle.readline(MAX_CHUNK_HEADER_BYTES + 1)
