@@ -122,3 +122,20 @@ async def test_a_chunk_numbered_999999_gives_a_short_log_line(
     longest = max(ours, key=lambda r: len(r.getMessage()))
     assert len(longest.getMessage()) < 2000, (longest.name, longest.getMessage()[:300])
     assert "0-999998 (999999 missing)" in caplog.text
+
+
+async def test_a_camera_that_does_not_receive_its_acks_gets_a_repair(
+    hass: HomeAssistant, hub_entry: MockConfigEntry, camera: FakeCameraLink, issue_registry: ir.IssueRegistry
+) -> None:
+    """Issue 20 (1): a camera whose login may not read chunk_ack (acl_file does not refuse the
+    subscription, so the camera cannot tell) sends its stored chunks again and again: a repair
+    names the topic and the right; a new chunk (the acks arrive again) clears it."""
+    event = "20261125-134900-cccccc"
+    chunks = make_event(CAMERA, event, chunks=2, seconds=1.0, fps=FPS)
+    issue_id = f"chunk_ack_unread_{CAMERA}"
+    for _ in range(4):  # stored, then sent again three times
+        await camera.deliver(chunks[0].payload, event, 0)
+    issue = await until(lambda: issue_registry.async_get_issue(DOMAIN, issue_id), "the repair")
+    assert issue.translation_placeholders["topic"] == f"bobby/camera/{CAMERA}/chunk_ack"
+    await camera.deliver(chunks[1].payload, event, 1)
+    await until(lambda: issue_registry.async_get_issue(DOMAIN, issue_id) is None, "the repair clears")

@@ -78,7 +78,10 @@ def test_one_cameras_flood_does_not_delete_another_cameras_clips() -> None:
 
 
 def test_ages_are_the_time_received_not_the_time_claimed() -> None:
-    """Issue 20 (3c): an event claiming 2100 ages like any other; one claiming 1970 is not deleted at once."""
+    """Issue 20 (3c): an event claiming 2100 ages from when it was received; a claim of the past
+    (a spool delivering last week's event) ages only that event sooner."""
     future = camera_event("porch", "future", 20, 10, claimed=4_102_444_800.0)
-    past = camera_event("porch", "past", 0.1, 10, claimed=1.0)
-    assert names(select_for_deletion([future, past], now=NOW, keep_days=14, max_bytes=10**9)) == ["future"]
+    recent = camera_event("porch", "recent", 1, 10, claimed=4_102_444_800.0)
+    past = camera_event("porch", "past", 0.1, 10, claimed=NOW - 20 * DAY)
+    chosen = select_for_deletion([future, recent, past], now=NOW, keep_days=14, max_bytes=10**9)
+    assert names(chosen) == ["future", "past"]

@@ -91,7 +91,7 @@ def _remux(chunk_files: list[Path], tmp: Path) -> Clip:
             try:
                 source = av.open(str(path), mode="r", format="mpegts")
             except (av.error.FFmpegError, OSError, ValueError) as err:
-                LOGGER.warning("Skipping recording chunk %s that does not open: %s", path, err)
+                LOGGER.warning("Skipping recording chunk %s that does not demux: %s", path, err)
                 continue
             with source:
                 if not source.streams.video:

@@ -151,7 +151,10 @@ class Assembler:
         record.clip_duration = record.clip_bytes = None
         record.clip_chunks = 0
         clip = self.index.store.event_dir(record) / CLIP_FILE
-        await self.index.hass.async_add_executor_job(partial(clip.unlink, missing_ok=True))
+        try:
+            await self.index.hass.async_add_executor_job(partial(clip.unlink, missing_ok=True))
+        except OSError as err:  # a folder in its way; the next assembly fails the same way
+            LOGGER.debug("Cannot remove the stale clip %s: %s", clip, err)
         await self.index.async_save_record(record)
 
     def _retry_later(self, record: EventRecord) -> None:

@@ -29,6 +29,7 @@ from homeassistant.util import dt as dt_util
 from .. import protocol
 from ..agent import Agent
 from ..const import CLIP_CHANNEL, CONF_MAX_DISK_MB, CONF_RETENTION_DAYS, DEFAULT_OPTIONS, LOGGER
+from ..problems import create_issue, delete_issue
 from .assembly import CUT_SHORT_AFTER, Assembler
 from .disk import StorageFullError, StorageIssue
 from .index import ClipIndex, HubLinks, throttled_log
@@ -39,6 +40,8 @@ from .store import CLIP_FILE, FOLDER, RECORDING, ChunkRecord, ClipStore, EventRe
 SNAPSHOT_SLACK: Final = 15.0  # s: a snapshot this long before the event's start belongs to it
 RESERVE_BYTES: Final = 64 * 1024 * 1024  # free space left on the disk for Home Assistant itself
 MPEGTS_PACKET: Final = 188
+ACKS_UNREAD_AFTER: Final = 3  # one acknowledged chunk sent this many times in a row: the acks do not arrive
+ISSUE_ACKS_UNREAD: Final = "chunk_ack_unread_"
 
 
 def is_mpegts(video: bytes) -> bool:
@@ -77,6 +80,7 @@ class Recordings:
         self.chunks_unstored = 0  # not stored for now (disk): the camera sends them again
         self._snapshots: dict[str, tuple[float, bytes]] = {}  # camera → (arrival, JPEG)
         self.gate = ChunkGate(hass)
+        self._resends: dict[str, tuple[tuple[str, int], int]] = {}  # camera → (last chunk resent, times)
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -184,6 +188,7 @@ class Recordings:
                 return
             if record is not None and header["seq"] in record.chunks:
                 await self._async_ack(agent, header)  # a resend of a stored chunk
+                self._resent(agent, key, header["seq"])
                 return
             new = record is None
             record = record or self._new_record(header)
@@ -193,9 +198,43 @@ class Recordings:
                 return
             self.events[key] = record
             await self._async_ack(agent, header)
+            self._progress(agent)
             self._take_snapshot(record)
         self.links.signals.refresh(agent, CLIP_CHANNEL, hub_wide=False)
         self.assembler.after_chunk(record)
+
+    def _resent(self, agent: Agent, key: tuple[str, str], seq: int) -> None:
+        """A chunk already acknowledged came again: once is a lost ack, ACKS_UNREAD_AFTER times in a
+        row is a camera that does not receive its chunk_ack (its login may not read it; Mosquitto's
+        acl_file does not refuse the subscription, so the camera cannot tell): a repair says so."""
+        chunk = (key[1], seq)
+        last, count = self._resends.get(agent.agent_id, (None, 0))
+        count = count + 1 if last == chunk else 1
+        self._resends[agent.agent_id] = (chunk, count)
+        if count == ACKS_UNREAD_AFTER:
+            topic = protocol.build_topic(
+                self.links.base_topic, protocol.KIND_CAMERA, agent.agent_id, "chunk_ack"
+            )
+            LOGGER.warning(
+                "Camera %s sent chunk %s/%d %d times although it was acknowledged each time: it does not "
+                "receive %s. Give its login read access to that topic in the broker's ACL",
+                agent.agent_id,
+                key[1],
+                seq,
+                count,
+                topic,
+            )
+            create_issue(
+                self.hass,
+                f"{ISSUE_ACKS_UNREAD}{agent.agent_id}",
+                "chunk_ack_unread",
+                {"camera": agent.agent_id, "topic": topic},
+            )
+
+    def _progress(self, agent: Agent) -> None:
+        """A new chunk of the camera was stored: it reads its acks (it would not send more otherwise)."""
+        if self._resends.pop(agent.agent_id, None) is not None:
+            delete_issue(self.hass, f"{ISSUE_ACKS_UNREAD}{agent.agent_id}")
 
     @staticmethod
     def _refusal(record: EventRecord | None, header: protocol.ChunkHeader, video: bytes) -> str | None:

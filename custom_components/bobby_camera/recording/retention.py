@@ -36,7 +36,8 @@ def select_for_deletion(
 ) -> list[EventRecord]:
     """Events to delete: those received more than `keep_days` ago, then room for `incoming` bytes.
 
-    Ages are the time the core received an event, never the time its sender claims. Room is
+    Ages and order come from `EventRecord.received`: never later than the core got the event
+    (a sender's date in the future is ignored). Room is
     made fairly: while over `max_bytes`, the oldest finished event of the camera that uses
     the most goes, and only from cameras above an equal share of the budget — one camera's
     flood (`camera`, which sends `incoming`) does not delete another camera's clips.

@@ -76,8 +76,12 @@ class EventRecord:
 
     @property
     def received(self) -> float:
-        """When the core got the event: what retention orders by (never what a sender claims)."""
-        return self.received_at if self.received_at is not None else self.event_start
+        """What retention ages and orders by: never later than when the core got the event.
+
+        A sender's date in the future is ignored (it would never age out, and be listed first);
+        one in the past (a camera's spool delivering last week's event) ages only its own clip.
+        """
+        return min(self.event_start, self.received_at if self.received_at is not None else self.event_start)
 
     @property
     def key(self) -> tuple[str, str]:
