@@ -139,11 +139,11 @@ class Assembler:
         except OSError as err:
             # The disk, not the video: the chunks are intact. No clip is announced until one
             # is written whole; a stale clip of fewer chunks goes, and the clip is built again.
-            index.storage.failed(err, index.used_bytes, record.camera)
+            index.storage.failed(err, index.used_bytes, f"{record.camera} clips")
             await self._async_drop_clip(record)
             self._retry_later(record)
             return
-        index.storage.ok(record.camera)
+        index.storage.ok(f"{record.camera} clips")  # its chunk writes are tracked apart
         record.clip_duration, record.clip_bytes, record.clip_chunks = clip.duration, clip.bytes, len(files)
         await index.async_save_record(record)
 
