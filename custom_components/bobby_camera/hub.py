@@ -64,6 +64,9 @@ class Channel:
     kind: str = "+"  # a topic level: every kind, or only this one
     evidence: bool = False  # shows that a camera exists even when no agent announces it
     hub_wide: bool = False  # can change what the hub switch shows
+    # Called for agents already known only (a message on it creates no agent, no device);
+    # `unknown(agent_id)` hears of the others.
+    unknown: Callable[[str], None] | None = None
 
 
 def _now() -> datetime:
@@ -134,8 +137,13 @@ class BobbyHub:
             Channel("detection", self.person.on_detection, kind=protocol.KIND_CAMERA, evidence=True),
             Channel("snapshot", self._on_snapshot, kind=protocol.KIND_CAMERA, evidence=True),
             Channel("preview", self._on_preview, kind=protocol.KIND_CAMERA, evidence=True),
+            # Not evidence: only a camera agent that announced itself records (recording/limits.py),
+            # so a client that only sends chunks gets no device.
             Channel(
-                protocol.CHUNK_CHANNEL, self.recordings.on_chunk, kind=protocol.KIND_CAMERA, evidence=True
+                protocol.CHUNK_CHANNEL,
+                self.recordings.on_chunk,
+                kind=protocol.KIND_CAMERA,
+                unknown=self.recordings.gate.unknown_camera,
             ),
         ):
             self.add_channel(channel)
@@ -383,6 +391,9 @@ class BobbyHub:
             if data != protocol.ONLINE:
                 return  # removed by the owner: only the agent coming back online revives it
             self.store.revive(key)
+        if channel.unknown is not None and key not in self.agents:
+            channel.unknown(topic.agent_id)
+            return
         if (agent := self._agent(topic.kind, topic.agent_id)) is None:
             return
         was_announced = agent.announced

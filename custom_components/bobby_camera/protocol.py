@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, NotRequired, TypedDict, cast
@@ -262,6 +263,7 @@ class ChunkHeader(TypedDict):
     bytes: int
     event_start: NotRequired[float]
     reason: NotRequired[str]
+    token: NotRequired[str]  # random per chunk; the core's chunk_ack echoes it (docs/protocol.md)
 
 
 class ChunkAckPayload(TypedDict):
@@ -272,6 +274,7 @@ class ChunkAckPayload(TypedDict):
     seq: int
     ok: NotRequired[bool]
     error: NotRequired[str]
+    token: NotRequired[str]  # the chunk header's token: only a reader of the chunk can ack it
 
 
 class Box(TypedDict):
@@ -767,6 +770,20 @@ _EVENT: Final = f"an event id of {ID_RULE}"
 _SEQ: Final = f"a whole number 0-{MAX_CHUNK_SEQ}"
 
 
+_TOKEN: Final = "16-64 lowercase hex digits"
+_TOKEN_RE: Final = re.compile(r"[0-9a-f]{16,64}")
+
+
+def is_valid_chunk_token(value: object) -> bool:
+    """A chunk's ack token: 16-64 lowercase hex digits."""
+    return isinstance(value, str) and _TOKEN_RE.fullmatch(value) is not None
+
+
+def new_chunk_token() -> str:
+    """A fresh random token for a chunk header (128 bits)."""
+    return secrets.token_hex(16)
+
+
 def _is_seq(value: object) -> bool:
     return _is_counter(value) and cast(int, value) <= MAX_CHUNK_SEQ
 
@@ -793,6 +810,7 @@ def _check_chunk_header(t: Topic, data: Mapping[str, Any], media_bytes: int) -> 
         f"one of {', '.join(EVENT_REASONS)}",
         required=False,
     )
+    _take(data, out, "token", is_valid_chunk_token, _TOKEN, required=False)
     if out["bytes"] != media_bytes:
         raise ProtocolError(
             f"chunk header says {out['bytes']} bytes of video but {media_bytes} follow (cut off?)"
@@ -806,6 +824,7 @@ def _check_chunk_ack(data: Mapping[str, Any]) -> ChunkAckPayload:
     out: dict[str, Any] = {"v": SCHEMA_VERSION}
     _take(data, out, "event", is_valid_event_id, _EVENT)
     _take(data, out, "seq", _is_seq, _SEQ)
+    _take(data, out, "token", is_valid_chunk_token, _TOKEN, required=False)
     _take(data, out, "ok", _is_bool, "a bool", required=False)
     if out.get("ok") is False:
         _take(data, out, "error", _is_error, f"text of up to {MAX_STRING_LENGTH} characters")
@@ -831,10 +850,14 @@ def encode_chunk(header: Mapping[str, Any], media: bytes) -> bytes:
     return line + b"\n" + media
 
 
-def encode_chunk_ack(event: str, seq: int, error: str | None = None) -> bytes:
-    """A `chunk_ack` (with `error`: the chunk is refused for good and not sent again)."""
+def encode_chunk_ack(event: str, seq: int, error: str | None = None, token: str | None = None) -> bytes:
+    """A `chunk_ack` (with `error`: the chunk is refused for good and not sent again).
+
+    `token` is the chunk header's: the camera deletes a chunk only on an ack that echoes it.
+    """
     refusal = {"ok": False, "error": error} if error is not None else {}
-    return encode({"event": event, "seq": seq, **refusal})
+    echo = {"token": token} if token is not None else {}
+    return encode({"event": event, "seq": seq, **refusal, **echo})
 
 
 # --- JPEG payloads -----------------------------------------------------------------------

@@ -57,7 +57,12 @@ class Core:
             self.ack(header["event"], header["seq"])
 
     def ack(self, event: str, seq: int) -> None:
-        body = protocol.encode({"event": event, "seq": seq})
+        """The core's ack echoes the chunk's token (the camera ignores one that does not)."""
+        with self._cond:
+            token = next(
+                (c.header.get("token") for c in reversed(self.received) if c.key == (event, seq)), None
+            )
+        body = protocol.encode({"event": event, "seq": seq, **({"token": token} if token else {})})
         self._client.publish("bobby/camera/cam1/chunk_ack", body, qos=1)
 
     def unique(self) -> dict[tuple[str, int], ReceivedChunk]:

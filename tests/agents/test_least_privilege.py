@@ -171,13 +171,56 @@ def test_recording_works_with_one_login_per_agent(
     ):
         chunk = ha.on_topic("bobby/camera/cam1/chunk", timeout=60)
         header = protocol.parse_message(chunk.topic, chunk.payload)[1][0]
-        ack = {"event": header["event"], "seq": header["seq"]}
+        ack = {"event": header["event"], "seq": header["seq"], "token": header["token"]}
         ha.publish("bobby/camera/cam1/chunk_ack", protocol.encode(ack))
         stats = ha.wait_for(
             lambda m: m.topic.endswith("cam1/stats") and json.loads(m.payload).get("chunks_acked", 0) >= 1,
             timeout=20,
         )
         assert json.loads(stats.payload)["problems"] == []
+
+
+def test_a_forged_chunk_ack_does_not_delete_a_chunk(
+    acl_broker: Mosquitto, ha: Probe, model_path: Path, tmp_path: Path
+) -> None:
+    """Issue 20 (3b): acks published while the core is away. Another agent's login is refused by
+    the broker (only the core's login writes chunk_ack); a login that may write but did not read the
+    chunk (the add-ons' login, a broker without the ACL) does not know its token: the camera keeps
+    every chunk. The core's ack, which echoes the token, deletes it."""
+    write_samples(tmp_path / "pics")  # the astronaut first: a person
+    recording = {
+        "record": True,
+        "pre_roll": 1.0,
+        "post_roll": 1.0,
+        "chunk_seconds": 2.0,
+        "chunk_resend": 60.0,
+        "spool_dir": str(tmp_path / "spool"),
+    }
+    spool = tmp_path / "spool" / "cam1"
+    intruder = Intruder(acl_broker, "cam2")
+    try:
+        with (
+            running_detector(acl_broker, ha, model_path, "pi4-a", **_login("pi4-a")),
+            running_agent(acl_broker, f"images:{tmp_path / 'pics'}", **_login("cam1"), **recording),
+        ):
+            chunk = ha.on_topic("bobby/camera/cam1/chunk", timeout=60)
+            header = protocol.parse_message(chunk.topic, chunk.payload)[1][0]
+            event, seq = header["event"], header["seq"]
+            held = spool / event / f"{seq:06d}.chunk"
+            assert held.is_file(), sorted(p.name for p in (spool / event).iterdir())
+            forged = {"event": event, "seq": seq}
+            assert intruder.publish("bobby/camera/cam1/chunk_ack", protocol.encode(forged)).value == 0x87
+            for fake in (forged, {**forged, "token": "0" * 32}, {**forged, "ok": False, "error": "x"}):
+                ha.publish("bobby/camera/cam1/chunk_ack", protocol.encode(fake))
+            mark = ha.mark()
+            ha.on_topic("bobby/camera/cam1/stats", since=mark, timeout=20)
+            assert held.is_file()  # every forged ack ignored
+            stats = _stats(ha, "camera", "cam1")
+            assert stats["chunks_acked"] == 0
+            ha.publish("bobby/camera/cam1/chunk_ack", protocol.encode({**forged, "token": header["token"]}))
+            wait_until(lambda: not held.exists(), 20)
+    finally:
+        intruder.close()
 
 
 @pytest.mark.parametrize(
@@ -195,6 +238,12 @@ def test_recording_works_with_one_login_per_agent(
         # Issue 21: a camera's login cannot pose as a detector under its own id.
         ("cam2", "bobby/detector/cam2/info", protocol.encode({"kind": "detector", "id": "cam2"})),
         ("cam2", "bobby/detector/cam2/status", "online"),
+        # Only the core's login acknowledges chunks: not another camera, not the camera itself,
+        # not a detector.
+        ("cam2", "bobby/camera/cam1/chunk_ack", protocol.encode({"event": "e1", "seq": 0})),
+        ("cam2", "bobby/camera/cam2/chunk_ack", protocol.encode({"event": "e1", "seq": 0})),
+        ("pi4-a", "bobby/camera/cam1/chunk_ack", protocol.encode({"event": "e1", "seq": 0})),
+        ("cam2", "bobby/camera/cam1/chunk", b"{}\n"),
     ],
 )
 def test_an_agent_cannot_write_another_agents_topics(
@@ -393,3 +442,44 @@ def test_a_private_group_keeps_frames_from_an_intruder_in_the_shared_group(tmp_p
         for client in clients:
             client.close()
         server.stop()
+
+
+def test_a_camera_without_its_recording_rights_says_which_it_lacks(tmp_path: Path) -> None:
+    """Issue 20 (1): under the ACL the README shipped before, a camera acked `ok` for a record
+    command, spooled 3 chunks, delivered 0, and only its log said so. Its stats (which Home
+    Assistant turns into a repair per problem, naming the topic and the right) list the refusal."""
+    recording_lines = (
+        "pattern read bobby/camera/%u/detection",
+        "pattern write bobby/camera/%u/chunk",
+        "pattern read bobby/camera/%u/chunk_ack",
+    )
+    shipped = SHIPPED_ACL.read_text()
+    assert all(line in shipped for line in recording_lines)
+    acl = tmp_path / "acl"
+    acl.write_text("\n".join(line for line in shipped.splitlines() if line not in recording_lines) + "\n")
+    broker = Mosquitto(tmp_path / "broker", users=LOGINS, acl_file=acl).start()
+    ha = Probe(broker.port, username="homeassistant", password=LOGINS["homeassistant"])
+    ha.subscribe("bobby/#")
+    write_samples(tmp_path / "pics")
+    recording = {"record": True, "chunk_seconds": 2.0, "spool_dir": str(tmp_path / "spool")}
+    try:
+        with running_agent(broker, f"images:{tmp_path / 'pics'}", **_login("cam1"), **recording):
+            ha.on_topic("bobby/camera/cam1/frame", timeout=20)
+            mark = ha.mark()
+            ha.publish(
+                "bobby/camera/cam1/set", protocol.encode({"id": "r1", "action": "record", "duration": 2})
+            )
+            ack = ha.on_topic("bobby/camera/cam1/ack", since=mark, timeout=10)
+            assert json.loads(ack.payload)["ok"] is True
+
+            def codes() -> set[str]:
+                stats = ha.on_topic("bobby/camera/cam1/stats", since=ha.mark(), timeout=20)
+                return {p["code"] for p in json.loads(stats.payload)["problems"]}
+
+            # Mosquitto's acl_file does not check SUBSCRIBE (it filters what it delivers), so
+            # only the refused publish can be seen by the camera itself.
+            wait_until(lambda: "not_authorised_publish_chunk" in codes(), 40, "the refusal reported")
+            assert ha.count("bobby/camera/cam1/chunk") == 0
+    finally:
+        ha.close()
+        broker.stop()

@@ -51,6 +51,7 @@ async def send_all(camera: FakeCameraLink, chunks: list[Chunk]) -> None:
             "v": 1,
             "event": chunk.header["event"],
             "seq": chunk.header["seq"],
+            "token": chunk.header["token"],  # echoed: the camera deletes the chunk only then
         }
 
 

@@ -240,5 +240,5 @@ async def test_a_clip_that_cannot_be_written_raises_a_repair(
     await send_all(camera, chunks[1:])
     issue = await until(lambda: issue_registry.async_get_issue(DOMAIN, "clip_storage"), "a repair issue")
     assert issue.translation_key == "storage_error"
-    assert record.clip_chunks == 1  # the index still describes the last clip that was written
+    assert not record.has_clip  # a clip of fewer chunks is no longer offered (issue 20)
     assert ready == []

@@ -8,6 +8,8 @@ the whole file). Runs in an executor job: PyAV blocks.
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import io
 import os
 from dataclasses import dataclass
@@ -42,10 +44,43 @@ def _add_stream_like(output: Any, template: Any) -> Any:
     return output.add_stream(template=template)  # pragma: no cover - PyAV 13
 
 
+class ClipWriteError(OSError):
+    """The clip could not be written (a full disk, an I/O error): a storage error, not bad video.
+
+    The chunks are intact; the clip is assembled again once the disk takes writes.
+    """
+
+
+def _write_error(err: Exception) -> ClipWriteError:
+    code = getattr(err, "errno", None)
+    return ClipWriteError(
+        code if isinstance(code, int) and code > 0 else errno.EIO, f"writing the clip: {err}"
+    )
+
+
 def assemble_clip(chunk_files: list[Path], target: Path) -> Clip:
-    """Remux the chunks (in this order) into `target`; written to a temporary name, then renamed."""
+    """Remux the chunks (in this order) into `target`; written to a temporary name, then renamed.
+
+    A chunk that does not read (bad video) is skipped; a write that fails raises
+    ClipWriteError and leaves no file behind (neither the temporary one nor a half clip).
+    """
     tmp = target.with_name(f".{target.name}.tmp")
-    output: Any = av.open(str(tmp), mode="w", format="mp4", options=MP4_OPTIONS)
+    try:
+        clip = _remux(chunk_files, tmp)
+        _verify(tmp, clip.frames)
+        _fsync_file(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return dataclasses.replace(clip, bytes=target.stat().st_size)
+
+
+def _remux(chunk_files: list[Path], tmp: Path) -> Clip:
+    try:
+        output: Any = av.open(str(tmp), mode="w", format="mp4", options=MP4_OPTIONS)
+    except (av.error.FFmpegError, OSError) as err:
+        raise _write_error(err) from err
     out_stream: Any = None
     origin: int | None = None  # the first packet's dts, in the output's time base: the clip starts at 0
     last_dts: int | None = None
@@ -54,45 +89,72 @@ def assemble_clip(chunk_files: list[Path], target: Path) -> Clip:
     try:
         for path in chunk_files:
             try:
-                with av.open(str(path), mode="r", format="mpegts") as source:
-                    if not source.streams.video:
-                        raise av.error.InvalidDataError(0, "no video stream")  # type: ignore[no-untyped-call]
-                    in_stream = source.streams.video[0]
-                    if out_stream is None:
-                        out_stream = _add_stream_like(output, in_stream)
-                        frame_time = _frame_interval(in_stream)
-                    copied = 0
-                    for packet in source.demux(in_stream):
-                        if packet.dts is None or packet.size == 0:
-                            continue  # the demuxer's flush packet
-                        packet.stream = out_stream
-                        seconds = float(packet.dts * packet.time_base)
-                        if origin is None:
-                            origin, first_time = packet.dts, seconds
-                        if last_dts is not None and seconds <= last_time:
-                            continue  # overlapping or repeated video (a chunk sent twice)
-                        packet.dts -= origin
-                        if packet.pts is not None:
-                            packet.pts -= origin
-                        output.mux(packet)
-                        last_dts, last_time = packet.dts, seconds
-                        frames += 1
-                        copied += 1
-                    used += copied > 0
+                source = av.open(str(path), mode="r", format="mpegts")
             except (av.error.FFmpegError, OSError, ValueError) as err:
                 LOGGER.warning("Skipping recording chunk %s that does not demux: %s", path, err)
+                continue
+            with source:
+                if not source.streams.video:
+                    LOGGER.warning("Skipping recording chunk %s: no video stream", path)
+                    continue
+                in_stream = source.streams.video[0]
+                if out_stream is None:
+                    out_stream = _add_stream_like(output, in_stream)
+                    frame_time = _frame_interval(in_stream)
+                copied = 0
+                packets = source.demux(in_stream)
+                while True:
+                    try:
+                        packet = next(packets)
+                    except StopIteration:
+                        break
+                    except (av.error.FFmpegError, OSError, ValueError) as err:
+                        LOGGER.warning(
+                            "Skipping the rest of recording chunk %s that does not demux: %s", path, err
+                        )
+                        break
+                    if packet.dts is None or packet.size == 0:
+                        continue  # the demuxer's flush packet
+                    packet.stream = out_stream
+                    seconds = float(packet.dts * packet.time_base)
+                    if origin is None:
+                        origin, first_time = packet.dts, seconds
+                    if last_dts is not None and seconds <= last_time:
+                        continue  # overlapping or repeated video (a chunk sent twice)
+                    packet.dts -= origin
+                    if packet.pts is not None:
+                        packet.pts -= origin
+                    try:
+                        output.mux(packet)
+                    except (av.error.FFmpegError, OSError) as err:
+                        raise _write_error(err) from err  # the disk, not the chunk
+                    last_dts, last_time = packet.dts, seconds
+                    frames += 1
+                    copied += 1
+                used += copied > 0
     finally:
         try:
-            output.close()
-        except (av.error.FFmpegError, OSError, ValueError) as err:  # an MP4 without a stream
-            LOGGER.debug("Closing %s: %s", tmp, err)
+            output.close()  # writes the index (faststart rewrites the whole file)
+        except (av.error.FFmpegError, OSError, ValueError) as err:
+            if frames:
+                raise _write_error(err) from err
+            LOGGER.debug("Closing %s: %s", tmp, err)  # an MP4 without a stream
     if frames == 0:
-        tmp.unlink(missing_ok=True)
         raise AssemblyError(f"no playable video in {len(chunk_files)} chunk(s)")
     duration = last_time - first_time + frame_time
-    _fsync_file(tmp)
-    os.replace(tmp, target)
-    return Clip(duration=round(duration, 3), frames=frames, chunks=used, bytes=target.stat().st_size)
+    return Clip(duration=round(duration, 3), frames=frames, chunks=used, bytes=0)
+
+
+def _verify(clip: Path, frames: int) -> None:
+    """The written clip opens and holds every frame muxed into it; else ClipWriteError."""
+    try:
+        with av.open(str(clip)) as container:
+            stream = container.streams.video[0]
+            found = sum(1 for packet in container.demux(stream) if packet.size)
+    except (av.error.FFmpegError, OSError, ValueError, IndexError) as err:
+        raise ClipWriteError(errno.EIO, f"the written clip does not open: {err}") from err
+    if found != frames:
+        raise ClipWriteError(errno.EIO, f"the written clip holds {found} of {frames} frames")
 
 
 def _frame_interval(stream: Any) -> float:

@@ -25,6 +25,7 @@ from .index import ClipIndex, EventKey
 from .store import CLIP_FILE, CUT_SHORT, ENDED, EventRecord
 
 CUT_SHORT_AFTER: Final = 45.0  # s without a chunk: the camera is gone (chunks are ≤ 10 s, resends every 30 s)
+RETRY_AFTER: Final = 60.0  # s: a clip the disk refused is assembled again
 
 
 class Assembler:
@@ -37,6 +38,12 @@ class Assembler:
         self._cut_short: dict[EventKey, CALLBACK_TYPE] = {}
         self._assembling: set[EventKey] = set()
         self._assemble_again: set[EventKey] = set()
+        self._retry: dict[EventKey, CALLBACK_TYPE] = {}  # clips a storage error kept from being written
+
+    @staticmethod
+    def complete(record: EventRecord) -> bool:
+        """Whether the event's clip was written from every chunk stored."""
+        return record.has_clip and record.clip_chunks == len(record.chunks)
 
     def busy(self, record: EventRecord) -> bool:
         """Whether the event's clip is being assembled."""
@@ -48,19 +55,20 @@ class Assembler:
         for record in self.index.events.values():
             if record.recording:
                 self._arm_cut_short(record)  # the camera resends, or it is gone
-            elif not record.has_clip and record.chunks:
-                self.schedule(record)  # a restart between the last chunk and the clip
+            elif record.chunks and not self.complete(record):
+                self.schedule(record)  # a restart between the last chunk and the clip, or a full disk
 
     @callback
     def async_stop(self) -> None:
         """Cancel the cut-short timers (open events are watched again after the next start)."""
-        for cancel in self._cut_short.values():
+        for cancel in [*self._cut_short.values(), *self._retry.values()]:
             cancel()
         self._cut_short.clear()
+        self._retry.clear()
 
     def after_chunk(self, record: EventRecord) -> None:
         """A chunk was stored: the event ends, or waits for more; its clip is assembled again."""
-        if record.last_seq is not None and not record.missing:
+        if record.last_seq is not None and not record.missing_ranges():
             self._cancel_cut_short(record)
             record.state = ENDED
         else:
@@ -87,7 +95,7 @@ class Assembler:
             record.event,
             record.camera,
             CUT_SHORT_AFTER,
-            record.missing or "none",
+            record.missing_summary(),
         )
         record.state = CUT_SHORT
         self.schedule(record)
@@ -129,15 +137,43 @@ class Assembler:
             )
             return
         except OSError as err:
-            index.storage.failed(err, index.used_bytes)
+            # The disk, not the video: the chunks are intact. No clip is announced until one
+            # is written whole; a stale clip of fewer chunks goes, and the clip is built again.
+            index.storage.failed(err, index.used_bytes, f"{record.camera} clips")
+            await self._async_drop_clip(record)
+            self._retry_later(record)
             return
+        index.storage.ok(f"{record.camera} clips")  # its chunk writes are tracked apart
         record.clip_duration, record.clip_bytes, record.clip_chunks = clip.duration, clip.bytes, len(files)
         await index.async_save_record(record)
 
+    async def _async_drop_clip(self, record: EventRecord) -> None:
+        record.clip_duration = record.clip_bytes = None
+        record.clip_chunks = 0
+        clip = self.index.store.event_dir(record) / CLIP_FILE
+        try:
+            await self.index.hass.async_add_executor_job(partial(clip.unlink, missing_ok=True))
+        except OSError as err:  # a folder in its way; the next assembly fails the same way
+            LOGGER.debug("Cannot remove the stale clip %s: %s", clip, err)
+        await self.index.async_save_record(record)
+
+    def _retry_later(self, record: EventRecord) -> None:
+        """Assemble the clip again after RETRY_AFTER (until the disk takes it)."""
+        if record.key in self._retry:
+            return
+
+        @callback
+        def retry(_now: Any) -> None:
+            self._retry.pop(record.key, None)
+            if record.key in self.index.events and not record.has_clip:
+                self.schedule(record)
+
+        self._retry[record.key] = async_call_later(self.index.hass, RETRY_AFTER, retry)
+
     async def _async_clip_ready(self, record: EventRecord) -> None:
         """The final clip: snapshot fallback, bus event, event entity, Last clip sensor, cleanup."""
-        if not record.has_clip:
-            return
+        if not self.complete(record):
+            return  # not written (a full disk): announced once it is, when assembled again
         index = self.index
         if not record.snapshot:
             clip = index.store.event_dir(record) / CLIP_FILE

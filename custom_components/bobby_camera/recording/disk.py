@@ -30,11 +30,15 @@ class StorageIssue:
         self.max_bytes = max_bytes
         self.log = log
         self.problem: str | None = None  # the issue's translation key while one is open
+        # Whose writes fail now (camera → kind): one camera's success does not close the issue
+        # while another camera's folder (a mount of its own, a full share) still refuses writes.
+        self.failing: dict[str, str] = {}
 
-    def failed(self, err: OSError, used_bytes: int) -> None:
+    def failed(self, err: OSError, used_bytes: int, camera: str = "") -> None:
         """A write failed: log it (throttled) and open the issue (once per kind of failure)."""
         full = isinstance(err, StorageFullError) or err.errno in (errno.ENOSPC, errno.EDQUOT)
         key = "disk_full" if full else "storage_error"
+        self.failing[camera] = key
         self.log.warning(
             "Cannot store recordings under %s: %s. The cameras keep their chunks and send them again",
             self.root,
@@ -57,9 +61,10 @@ class StorageIssue:
             severity=ir.IssueSeverity.ERROR,
         )
 
-    def ok(self) -> None:
-        """A write succeeded: the issue closes if it was open."""
-        if self.problem is not None:
+    def ok(self, camera: str = "") -> None:
+        """A write of `camera`'s succeeded: the issue closes once no camera's writes fail."""
+        self.failing.pop(camera, None)
+        if self.problem is not None and not self.failing:
             LOGGER.info("Recordings are stored again under %s", self.root)
             self.problem = None
             delete_issue(self.hass, ISSUE_STORAGE)

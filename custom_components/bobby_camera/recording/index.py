@@ -78,7 +78,7 @@ class ClipIndex:
             try:
                 await self.hass.async_add_executor_job(self.store.write_record, record, record.dump())
             except OSError as err:
-                self.storage.failed(err, self.used_bytes)
+                self.storage.failed(err, self.used_bytes, record.camera)
 
     async def async_write_snapshot(self, record: EventRecord, image: bytes) -> None:
         """Save the event's snapshot; on failure the event has none (a later one may take its place)."""

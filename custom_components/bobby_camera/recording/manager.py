@@ -29,15 +29,19 @@ from homeassistant.util import dt as dt_util
 from .. import protocol
 from ..agent import Agent
 from ..const import CLIP_CHANNEL, CONF_MAX_DISK_MB, CONF_RETENTION_DAYS, DEFAULT_OPTIONS, LOGGER
+from ..problems import create_issue, delete_issue
 from .assembly import CUT_SHORT_AFTER, Assembler
 from .disk import StorageFullError, StorageIssue
 from .index import ClipIndex, HubLinks, throttled_log
+from .limits import ChunkGate
 from .retention import Retention
 from .store import CLIP_FILE, FOLDER, RECORDING, ChunkRecord, ClipStore, EventRecord
 
 SNAPSHOT_SLACK: Final = 15.0  # s: a snapshot this long before the event's start belongs to it
 RESERVE_BYTES: Final = 64 * 1024 * 1024  # free space left on the disk for Home Assistant itself
 MPEGTS_PACKET: Final = 188
+ACKS_UNREAD_AFTER: Final = 3  # one acknowledged chunk sent this many times in a row: the acks do not arrive
+ISSUE_ACKS_UNREAD: Final = "chunk_ack_unread_"
 
 
 def is_mpegts(video: bytes) -> bool:
@@ -75,6 +79,8 @@ class Recordings:
         self.chunks_refused = 0
         self.chunks_unstored = 0  # not stored for now (disk): the camera sends them again
         self._snapshots: dict[str, tuple[float, bytes]] = {}  # camera → (arrival, JPEG)
+        self.gate = ChunkGate(hass)
+        self._resends: dict[str, tuple[tuple[str, int], int]] = {}  # camera → (last chunk resent, times)
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -123,9 +129,16 @@ class Recordings:
     # --- incoming ---------------------------------------------------------------------
 
     def on_chunk(self, agent: Agent, data: tuple[protocol.ChunkHeader, bytes]) -> None:
-        """The hub's `chunk` channel handler: the work goes to a task (disk I/O must not block)."""
+        """The hub's `chunk` channel handler: the work goes to a task (disk I/O must not block).
+
+        A chunk the gate does not take (an unknown camera, a ceiling, too much waiting for the
+        disk) is dropped here, before it costs anything more, and not acknowledged.
+        """
         header, video = data
         self.chunks_received += 1
+        new_event = (agent.agent_id, header["event"]) not in self.events
+        if not self.gate.admit(agent, len(video), new_event):
+            return
         self.links.background(self._async_chunk_safely(agent, header, video), f"chunk {header['event']}")
 
     def on_snapshot(self, agent: Agent, image: bytes) -> None:
@@ -143,6 +156,8 @@ class Recordings:
             LOGGER.exception(
                 "Recording chunk %s/%s of %s failed", header["event"], header["seq"], agent.agent_id
             )
+        finally:
+            self.gate.done(len(video))
 
     async def _async_chunk(self, agent: Agent, header: protocol.ChunkHeader, video: bytes) -> None:
         key = (agent.agent_id, header["event"])
@@ -173,6 +188,7 @@ class Recordings:
                 return
             if record is not None and header["seq"] in record.chunks:
                 await self._async_ack(agent, header)  # a resend of a stored chunk
+                self._resent(agent, key, header["seq"])
                 return
             new = record is None
             record = record or self._new_record(header)
@@ -182,9 +198,43 @@ class Recordings:
                 return
             self.events[key] = record
             await self._async_ack(agent, header)
+            self._progress(agent)
             self._take_snapshot(record)
         self.links.signals.refresh(agent, CLIP_CHANNEL, hub_wide=False)
         self.assembler.after_chunk(record)
+
+    def _resent(self, agent: Agent, key: tuple[str, str], seq: int) -> None:
+        """A chunk already acknowledged came again: once is a lost ack, ACKS_UNREAD_AFTER times in a
+        row is a camera that does not receive its chunk_ack (its login may not read it; Mosquitto's
+        acl_file does not refuse the subscription, so the camera cannot tell): a repair says so."""
+        chunk = (key[1], seq)
+        last, count = self._resends.get(agent.agent_id, (None, 0))
+        count = count + 1 if last == chunk else 1
+        self._resends[agent.agent_id] = (chunk, count)
+        if count == ACKS_UNREAD_AFTER:
+            topic = protocol.build_topic(
+                self.links.base_topic, protocol.KIND_CAMERA, agent.agent_id, "chunk_ack"
+            )
+            LOGGER.warning(
+                "Camera %s sent chunk %s/%d %d times although it was acknowledged each time: it does not "
+                "receive %s. Give its login read access to that topic in the broker's ACL",
+                agent.agent_id,
+                key[1],
+                seq,
+                count,
+                topic,
+            )
+            create_issue(
+                self.hass,
+                f"{ISSUE_ACKS_UNREAD}{agent.agent_id}",
+                "chunk_ack_unread",
+                {"camera": agent.agent_id, "topic": topic},
+            )
+
+    def _progress(self, agent: Agent) -> None:
+        """A new chunk of the camera was stored: it reads its acks (it would not send more otherwise)."""
+        if self._resends.pop(agent.agent_id, None) is not None:
+            delete_issue(self.hass, f"{ISSUE_ACKS_UNREAD}{agent.agent_id}")
 
     @staticmethod
     def _refusal(record: EventRecord | None, header: protocol.ChunkHeader, video: bytes) -> str | None:
@@ -203,7 +253,10 @@ class Recordings:
         return None
 
     def _new_record(self, header: protocol.ChunkHeader) -> EventRecord:
-        event_start = header.get("event_start", header["start"])
+        # The sender's clock is not trusted to order anything: an event dated in the future
+        # (a wrong clock, or a client that wants its event listed first) starts now.
+        now = time.time()
+        event_start = min(header.get("event_start", header["start"]), now)
         day = dt_util.as_local(dt_util.utc_from_timestamp(event_start)).date().isoformat()
         return EventRecord(
             camera=header["camera"],
@@ -211,6 +264,7 @@ class Recordings:
             day=day,
             event_start=event_start,
             reason=header.get("reason"),
+            received_at=now,
         )
 
     async def _async_store(self, record: EventRecord, header: protocol.ChunkHeader, video: bytes) -> bool:
@@ -219,7 +273,7 @@ class Recordings:
         before = dataclasses.replace(record, chunks=dict(record.chunks))
         try:
             if video:
-                await self.retention.async_make_room(len(video))
+                await self.retention.async_make_room(len(video), record.camera)
                 record.chunks[seq] = ChunkRecord(header["start"], header["duration"], len(video))
             if header["last"]:
                 record.last_seq = seq
@@ -230,9 +284,9 @@ class Recordings:
             for name in ("chunks", "last_seq", "state", "finished_at"):
                 setattr(record, name, getattr(before, name))
             self.chunks_unstored += 1
-            self.index.storage.failed(err, self.index.used_bytes)
+            self.index.storage.failed(err, self.index.used_bytes, record.camera)
             return False
-        self.index.storage.ok()
+        self.index.storage.ok(record.camera)
         return True
 
     def _write_chunk(self, record: EventRecord, seq: int, video: bytes, content: bytes) -> None:
@@ -248,7 +302,7 @@ class Recordings:
         await mqtt.async_publish(
             self.hass,
             protocol.build_topic(self.links.base_topic, protocol.KIND_CAMERA, agent.agent_id, "chunk_ack"),
-            protocol.encode_chunk_ack(header["event"], header["seq"], error),
+            protocol.encode_chunk_ack(header["event"], header["seq"], error, header.get("token")),
             qos=protocol.QOS["chunk_ack"],
             retain=False,
         )
@@ -274,5 +328,8 @@ class Recordings:
             "chunks_received": self.chunks_received,
             "chunks_refused": self.chunks_refused,
             "chunks_not_stored_yet": self.chunks_unstored,
+            "chunks_from_unknown_cameras": self.gate.unknown,
+            "chunks_over_limit": self.gate.over_limit,
+            "chunks_deferred": self.gate.deferred,
             "storage_problem": self.index.storage.problem,
         }

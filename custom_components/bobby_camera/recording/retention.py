@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any, Final
@@ -25,18 +26,47 @@ CLEANUP_EVERY: Final = timedelta(hours=1)
 
 
 def select_for_deletion(
-    records: Iterable[EventRecord], *, now: float, keep_days: float, max_bytes: int, incoming: int = 0
+    records: Iterable[EventRecord],
+    *,
+    now: float,
+    keep_days: float,
+    max_bytes: int,
+    incoming: int = 0,
+    camera: str | None = None,
 ) -> list[EventRecord]:
-    """Events to delete: none older than `keep_days`, and room for `incoming` more bytes in `max_bytes`."""
+    """Events to delete: those received more than `keep_days` ago, then room for `incoming` bytes.
+
+    Ages and order come from `EventRecord.received`: never later than the core got the event
+    (a sender's date in the future is ignored). Room is
+    made fairly: while over `max_bytes`, the oldest finished event of the camera that uses
+    the most goes, and only from cameras above an equal share of the budget — one camera's
+    flood (`camera`, which sends `incoming`) does not delete another camera's clips.
+    """
     everything = list(records)
-    total = sum(r.stored_bytes for r in everything) + incoming
-    finished = sorted((r for r in everything if not r.recording), key=lambda r: r.event_start)
     cutoff = now - keep_days * 86400
-    chosen: list[EventRecord] = []
-    for record in finished:
-        if record.event_start < cutoff or total > max_bytes:
-            chosen.append(record)
-            total -= record.stored_bytes
+    chosen = [r for r in everything if not r.recording and r.received < cutoff]
+    kept = [r for r in everything if r not in chosen]
+    used: dict[str, int] = defaultdict(int)
+    for record in kept:
+        used[record.camera] += record.stored_bytes
+    if camera is not None:
+        used[camera] += incoming
+    total = sum(used.values()) + (incoming if camera is None else 0)
+    if total <= max_bytes:
+        return chosen
+    share = max_bytes / len(used) if camera is not None else 0.0  # the hourly cleanup: heaviest first
+    deletable: dict[str, list[EventRecord]] = defaultdict(list)
+    for record in sorted((r for r in kept if not r.recording), key=lambda r: r.received):
+        deletable[record.camera].append(record)
+    while total > max_bytes:
+        candidates = [c for c in used if deletable[c] and used[c] > share]
+        if not candidates:
+            break  # what is left is recording, or within its camera's share
+        heaviest = max(candidates, key=lambda c: used[c])
+        record = deletable[heaviest].pop(0)
+        chosen.append(record)
+        used[heaviest] -= record.stored_bytes
+        total -= record.stored_bytes
     return chosen
 
 
@@ -70,7 +100,7 @@ class Retention:
     def _timer(self, _now: Any) -> None:
         self.index.links.background(self.async_cleanup(), "cleanup")
 
-    async def async_cleanup(self, incoming: int = 0) -> None:
+    async def async_cleanup(self, incoming: int = 0, camera: str | None = None) -> None:
         """Delete finished events older than the days to keep, then the oldest while over the budget."""
         index = self.index
         doomed = select_for_deletion(
@@ -79,6 +109,7 @@ class Retention:
             keep_days=self.keep_days,
             max_bytes=self.max_bytes,
             incoming=incoming,
+            camera=camera,
         )
         for record in doomed:
             if record.recording or self._busy(record):
@@ -94,10 +125,10 @@ class Retention:
                     index.refresh_last_clip(agent)
                     index.links.signals.refresh(agent, CLIP_CHANNEL, hub_wide=False)
 
-    async def async_make_room(self, size: int) -> None:
-        """Delete old finished events until `size` more bytes fit in the budget; else StorageFullError."""
+    async def async_make_room(self, size: int, camera: str | None = None) -> None:
+        """Delete old finished events until `size` more bytes of `camera` fit; else StorageFullError."""
         if self.index.used_bytes + size <= self.max_bytes:
             return
-        await self.async_cleanup(incoming=size)
+        await self.async_cleanup(incoming=size, camera=camera)
         if self.index.used_bytes + size > self.max_bytes:
             raise StorageFullError(errno.ENOSPC, "the maximum disk use for clips is reached")

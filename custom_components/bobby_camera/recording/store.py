@@ -72,6 +72,16 @@ class EventRecord:
     clip_chunks: int = 0  # chunks in the clip as last assembled
     snapshot: bool = False
     finished_at: float | None = None  # Unix time the final clip was ready
+    received_at: float | None = None  # Unix time the core received its first chunk (None: older files)
+
+    @property
+    def received(self) -> float:
+        """What retention ages and orders by: never later than when the core got the event.
+
+        A sender's date in the future is ignored (it would never age out, and be listed first);
+        one in the past (a camera's spool delivering last week's event) ages only its own clip.
+        """
+        return min(self.event_start, self.received_at if self.received_at is not None else self.event_start)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -95,9 +105,39 @@ class EventRecord:
 
     @property
     def missing(self) -> list[int]:
-        """Sequence numbers not received below the highest known (the last may carry no video)."""
+        """Sequence numbers not received below the highest known (the last may carry no video).
+
+        As long as the gaps are: a sender can claim chunk 999999; logs use missing_summary().
+        """
+        return [seq for first, last in self.missing_ranges() for seq in range(first, last + 1)]
+
+    @property
+    def missing_count(self) -> int:
+        """How many sequence numbers are missing (computed from the chunks held, not the gaps)."""
+        return sum(last - first + 1 for first, last in self.missing_ranges())
+
+    def missing_ranges(self) -> list[tuple[int, int]]:
+        """The gaps as (first, last) ranges: as many as chunks held, however large the numbers."""
         top = self.last_seq if self.last_seq is not None else max(self.chunks, default=-1)
-        return [seq for seq in range(top + 1) if seq not in self.chunks and seq != self.last_seq]
+        held = sorted({*self.chunks, *([self.last_seq] if self.last_seq is not None else [])})
+        gaps: list[tuple[int, int]] = []
+        expected = 0
+        for seq in held:
+            if seq > top:
+                break
+            if seq > expected:
+                gaps.append((expected, seq - 1))
+            expected = seq + 1
+        return gaps
+
+    def missing_summary(self, limit: int = 5) -> str:
+        """The gaps for a log line: "none", or a count and the first few ranges ("3-7, 9 (6 missing)")."""
+        gaps = self.missing_ranges()
+        if not gaps:
+            return "none"
+        shown = ", ".join(f"{a}-{b}" if b > a else f"{a}" for a, b in gaps[:limit])
+        more = f", … {len(gaps) - limit} more ranges" if len(gaps) > limit else ""
+        return f"{shown}{more} ({self.missing_count} missing)"
 
     def dump(self) -> bytes:
         """event.json's bytes."""
@@ -193,6 +233,8 @@ class ClipStore:
                     "Ignoring recording folder %s: its %s names another event", path.parent, EVENT_FILE
                 )
                 continue
+            for leftover in path.parent.glob(".*.tmp"):
+                leftover.unlink(missing_ok=True)  # a write a crash interrupted
             on_disk = {int(m.group(1)) for f in path.parent.iterdir() if (m := _CHUNK_RE.fullmatch(f.name))}
             for seq in set(record.chunks) - on_disk:
                 del record.chunks[seq]  # listed but lost (a damaged disk): the camera may send it again
@@ -212,11 +254,15 @@ class ClipStore:
 
 def _write_durably(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")  # writers never share one
-    with tmp.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half file behind
+        raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)  # the rename itself survives a power cut

@@ -14,10 +14,11 @@ well under the payload limit.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from ... import protocol
 from .packets import EncodedPacket, StreamFormat
 
 MPEGTS_TIME_BASE = Fraction(1, 90_000)
@@ -35,6 +36,9 @@ class ChunkInfo:
     last: bool
     event_start: float  # Unix time the event was triggered (first detection / command)
     reason: str  # "detection" or "command"
+    # Random per chunk, echoed by the core's chunk_ack: the spool deletes a chunk only on an
+    # ack that carries it, so only a client that read the chunk can make the camera drop it.
+    token: str = field(default_factory=protocol.new_chunk_token)
 
     def header(self) -> dict[str, Any]:
         return {
@@ -47,6 +51,7 @@ class ChunkInfo:
             "event_start": round(self.event_start, 3),
             "reason": self.reason,
             "format": "mpegts",
+            "token": self.token,
         }
 
 

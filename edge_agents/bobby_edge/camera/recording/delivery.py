@@ -41,6 +41,7 @@ class Delivery:
         self.window = window
         self.chunks_sent = 0  # publications, resends included
         self.chunks_acked = 0
+        self.acks_rejected = 0  # chunk_acks without the chunk's token (forged, or not for this chunk)
         self._in_flight: dict[tuple[str, int], float] = {}  # → monotonic time sent
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -67,8 +68,31 @@ class Delivery:
             self._in_flight.clear()
         self._wake.set()
 
-    def acknowledged(self, event: str, seq: int, ok: bool = True, error: str | None = None) -> None:
-        """The core's `chunk_ack` (called on paho's thread)."""
+    def acknowledged(
+        self, event: str, seq: int, ok: bool = True, error: str | None = None, token: str | None = None
+    ) -> None:
+        """The core's `chunk_ack` (called on paho's thread).
+
+        The chunk leaves the spool only if the ack echoes the token of its header: a client
+        that did not read the chunk (the broker's ACL lets only the core read `chunk`) cannot
+        make the camera drop video the core never got. A chunk spooled without a token (by
+        an older agent) takes any ack.
+        """
+        expected = self.spool.token(event, seq)
+        if expected is None:
+            return  # not held (acknowledged already, or dropped): nothing to do
+        if expected and token != expected:
+            with self._lock:
+                self.acks_rejected += 1
+                first = self.acks_rejected == 1
+            _LOGGER.log(
+                logging.WARNING if first else logging.DEBUG,
+                "ignoring a chunk_ack for %s/%d that does not echo the chunk's token: not from the core "
+                "(another client on the broker?); the chunk stays in the spool (check the broker's ACL)",
+                event,
+                seq,
+            )
+            return
         if not ok:
             _LOGGER.warning("the core refused chunk %s/%d (%s): not sending it again", event, seq, error)
         removed = self.spool.ack(event, seq)

@@ -150,7 +150,9 @@ class RecordingHooks:
         ack = cast(protocol.ChunkAckPayload | None, self._parse("chunk_ack", message))
         if ack is not None:
             delivery = self.recorder.delivery
-            delivery.acknowledged(ack["event"], ack["seq"], ack.get("ok", True), ack.get("error"))
+            delivery.acknowledged(
+                ack["event"], ack["seq"], ack.get("ok", True), ack.get("error"), ack.get("token")
+            )
 
     def stats(self) -> dict[str, Any]:
         """The recording counters of the heartbeat (docs/protocol.md, `stats`)."""

@@ -25,7 +25,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...protocol import is_valid_event_id
+from ...protocol import MAX_CHUNK_HEADER_BYTES, is_valid_event_id
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -241,6 +241,17 @@ class Spool:
             return (self.directory / event / f"{seq:06d}{CHUNK_SUFFIX}").read_bytes()
         except OSError:
             return None  # acknowledged or dropped meanwhile
+
+    def token(self, event: str, seq: int) -> str | None:
+        """The token in a spooled chunk's header ("" when spooled without one); None if not held."""
+        try:
+            with (self.directory / event / f"{seq:06d}{CHUNK_SUFFIX}").open("rb") as handle:
+                line = handle.readline(MAX_CHUNK_HEADER_BYTES + 1)
+            header = json.loads(line)
+        except (OSError, ValueError):
+            return None
+        token = header.get("token") if isinstance(header, dict) else None
+        return token if isinstance(token, str) else ""
 
     def next_seq(self, event: str) -> int:
         with self._lock:
