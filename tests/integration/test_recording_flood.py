@@ -50,7 +50,8 @@ async def test_chunks_of_a_camera_the_core_does_not_know_are_not_taken(  # noqa:
         assert not any(camera_id == "ghost" for camera_id, _ in recordings.events)
         assert not (media_dir / "bobby_camera" / "ghost").exists()
         assert [m for m in ghost.messages if m.topic.endswith("chunk_ack")] == []
-        assert not [d for d in device_registry.devices.values() if "ghost" in str(d.identifiers)]
+        devices = dr.async_entries_for_config_entry(device_registry, hub_entry.entry_id)
+        assert not [d for d in devices if "ghost" in str(d.identifiers)]
     finally:
         await hass.async_add_executor_job(ghost.close)
 

@@ -148,13 +148,14 @@ class Assembler:
         await index.async_save_record(record)
 
     async def _async_drop_clip(self, record: EventRecord) -> None:
-        record.clip_duration = record.clip_bytes = None
-        record.clip_chunks = 0
+        # The file first: the record says "no clip" only once none is there to be served.
         clip = self.index.store.event_dir(record) / CLIP_FILE
         try:
             await self.index.hass.async_add_executor_job(partial(clip.unlink, missing_ok=True))
         except OSError as err:  # a folder in its way; the next assembly fails the same way
             LOGGER.debug("Cannot remove the stale clip %s: %s", clip, err)
+        record.clip_duration = record.clip_bytes = None
+        record.clip_chunks = 0
         await self.index.async_save_record(record)
 
     def _retry_later(self, record: EventRecord) -> None:
