@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import io
 import json
@@ -138,3 +139,10 @@ class Clock:
 
     def tick(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
+
+
+async def settle() -> None:
+    """Let pending callbacks and the hub's background tasks run, without waiting for the
+    action that awaits its ack (block_till_done would)."""
+    for _ in range(20):
+        await asyncio.sleep(0)

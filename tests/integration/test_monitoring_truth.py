@@ -31,9 +31,10 @@ from pytest_homeassistant_custom_component.typing import MqttMockHAClient, WebSo
 
 from custom_components.bobby_camera.bad_input import MQTT_CLIENT_LOGGER
 from custom_components.bobby_camera.const import DOMAIN, EVENT_AGENT_PROBLEM, ISSUE_BROKER
+from tests.integration.common import settle
 
 from .common import announce, fire, payload
-from .test_trust import HUB_SWITCH, PROBLEM, SWITCH, _ack, _issues, _sets, _settle, _turn_off
+from .test_trust import HUB_SWITCH, PROBLEM, SWITCH, _ack, _issues, _sets, _turn_off
 
 
 async def _tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
@@ -68,7 +69,7 @@ async def test_agent_that_acks_off_and_reports_on_is_a_problem_once(
     announce(hass, "camera_porch")
     await hass.async_block_till_done()
     task = _turn_off(hass)
-    await _settle()
+    await settle()
     _ack(hass, _sets(mqtt_mock)[-1]["id"], enabled=False, fps=2.0)
     await task
     assert hass.states.get(SWITCH).state == "off"
@@ -78,7 +79,7 @@ async def test_agent_that_acks_off_and_reports_on_is_a_problem_once(
     for second in range(40):
         fire(hass, "bobby/camera/porch/state", {"v": 1, "enabled": True, "fps": 2.0})
         fire(hass, "bobby/camera/porch/stats", payload("camera_porch", "stats"))
-        await _settle()
+        await settle()
         for command in _sets(mqtt_mock)[sent:]:
             _ack(hass, command["id"], enabled=False, fps=2.0)
         sent = len(_sets(mqtt_mock))
@@ -109,7 +110,7 @@ async def test_ok_ack_that_shows_the_old_state_fails_the_command(
     announce(hass, "camera_porch")
     await hass.async_block_till_done()
     task = _turn_off(hass)
-    await _settle()
+    await settle()
     _ack(hass, _sets(mqtt_mock)[-1]["id"], enabled=True, fps=2.0)
     with pytest.raises(HomeAssistantError, match="acknowledged the command but reports enabled=True"):
         await task
@@ -150,7 +151,7 @@ async def test_disarm_all_with_a_frozen_camera_is_a_clean_error(
             "target": {"entity_id": HUB_SWITCH},
         }
     )
-    await _settle()
+    await settle()
     await _tick(hass, freezer, 10.5)
     result = await client.receive_json()
     assert result["success"] is False

@@ -17,6 +17,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 from syrupy.assertion import SnapshotAssertion
 
+from tests.integration.common import settle
+
 from .common import announce, entity_summary, fire
 
 CAMERA_SWITCH = "switch.porch_enabled"
@@ -56,15 +58,9 @@ def _sent(mqtt_mock: MqttMockHAClient, topic: str) -> list[dict]:
     return commands
 
 
-async def _settle() -> None:
-    """Let pending callbacks run (block_till_done would wait for the action awaiting its ack)."""
-    for _ in range(20):
-        await asyncio.sleep(0)
-
-
 async def _ack(hass: HomeAssistant, topic: str, request_id: str, **state: object) -> None:
     fire(hass, topic, {"v": 1, "id": request_id, "ok": True, "state": {"v": 1, **state}})
-    await _settle()
+    await settle()
 
 
 async def test_entities(hass: HomeAssistant, agents: MockConfigEntry, snapshot: SnapshotAssertion) -> None:
@@ -77,7 +73,7 @@ async def test_turn_off_shows_only_acknowledged_state(
 ) -> None:
     """The switch stays on until the agent's ack says it is off."""
     task = _call(hass, SERVICE_TURN_OFF, CAMERA_SWITCH)
-    await _settle()
+    await settle()
     (command,) = _sent(mqtt_mock, "bobby/camera/porch/set")
     assert command["enabled"] is False
     assert command["v"] == 1
@@ -96,7 +92,7 @@ async def test_rejected_command_raises_translated_error(
 ) -> None:
     """ok: false from the agent becomes an error naming the agent's reason."""
     task = _call(hass, SERVICE_TURN_OFF, CAMERA_SWITCH)
-    await _settle()
+    await settle()
     (command,) = _sent(mqtt_mock, "bobby/camera/porch/set")
     fire(hass, "bobby/camera/porch/ack", {"v": 1, "id": command["id"], "ok": False, "error": "camera busy"})
     with pytest.raises(HomeAssistantError) as err:
@@ -112,7 +108,7 @@ async def test_timeout_raises_and_keeps_state(
 ) -> None:
     """No ack within the command timeout: a translated error, the switch unchanged."""
     task = _call(hass, SERVICE_TURN_OFF, CAMERA_SWITCH)
-    await _settle()
+    await settle()
     freezer.tick(timedelta(seconds=10.5))
     async_fire_time_changed(hass)
     with pytest.raises(HomeAssistantError) as err:
@@ -128,7 +124,7 @@ async def test_hub_switch_commands_every_agent(
     """Switching the hub off sends a command to each agent and reflects their acks."""
     assert hass.states.get(HUB_SWITCH).state == "on"
     task = _call(hass, SERVICE_TURN_OFF, HUB_SWITCH)
-    await _settle()
+    await settle()
     (cam,) = _sent(mqtt_mock, "bobby/camera/porch/set")
     (det,) = _sent(mqtt_mock, "bobby/detector/pi4/set")
     await _ack(hass, "bobby/camera/porch/ack", cam["id"], enabled=False, fps=2.0)
@@ -139,7 +135,7 @@ async def test_hub_switch_commands_every_agent(
     assert hass.states.get("switch.pi_4_detector_enabled").state == "off"
     # And on again.
     task = _call(hass, SERVICE_TURN_ON, HUB_SWITCH)
-    await _settle()
+    await settle()
     cam = _sent(mqtt_mock, "bobby/camera/porch/set")[-1]
     det = _sent(mqtt_mock, "bobby/detector/pi4/set")[-1]
     assert cam["enabled"] is det["enabled"] is True
@@ -162,7 +158,7 @@ async def test_hub_switch_names_the_agent_that_did_not_answer(
     """Disarm-all with one silent agent: the others are switched, and the action fails
     (once every agent answered or timed out) naming the one that did not answer."""
     task = _call(hass, SERVICE_TURN_OFF, HUB_SWITCH)
-    await _settle()
+    await settle()
     (cam,) = _sent(mqtt_mock, "bobby/camera/porch/set")
     await _ack(hass, "bobby/camera/porch/ack", cam["id"], enabled=False, fps=2.0)
     assert not task.done()
@@ -187,7 +183,7 @@ async def test_an_ack_counts_only_from_the_agent_commanded(
     """The detector (or anyone) echoing the camera's request id does not answer for the
     camera; an ack nobody asked for changes nothing."""
     task = _call(hass, SERVICE_TURN_OFF, CAMERA_SWITCH)
-    await _settle()
+    await settle()
     (cam,) = _sent(mqtt_mock, "bobby/camera/porch/set")
     await _ack(hass, "bobby/detector/pi4/ack", cam["id"], enabled=False, threshold=0.5)
     await _ack(hass, "bobby/camera/porch/ack", "0123456789abcdef", enabled=False, fps=2.0)

@@ -34,6 +34,7 @@ from pytest_homeassistant_custom_component.typing import (
 
 from custom_components.bobby_camera.commands import CommandError
 from custom_components.bobby_camera.const import DOMAIN
+from tests.integration.common import settle
 
 from .common import JPEG, announce, device, fire, payload
 
@@ -54,12 +55,6 @@ def _back_online(hass: HomeAssistant, name: str = "camera_porch", **state: Any) 
     fire(hass, f"bobby/{kind}/{agent_id}/state", payload(name, "state", **state))
 
 
-async def _settle() -> None:
-    """Let callbacks and the hub's background tasks run (without waiting for acks)."""
-    for _ in range(20):
-        await asyncio.sleep(0)
-
-
 def _ack(hass: HomeAssistant, request_id: str, topic: str = "bobby/camera/porch/ack", **state: Any) -> None:
     fire(hass, topic, {"v": 1, "id": request_id, "ok": True, "state": {"v": 1, **state}})
 
@@ -74,7 +69,7 @@ def _turn_off(hass: HomeAssistant, entity_id: str = SWITCH) -> asyncio.Task[None
 async def _switch_porch_off(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> None:
     """The owner turns the camera off in HA; the agent applies and acknowledges it."""
     task = _turn_off(hass)
-    await _settle()
+    await settle()
     command = _sets(mqtt_mock)[-1]
     fire(hass, "bobby/camera/porch/state", {"v": 1, "enabled": False, "fps": 2.0}, retain=True)
     _ack(hass, command["id"], enabled=False, fps=2.0)
@@ -110,7 +105,7 @@ async def test_agent_restarting_on_is_switched_off_again(
     fire(hass, "bobby/camera/porch/status", "offline")
     fire(hass, "bobby/camera/porch/status", "online")
     fire(hass, "bobby/camera/porch/state", {"v": 1, "enabled": True, "fps": 2.0})
-    await _settle()
+    await settle()
     reasserted = _sets(mqtt_mock)[sent_before:]
     assert reasserted, "HA did not re-assert the desired state"
     assert all(c["enabled"] is False for c in reasserted)
@@ -134,7 +129,7 @@ async def test_a_lasting_difference_is_a_problem_until_it_matches(
     await hass.async_block_till_done()
     await _switch_porch_off(hass, mqtt_mock)
     fire(hass, "bobby/camera/porch/state", {"v": 1, "enabled": True, "fps": 2.0})  # ignores HA
-    await _settle()
+    await settle()
     assert hass.states.get(PROBLEM).state == "off"  # the re-assertion gets its chance first
     freezer.tick(timedelta(seconds=11.5))
     async_fire_time_changed(hass)
@@ -167,7 +162,7 @@ async def test_desired_state_survives_a_restart_of_home_assistant(
     assert await hass.config_entries.async_setup(init_integration.entry_id)
     await hass.async_block_till_done()
     announce(hass, "camera_porch")  # the agent restarted meanwhile: retained state on
-    await _settle()
+    await settle()
     assert [c["enabled"] for c in _sets(mqtt_mock)] == [False]
 
 
@@ -186,7 +181,7 @@ async def test_diagnostics_show_the_desired_state_and_what_differs(
     await hass.async_block_till_done()
     await _switch_porch_off(hass, mqtt_mock)
     fire(hass, "bobby/camera/porch/state", {"v": 1, "enabled": True, "fps": 2.0})
-    await _settle()
+    await settle()
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
     porch = diagnostics["agents"]["camera_porch"]
     assert porch["desired"] == {"enabled": False}
@@ -202,7 +197,7 @@ async def test_a_refused_setting_is_not_kept_as_desired(
     hub = init_integration.runtime_data
     porch = hub.agents["camera_porch"]
     task = hass.async_create_background_task(hub.control.async_command(porch, fps=30.0), "fps")
-    await _settle()
+    await settle()
     (command,) = _sets(mqtt_mock)
     fire(
         hass,
@@ -251,7 +246,7 @@ async def test_commands_expire_for_agents_that_take_it(
         hass.async_create_background_task(hub.control.async_set_enabled(hub.agents[key], False), "off")
         for key in ("camera_porch", "detector_pi4")
     ]
-    await _settle()
+    await settle()
     (camera_command,) = _sets(mqtt_mock)
     (detector_command,) = _sets(mqtt_mock, "bobby/detector/pi4/set")
     assert camera_command["expires"] == pytest.approx(dt_util.utcnow().timestamp() + 10.0)
@@ -275,7 +270,7 @@ async def test_a_late_ack_clears_the_timeout_it_caused(
     announce(hass, "camera_porch")
     await hass.async_block_till_done()
     task = _turn_off(hass)
-    await _settle()
+    await settle()
     (command,) = _sets(mqtt_mock)
     freezer.tick(timedelta(seconds=10.5))
     async_fire_time_changed(hass)
@@ -309,7 +304,7 @@ async def test_a_stale_ack_clears_the_timeout_and_the_state_is_asserted_again(
     )
     await hass.async_block_till_done()
     task = _turn_off(hass)
-    await _settle()
+    await settle()
     (command,) = _sets(mqtt_mock)
     freezer.tick(timedelta(seconds=10.5))
     async_fire_time_changed(hass)
@@ -321,7 +316,7 @@ async def test_a_stale_ack_clears_the_timeout_and_the_state_is_asserted_again(
         "bobby/camera/porch/ack",
         {"v": 1, "id": command["id"], "ok": False, "code": "stale", "error": "stale command"},
     )
-    await _settle()
+    await settle()
     assert issue_registry.async_get_issue(DOMAIN, "camera_porch_command_timeout") is None
     again = _sets(mqtt_mock)[1:]
     assert [c["enabled"] for c in again] == [False]
@@ -535,7 +530,7 @@ async def test_disarm_all_with_many_unanswering_agents_raises_one_summary_proble
         fire(hass, f"bobby/camera/cam{n}/state", {"v": 1, "enabled": True}, retain=True)
     await hass.async_block_till_done()
     task = _turn_off(hass, HUB_SWITCH)
-    await _settle()
+    await settle()
     assert len([c for c in mqtt_mock.async_publish.call_args_list if c.args[0].endswith("/set")]) == 60
     freezer.tick(timedelta(seconds=10.5))
     async_fire_time_changed(hass)
