@@ -49,6 +49,7 @@ READER_ONLY = """
 import sys, time
 sys.path[:0] = [{repo!r}, {agents!r}]
 from bobby_edge.camera.sources import SourceOptions, VideoOptions, create
+from bobby_edge.camera.sources.rtsp import RtspOptions
 
 class Sink:
     def set_format(self, stream_format): pass
@@ -56,7 +57,7 @@ class Sink:
 
 if {mode!r} == "record":
     # Both readers on one URL, then the detection one closed: the recording reader alone.
-    source = create({url!r}, SourceOptions(1280, 720, 2.0, 80, record_url={url!r}))
+    source = create({url!r}, SourceOptions(1280, 720, 2.0, 80, own=(RtspOptions(record_stream={url!r}),)))
     source.record_to(Sink(), VideoOptions(0, 0, 0))
     source.open()
     source._stream.stop()

@@ -11,15 +11,14 @@ from typing import Any
 from . import __version__
 from .config import (
     CameraConfig,
-    ConfigError,
     DetectorConfig,
-    Option,
     default_of,
     load_camera,
     load_detector,
     options_of,
 )
-from .errors import StartupError
+from .errors import ConfigError, StartupError
+from .options import Option
 
 
 def _help(default: Any, how: Option) -> str:

@@ -4,10 +4,11 @@ Precedence, lowest first: built-in defaults, the YAML file (`--config`), environ
 variables (`BOBBY_<OPTION>`, e.g. `BOBBY_PASSWORD` — keep secrets out of the command
 line), command-line flags. Every error names the option and what it accepts.
 
-Each option is declared once, as a field of its config class (`option()`, `number()`,
-`secret()`): its type, default, check, range, flag and help. The voluptuous schema
-(`schema_of`), the environment names and the command line (`cli.add_options`) are built
-from those fields.
+Each option is declared once, as a field of the dataclass that uses it (`options.py`):
+its type, default, check, range, flag and help. The config classes here compose them:
+their own fields, the broker's, and the frame sources' own groups (`group()`: the stream
+sources' in `camera/sources/live.py` and `rtsp.py`). The voluptuous schema (`schema_of`),
+the environment names and the command line (`cli.add_options`) are built from them.
 """
 
 from __future__ import annotations
@@ -15,14 +16,30 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import voluptuous as vol
 import yaml
 
+from .camera.sources.live import StreamOptions
+from .camera.sources.rtsp import RtspOptions
+from .errors import ConfigError
+from .options import (
+    GROUP,
+    OPTION,
+    OPTIONAL_DIR,
+    OPTIONAL_FILE,
+    UNSET,
+    Option,
+    boolean,
+    group,
+    number,
+    option,
+    secret,
+)
 from .protocol import (
     BASE_TOPIC_RULE,
     DEFAULT_BASE_TOPIC,
@@ -52,8 +69,6 @@ DEFAULT_HEIGHT = 720
 DEFAULT_JPEG_QUALITY = 80
 DEFAULT_PREVIEW_INTERVAL = 5.0
 DEFAULT_PREVIEW_WIDTH = 320
-DEFAULT_RTSP_TRANSPORT = "tcp"
-DEFAULT_STREAM_TIMEOUT = 10.0
 DEFAULT_PERSON_CLASS = "person"
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_MIN_AREA = 0.0
@@ -75,10 +90,6 @@ DEFAULT_MAX_PAYLOAD = MAX_JPEG_BYTES
 # docs/performance.md); "auto" gives every usable core a worker.
 DEFAULT_THREADS = 1
 DEFAULT_WORKERS = "auto"
-
-
-class ConfigError(ValueError):
-    """The configuration cannot be used; the message says which option and why."""
 
 
 def parse_broker(value: Any) -> tuple[str, int]:
@@ -110,22 +121,6 @@ def _name(value: Any) -> str:
     if not is_valid_text(value):
         raise vol.Invalid(f"use 1-{MAX_TEXT_LENGTH} characters without control characters")
     return str(value)
-
-
-def _existing_file(value: Any) -> str:
-    if not isinstance(value, str) or not Path(value).expanduser().is_file():
-        raise vol.Invalid(f"file {value!r} does not exist")
-    return str(Path(value).expanduser())
-
-
-def _bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"):
-        return True
-    if isinstance(value, str) and value.lower() in ("0", "false", "no", "off"):
-        return False
-    raise vol.Invalid("expected true or false")
 
 
 def usable_cores() -> int:
@@ -160,61 +155,12 @@ def _tiles(value: Any) -> bool | tuple[str, ...]:
         return value
     if isinstance(value, str):
         try:
-            return _bool(value)
+            return boolean(value)
         except vol.Invalid:
             value = [part.strip() for part in value.split(",") if part.strip()]
     if isinstance(value, list | tuple) and value:
         return tuple(_agent_id(v) for v in value)
     raise vol.Invalid("expected true, false, or camera ids (a list, or a,b) whose frames are tiled")
-
-
-def _number(lo: float, hi: float, kind: type = float) -> vol.All:
-    return vol.All(vol.Coerce(kind), vol.Range(min=lo, max=hi))
-
-
-# --- options: each declared once ---------------------------------------------------------
-# An option is a field of a config class (or of `Broker`) whose metadata says how it is
-# read: from it come the voluptuous schema, the config class's default, the environment
-# variable (BOBBY_<NAME>), the command-line flag and its help (cli.py).
-
-_OPTION = "bobby_option"
-_UNSET: Any = object()  # an Option's schema_default when the field's default applies
-
-
-@dataclass(frozen=True, slots=True)
-class Option:
-    """How one option is checked and offered on the command line (its default is the field's)."""
-
-    check: Any  # voluptuous validator of a value from YAML, the environment or a flag
-    help: str | None = None  # the flag's help ({default}, {range} filled in); None: no flag
-    flag: str | None = None  # default: --name-with-dashes
-    metavar: str | None = None
-    type: Callable[[str], Any] | None = None  # how argparse reads the flag's value
-    const: Any = None  # a switch: the flag stores this value (--no-record stores False)
-    range: tuple[float, float] | None = None  # shown as {range} in the help
-    schema_default: Any = _UNSET  # when the schema's default is not the field's
-
-
-def option(default: Any = dataclasses.MISSING, **how: Any) -> Any:
-    """A config field that is an option: `check=`, and the flag's `help=` and friends."""
-    metadata = {_OPTION: Option(**how)}
-    if default is dataclasses.MISSING:
-        return field(metadata=metadata)
-    return field(default=default, metadata=metadata)
-
-
-def number(default: Any, lo: float, hi: float, kind: type = float, **how: Any) -> Any:
-    """A numeric option in [lo, hi]: the range is checked and shown in the help."""
-    return option(default, check=_number(lo, hi, kind), range=(lo, hi), type=kind, **how)
-
-
-def secret(**how: Any) -> Any:
-    """An optional string kept out of logs and `--validate-config` (repr=False)."""
-    return field(default=None, repr=False, metadata={_OPTION: Option(check=vol.Any(None, str), **how)})
-
-
-_OPTIONAL_FILE = vol.Any(None, _existing_file)
-_OPTIONAL_DIR = vol.Any(None, vol.All(str, vol.Length(min=1)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,33 +170,40 @@ class Broker:
     username: str | None = option(None, check=vol.Any(None, str), help="broker user name")
     password: str | None = secret(help="broker password (prefer BOBBY_PASSWORD in the environment)")
     tls_ca: str | None = option(
-        None, check=_OPTIONAL_FILE, metavar="FILE", help="CA certificate: connect with TLS"
+        None, check=OPTIONAL_FILE, metavar="FILE", help="CA certificate: connect with TLS"
     )
     # The client certificate (mutual TLS), with tls_key.
     tls_cert: str | None = option(
-        None, check=_OPTIONAL_FILE, metavar="FILE", help="client certificate (mutual TLS)"
+        None, check=OPTIONAL_FILE, metavar="FILE", help="client certificate (mutual TLS)"
     )
-    tls_key: str | None = option(None, check=_OPTIONAL_FILE, metavar="FILE", help="private key of --tls-cert")
+    tls_key: str | None = option(None, check=OPTIONAL_FILE, metavar="FILE", help="private key of --tls-cert")
 
     @property
     def url(self) -> str:
         return f"{self.host}:{self.port}"
 
 
+def _own_options(cls: type) -> list[tuple[dataclasses.Field[Any], Option]]:
+    return [(f, f.metadata[OPTION]) for f in fields(cls) if OPTION in f.metadata]
+
+
 def options_of(cls: type) -> list[tuple[dataclasses.Field[Any], Option]]:
-    """A config class's options in the order of the command line's help (the broker's after `broker`)."""
+    """A config class's options in the order of the command line's help: the broker's after
+    `broker`, a group's where the group stands."""
     found: list[tuple[dataclasses.Field[Any], Option]] = []
     for f in fields(cls):
-        if _OPTION in f.metadata:
-            found.append((f, f.metadata[_OPTION]))
+        if OPTION in f.metadata:
+            found.append((f, f.metadata[OPTION]))
         if f.name == "broker":
-            found.extend((b, b.metadata[_OPTION]) for b in fields(Broker) if _OPTION in b.metadata)
+            found.extend(_own_options(Broker))
+        if GROUP in f.metadata:
+            found.extend(_own_options(f.metadata[GROUP]))
     return found
 
 
 def default_of(f: dataclasses.Field[Any], how: Option) -> Any:
     """The option's default as the schema applies it (MISSING or None: the option is optional)."""
-    return f.default if how.schema_default is _UNSET else how.schema_default
+    return f.default if how.schema_default is UNSET else how.schema_default
 
 
 def schema_of(cls: type) -> dict[Any, Any]:
@@ -314,7 +267,7 @@ class AgentConfig:
         help="agent id, unique per kind (default: the host name)",
     )
     state_dir: Path = option(  # noqa: RUF009 - option() is a dataclasses.field
-        check=_OPTIONAL_DIR,
+        check=OPTIONAL_DIR,
         metavar="DIR",
         help="where the last commanded state is kept "
         "(default: $STATE_DIRECTORY, else ~/.local/state/bobby-camera)",
@@ -324,7 +277,7 @@ class AgentConfig:
     stats_interval: float = number(
         DEFAULT_STATS_INTERVAL, 0.5, 3600, metavar="S", help="heartbeat period (default {default})"
     )
-    enabled: bool = option(True, check=_bool, flag="--disabled", const=False, help="start switched off")
+    enabled: bool = option(True, check=boolean, flag="--disabled", const=False, help="start switched off")
     log_level: str = option(
         DEFAULT_LOG_LEVEL,
         check=vol.All(vol.Upper, vol.In(["DEBUG", "INFO", "WARNING", "ERROR"])),
@@ -337,7 +290,7 @@ class AgentConfig:
         for f in fields(self):
             if f.repr:
                 value = getattr(self, f.name)
-                if f.name in ("source", "record_stream") and isinstance(value, str):
+                if f.name == "source" and isinstance(value, str):
                     value = redact_url(value)
                 shown.append(f"{f.name}={value!r}")
         return f"{type(self).__name__}({', '.join(shown)})"
@@ -363,35 +316,16 @@ class CameraConfig(AgentConfig):
     # Motion regions with each frame (camera/motion.py).
     motion: bool = option(
         True,
-        check=_bool,
+        check=boolean,
         flag="--no-motion",
         const=False,
         help="send frames without motion regions (the detector then looks at whole frames or tiles)",
     )
-    # Stream sources (rtsp://, v4l2:). Credentials only from YAML or the environment file
-    # (BOBBY_SOURCE_USERNAME / BOBBY_SOURCE_PASSWORD): no flags.
-    source_username: str | None = option(None, check=vol.Any(None, str))
-    source_password: str | None = secret()
-    rtsp_transport: str = option(
-        DEFAULT_RTSP_TRANSPORT,
-        check=vol.All(vol.Lower, vol.In(["tcp", "udp"])),
-        help="tcp or udp (default {default})",
-    )
-    stream_timeout: float = number(
-        DEFAULT_STREAM_TIMEOUT,
-        1.0,
-        120.0,
-        metavar="S",
-        help="seconds without data before a stream counts as lost and is reconnected (default {default})",
-    )
-    record_stream: str | None = option(
-        None,
-        check=vol.Any(None, str),
-        metavar="URL",
-        help="RTSP URL to record (an IP camera's main stream) while --source is its sub-stream",
-    )
+    # The stream sources' own options (rtsp://, v4l2:), declared by the sources.
+    stream: StreamOptions = group(StreamOptions)  # noqa: RUF009 - group() is a dataclasses.field
+    rtsp: RtspOptions = group(RtspOptions)  # noqa: RUF009 - group() is a dataclasses.field
     # Recording (docs/protocol.md, "chunk"): pre-roll ring, events, chunks, spool.
-    record: bool = option(True, check=_bool, flag="--no-record", const=False, help="do not record events")
+    record: bool = option(True, check=boolean, flag="--no-record", const=False, help="do not record events")
     pre_roll: float = number(
         DEFAULT_PRE_ROLL,
         0.0,
@@ -423,7 +357,7 @@ class CameraConfig(AgentConfig):
     # Where chunks wait for the core's ack; None: <state_dir>/spool.
     spool_dir: Path | None = option(  # noqa: RUF009 - option() is a dataclasses.field
         None,
-        check=_OPTIONAL_DIR,
+        check=OPTIONAL_DIR,
         metavar="DIR",
         help="where chunks wait for the core's acknowledgement (default <state dir>/spool)",
     )
@@ -464,7 +398,7 @@ class DetectorConfig(AgentConfig):
     )
     labels: str | None = option(
         None,
-        check=_OPTIONAL_FILE,
+        check=OPTIONAL_FILE,
         metavar="FILE",
         help="labels file for detection models (one label per line)",
     )
@@ -531,7 +465,7 @@ def _merge_and_validate(
     except vol.Invalid as err:
         raise ConfigError(f"invalid {kind} configuration: {_format_error(err)}") from None
     host, port = options.pop("broker")
-    credentials = {f.name: options.pop(f.name, None) for f in fields(Broker) if _OPTION in f.metadata}
+    credentials = {f.name: options.pop(f.name, None) for f, _ in _own_options(Broker)}
     options["broker"] = Broker(host, port, **credentials)
     if (options["broker"].tls_cert is None) != (options["broker"].tls_key is None):
         raise ConfigError(f"invalid {kind} configuration: tls_cert and tls_key go together (mutual TLS)")
@@ -539,6 +473,13 @@ def _merge_and_validate(
         raise ConfigError(f"invalid {kind} configuration: tls_cert needs tls_ca (the broker's CA)")
     state_dir = options.pop("state_dir", None)
     options["state_dir"] = Path(state_dir).expanduser() if state_dir else default_state_dir(environ)
+    config_class = CameraConfig if kind == "camera" else DetectorConfig
+    for f in fields(config_class):
+        if GROUP in f.metadata:
+            own = {
+                g.name: options.pop(g.name) for g, _ in _own_options(f.metadata[GROUP]) if g.name in options
+            }
+            options[f.name] = f.metadata[GROUP](**own)
     if kind == "camera":
         spool_dir = options.pop("spool_dir", None)
         options["spool_dir"] = Path(spool_dir).expanduser() if spool_dir else options["state_dir"] / "spool"

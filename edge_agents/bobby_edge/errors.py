@@ -10,3 +10,7 @@ class StartupError(RuntimeError):
 
 class CommandError(ValueError):
     """A command that is valid JSON but cannot be applied; the text goes into the ack."""
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message says which option and why."""

@@ -27,6 +27,8 @@ from bobby_edge import protocol
 from bobby_edge.camera import sources
 from bobby_edge.camera.recording.packets import EncodedPacket, StreamFormat
 from bobby_edge.camera.sources import CaptureError, SourceOptions, VideoOptions
+from bobby_edge.camera.sources.live import StreamOptions
+from bobby_edge.camera.sources.rtsp import RtspOptions
 from bobby_edge.camera.sources.v4l2 import V4l2Source
 from bobby_edge.cli import main as cli_main
 from bobby_edge.config import ConfigError
@@ -42,7 +44,8 @@ from tests.support.waiting import wait_until
 model_path = fx.model_path
 
 USER, PASSWORD = "viewer", "s3cr#t pa:ss@word"  # characters that must be URL-quoted
-OPTIONS = SourceOptions(320, 240, 4.0, 80, username=USER, password=PASSWORD, timeout=2.0)
+CREDENTIALS = RtspOptions(source_username=USER, source_password=PASSWORD)
+OPTIONS = SourceOptions(320, 240, 4.0, 80, own=(CREDENTIALS, StreamOptions(stream_timeout=2.0)))
 
 
 @pytest.fixture
@@ -173,7 +176,9 @@ def test_rtsp_wrong_password_is_a_clear_error_without_the_password(
     broker: Mosquitto,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    wrong = SourceOptions(320, 240, 2.0, 80, username=USER, password="not-the-password")
+    wrong = SourceOptions(
+        320, 240, 2.0, 80, own=(RtspOptions(source_username=USER, source_password="not-the-password"),)
+    )
     with pytest.raises(StartupError, match="refused the user name or password") as caught:
         sources.create(rtsp_camera.url, wrong).open()
     assert "not-the-password" not in str(caught.value)
@@ -271,7 +276,13 @@ def test_detect_on_the_sub_stream_record_the_main_stream(rtsp_camera: RtspCamera
     main = RtspCamera(tmp_path / "main", clip, sizes, fps=10, user=USER, password=PASSWORD).start()
     try:
         sink = RecordingSink()
-        options = SourceOptions(320, 240, 4.0, 80, username=USER, password=PASSWORD, record_url=main.url)
+        options = SourceOptions(
+            320,
+            240,
+            4.0,
+            80,
+            own=(RtspOptions(source_username=USER, source_password=PASSWORD, record_stream=main.url),),
+        )
         source = sources.create(rtsp_camera.url, options)
         assert source.record_to(sink, VideoOptions(640, 480, 10.0)) is True
         source.open()

@@ -48,7 +48,7 @@ def test_config_repr_masks_the_source_and_leaves_out_passwords() -> None:
         {"source": "rtsp://admin:url-secret@cam/live", "id": "porch"},
         environ={"BOBBY_SOURCE_PASSWORD": "env-secret", "BOBBY_PASSWORD": "broker-secret"},
     )
-    assert config.source_password == "env-secret"
+    assert config.rtsp.source_password == "env-secret"
     text = repr(config)
     for secret in ("url-secret", "env-secret", "broker-secret"):
         assert secret not in text

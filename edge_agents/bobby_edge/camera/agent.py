@@ -70,11 +70,7 @@ class CameraAgent(Agent):
                 config.height,
                 config.fps,
                 config.jpeg_quality,
-                username=config.source_username,
-                password=config.source_password,
-                transport=config.rtsp_transport,
-                timeout=config.stream_timeout,
-                record_url=config.record_stream,
+                own=(config.stream, config.rtsp),
             ),
         )
         super().__init__(config)

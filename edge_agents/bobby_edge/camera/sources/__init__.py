@@ -11,7 +11,7 @@ import importlib
 import pkgutil
 from collections.abc import Callable
 
-from ...config import ConfigError
+from ...errors import ConfigError
 from ...redaction import redact_text
 from .base import CaptureError, FrameSource, SourceOptions, VideoOptions
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from PIL import Image, ImageOps
 
@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from ..recording.packets import PacketSink
 
 JPEG_MAGIC = b"\xff\xd8\xff"
+OwnOptions = TypeVar("OwnOptions")
 
 
 class CaptureError(RuntimeError):
@@ -30,17 +31,22 @@ class VideoOptions:
 
 @dataclass(frozen=True, slots=True)
 class SourceOptions:
-    """What a source is asked for: frame size, rate and JPEG quality; how to reach a stream."""
+    """What every source is asked for (frame size, rate, JPEG quality), and the sources' own
+    options: each source declares its group (`live.StreamOptions`, `rtsp.RtspOptions`) and
+    finds it here with `own_options`."""
 
     width: int
     height: int
     fps: float
     jpeg_quality: int
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)  # never in logs
-    transport: str = "tcp"  # RTSP over TCP: no lost UDP packets, one port through firewalls
-    timeout: float = 10.0  # seconds without data before a stream counts as lost
-    record_url: str | None = None  # a second stream to record (an IP camera's main stream)
+    own: tuple[Any, ...] = ()
+
+    def own_options(self, kind: type[OwnOptions]) -> OwnOptions:
+        """The group of options of this type, or its defaults when none was given."""
+        for group in self.own:
+            if isinstance(group, kind):
+                return group
+        return kind()
 
 
 class FrameSource(ABC):

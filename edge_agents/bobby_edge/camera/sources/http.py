@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from ...config import ConfigError
+from ...errors import ConfigError
 from . import register
 from .base import CaptureError, FrameSource, SourceOptions, jpeg_size
 

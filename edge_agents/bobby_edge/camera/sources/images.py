@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ...config import ConfigError
-from ...errors import StartupError
+from ...errors import ConfigError, StartupError
 from . import register
 from .base import CaptureError, FrameSource, SourceOptions, to_sized_jpeg
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import StartupError
+from ...options import number
 from ..recording.packets import CODECS as RECORDABLE_CODECS
 from ..recording.packets import EncodedPacket, PacketSink, StreamFormat
 from .base import CaptureError, FrameSource, SourceOptions, VideoOptions, fit_jpeg, fit_within, jpeg_size
@@ -378,6 +379,19 @@ class LiveStream:
             _LOGGER.debug("closing the stream failed", exc_info=True)
 
 
+@dataclass(frozen=True, slots=True)
+class StreamOptions:
+    """The options every stream source (rtsp://, v4l2:) reads, declared here once."""
+
+    stream_timeout: float = number(
+        10.0,
+        1.0,
+        120.0,
+        metavar="S",
+        help="seconds without data before a stream counts as lost and is reconnected (default {default})",
+    )
+
+
 class StreamSource(FrameSource):
     """A frame source read through a `LiveStream`: RTSP cameras, webcams.
 
@@ -391,6 +405,7 @@ class StreamSource(FrameSource):
 
     def __init__(self, target: str, options: SourceOptions) -> None:
         super().__init__(target, options)
+        self.timeout = options.own_options(StreamOptions).stream_timeout
         self._stream: LiveStream | None = None
         self._sink: PacketSink | None = None
 
@@ -461,7 +476,7 @@ class StreamSource(FrameSource):
             fps=self.fps,
             size=super().size,
             jpeg_quality=self.options.jpeg_quality,
-            timeout=self.options.timeout,
+            timeout=self.timeout,
         )
         stream.set_sink(self._sink)
         try:
@@ -474,7 +489,7 @@ class StreamSource(FrameSource):
         if self._stream is None:
             raise CaptureError(f"{self.description} is not open")
         # Wait up to two frame periods for a frame newer than the last one sent.
-        return self._stream.latest_jpeg(wait=min(self.options.timeout, 2.0 / self.fps))
+        return self._stream.latest_jpeg(wait=min(self.timeout, 2.0 / self.fps))
 
     def set_fps(self, fps: float) -> None:
         super().set_fps(fps)

@@ -21,12 +21,15 @@ See docs/sources.md.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from ...config import ConfigError
-from ...errors import StartupError
-from ...redaction import redact_text
+import voluptuous as vol
+
+from ...errors import ConfigError, StartupError
+from ...options import option, secret
+from ...redaction import redact_text, redact_url
 from . import register
 from .base import SourceOptions, VideoOptions
 from .live import LiveStream, StreamSource, StreamUnusable
@@ -40,13 +43,42 @@ _LOGGER = logging.getLogger(__name__)
 PROBE_OPTIONS = {"analyzeduration": "1000000", "probesize": "1000000", "fflags": "nobuffer"}
 
 
+@dataclass(frozen=True, slots=True)
+class RtspOptions:
+    """The RTSP source's own options, declared here once. Credentials only from YAML or the
+    environment file (BOBBY_SOURCE_USERNAME / BOBBY_SOURCE_PASSWORD): no flags."""
+
+    source_username: str | None = option(None, check=vol.Any(None, str))
+    source_password: str | None = secret()
+    rtsp_transport: str = option(
+        "tcp",  # no lost UDP packets smearing frames, one connection through NAT and firewalls
+        check=vol.All(vol.Lower, vol.In(["tcp", "udp"])),
+        help="tcp or udp (default {default})",
+    )
+    record_stream: str | None = option(
+        None,
+        check=vol.Any(None, str),
+        metavar="URL",
+        help="RTSP URL to record (an IP camera's main stream) while --source is its sub-stream",
+    )
+
+    def __repr__(self) -> str:
+        # What `--validate-config` prints: no password, the recorded URL without credentials.
+        shown = redact_url(self.record_stream) if self.record_stream else None
+        return (
+            f"RtspOptions(source_username={self.source_username!r}, "
+            f"rtsp_transport={self.rtsp_transport!r}, record_stream={shown!r})"
+        )
+
+
 @register("rtsp")
 class RtspSource(StreamSource):
     def __init__(self, target: str, options: SourceOptions) -> None:
         super().__init__(target, options)
-        self._secrets: tuple[str | None, ...] = (options.password,)
+        self.rtsp = options.own_options(RtspOptions)
+        self._secrets: tuple[str | None, ...] = (self.rtsp.source_password,)
         self.url, self._open_url = self._urls(target)
-        self._record_urls = self._urls(options.record_url) if options.record_url else None
+        self._record_urls = self._urls(self.rtsp.record_stream) if self.rtsp.record_stream else None
         self._record_sink: PacketSink | None = None
         self._record_stream: LiveStream | None = None
 
@@ -64,10 +96,14 @@ class RtspSource(StreamSource):
             ) from None
         # The environment file's credentials win over any in the URL.
         username = (
-            self.options.username if self.options.username is not None else unquote(parts.username or "")
+            self.rtsp.source_username
+            if self.rtsp.source_username is not None
+            else unquote(parts.username or "")
         )
         password = (
-            self.options.password if self.options.password is not None else unquote(parts.password or "")
+            self.rtsp.source_password
+            if self.rtsp.source_password is not None
+            else unquote(parts.password or "")
         )
         self._secrets = (*self._secrets, password)
         host = f"[{parts.hostname}]" if ":" in str(parts.hostname) else str(parts.hostname)
@@ -101,7 +137,7 @@ class RtspSource(StreamSource):
         elif isinstance(err, av.error.ConnectionRefusedError):
             text = "connection refused: is the camera on, and RTSP enabled on that port?"
         elif isinstance(err, av.error.ExitError | TimeoutError):
-            text = f"no answer within {self.options.timeout:g} s"
+            text = f"no answer within {self.timeout:g} s"
         return redact_text(text, self._secrets)
 
     def open_container(self, url: str | None = None) -> Any:
@@ -109,13 +145,11 @@ class RtspSource(StreamSource):
 
         options = {
             **PROBE_OPTIONS,
-            "rtsp_transport": self.options.transport,
-            "timeout": str(int(self.options.timeout * 1_000_000)),  # socket I/O, µs
+            "rtsp_transport": self.rtsp.rtsp_transport,
+            "timeout": str(int(self.timeout * 1_000_000)),  # socket I/O, µs
         }
         try:
-            return av.open(
-                url or self._open_url, options=options, timeout=(self.options.timeout, self.options.timeout)
-            )
+            return av.open(url or self._open_url, options=options, timeout=(self.timeout, self.timeout))
         except (
             av.error.HTTPUnauthorizedError,
             av.error.HTTPForbiddenError,
@@ -144,7 +178,7 @@ class RtspSource(StreamSource):
             fps=self.fps,
             size=(self.options.width, self.options.height),
             jpeg_quality=self.options.jpeg_quality,
-            timeout=self.options.timeout,
+            timeout=self.timeout,
             decode=False,  # its packets go to the recorder; nothing of it is decoded
         )
         stream.set_sink(self._record_sink)

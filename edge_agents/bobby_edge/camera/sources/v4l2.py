@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...config import ConfigError
+from ...errors import ConfigError
 from . import register
 from .base import SourceOptions, VideoOptions
 from .live import StreamSource, StreamUnusable
@@ -83,9 +83,7 @@ class V4l2Source(StreamSource):
         refusals = []
         for options in attempts:
             try:
-                return av.open(
-                    self.device, format=self.demuxer, options=options, timeout=self.options.timeout
-                )
+                return av.open(self.device, format=self.demuxer, options=options, timeout=self.timeout)
             except av.FFmpegError as err:
                 if err.errno in FATAL:
                     raise StreamUnusable(self.explain(err)) from None

@@ -13,8 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ...config import ConfigError
-from ...errors import StartupError
+from ...errors import ConfigError, StartupError
 from . import register
 from .base import CaptureError, FrameSource, SourceOptions, fit_jpeg
 
