@@ -26,7 +26,7 @@ from typing import Any
 
 import psutil
 
-from bench import codec, hard_scenes, reach, recording, streams
+from bench import codec, fleet, hard_scenes, reach, recording, streams
 from bench.harness import (
     REPO,
     BareModel,
@@ -225,7 +225,7 @@ class Settings:
     closed_n: int  # frames of the unloaded (closed-loop) latency
     quiet_wait: float  # seconds to wait for a quiet machine before each phase
     profile: bool
-    phases: frozenset[str]  # core, reach, hard, streams, recording
+    phases: frozenset[str]  # core, reach, hard, streams, fleet, recording
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Settings:
@@ -327,6 +327,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         out["streams"] = streams.run(settings.quick)
     if "hard" in settings.phases:
         out["hard"] = hard_scenes.run(settings.quick)
+    if "fleet" in settings.phases:
+        log("fleet: home scale in Home Assistant, detection → first playable chunk")
+        out["fleet"] = fleet.run(settings.quick)
 
     workdir = Path(tempfile.mkdtemp(prefix="bobby-bench-"))
     broker = Mosquitto(workdir / "broker").start()
@@ -547,6 +550,7 @@ def table(r: dict[str, Any]) -> str:
         reach.table(r["reach"], r["machine"]["cores"]) if "reach" in r else [],
         [streams.table(r["streams"])] if "streams" in r else [],
         hard_scenes.table(r["hard"]) if "hard" in r else [],
+        fleet.table(r["fleet"]) if "fleet" in r else [],
     ]
     if "throughput" in r:  # the core phases ran
         blocks += [
@@ -826,10 +830,11 @@ def main() -> int:
     parser.add_argument("--skip-ha", action="store_true", help="leave out the Home Assistant figures")
     parser.add_argument(
         "--phases",
-        default="core,reach,hard,streams,recording",
+        default="core,reach,hard,streams,fleet,recording",
         help="core (pipeline, latency, load, scale-out, codecs, HA), reach (motion regions, "
         "regions and tiles, every core), hard (night normalisation and finer tiles: cost per "
-        "frame and reach), streams (camera agent CPU per RTSP stream) and/or "
+        "frame and reach), streams (camera agent CPU per RTSP stream), fleet (100 cameras and 4 "
+        "detectors into Home Assistant; detection → first playable chunk) and/or "
         "recording (camera agent encoding, pre-roll, chunks); default all",
     )
     parser.add_argument(
