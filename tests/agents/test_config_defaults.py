@@ -68,6 +68,7 @@ def test_each_option_is_declared_once_and_a_source_declares_its_own() -> None:
         assert len(names) == len(set(names)), "an option is declared twice"
     # The stream sources' options live with the sources, not flat in the camera's config.
     own = {f.name for f in dataclasses.fields(CameraConfig)}
-    assert not own & {"source_username", "source_password", "rtsp_transport", "record_stream", "stream_timeout"}
+    sources_own = {"source_username", "source_password", "rtsp_transport", "record_stream", "stream_timeout"}
+    assert not own & sources_own
     assert {f.name for f in dataclasses.fields(RtspOptions)} <= {f.name for f in camera}
     assert {f.name for f in dataclasses.fields(StreamOptions)} <= {f.name for f in camera}
