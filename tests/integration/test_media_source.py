@@ -8,6 +8,7 @@ Browsing and resolving go through HA's media_source API, files through HA's HTTP
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ from homeassistant.components.media_player.errors import BrowseError
 from homeassistant.components.media_source import Unresolvable
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, MqttMockHAClient
 
 from custom_components.bobby_camera.recording.assemble import assemble_clip
@@ -75,6 +77,10 @@ async def clips_entry(
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
     yield mock_config_entry
+    # HA 2026's MQTT client subscribes 0.5 s after setup, one wildcard at a time; an unload in
+    # the middle of that trips it (KeyError in _async_perform_subscriptions). Subscribe first.
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=1))
+    await hass.async_block_till_done()
     await hass.config_entries.async_unload(mock_config_entry.entry_id)  # the open event's timer
 
 
