@@ -73,6 +73,11 @@ DEFAULT_PERSON_CLASS = "person"
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_MIN_AREA = 0.0
 DEFAULT_SNAPSHOT_INTERVAL = 2.0
+# Tamper checks (camera/tamper.py): seconds a problem must last before it is reported (a
+# person walking past close to the lens covers part of it for a few seconds), and seconds
+# of good pictures before it ends.
+DEFAULT_TAMPER_HOLD = 6.0
+DEFAULT_TAMPER_CLEAR = 3.0
 # Recording (docs/protocol.md, "chunk").
 DEFAULT_PRE_ROLL = 10.0
 DEFAULT_POST_ROLL = 10.0
@@ -320,6 +325,29 @@ class CameraConfig(AgentConfig):
         flag="--no-motion",
         const=False,
         help="send frames without motion regions (the detector then looks at whole frames or tiles)",
+    )
+    # Tamper checks on the same grey copy (camera/tamper.py): covered, defocused, turned_away.
+    tamper: bool = option(
+        True,
+        check=boolean,
+        flag="--no-tamper",
+        const=False,
+        help="do not check whether the camera is covered, out of focus or turned away",
+    )
+    tamper_hold: float = number(
+        DEFAULT_TAMPER_HOLD,
+        1.0,
+        600.0,
+        metavar="S",
+        help="seconds a covered, blurred or moved picture must last before it is reported "
+        "({range}, default {default})",
+    )
+    tamper_clear: float = number(
+        DEFAULT_TAMPER_CLEAR,
+        0.5,
+        600.0,
+        metavar="S",
+        help="seconds of good pictures before a tamper problem ends (default {default})",
     )
     # The stream sources' own options (rtsp://, v4l2:), declared by the sources.
     stream: StreamOptions = group(StreamOptions)  # noqa: RUF009 - group() is a dataclasses.field

@@ -43,6 +43,26 @@ class Motion:
     moving_fraction: float  # of the picture, for logs and tests
 
 
+def small_grey(jpeg: bytes) -> Image.Image:
+    """The frame in grey, ~WIDTH px wide: the copy motion (`motion_grey`) and the tamper
+    checks (tamper.py) share, so the agent decodes each frame once."""
+    with Image.open(io.BytesIO(jpeg)) as image:
+        width, height = image.size
+        small_height = max(1, round(height * WIDTH / width))
+        image.draft("L", (WIDTH, small_height))  # scaled decode, luma only
+        grey = image.convert("L")
+    if grey.width > 2 * WIDTH:  # not a JPEG (draft did nothing) or an odd aspect
+        grey = grey.resize((WIDTH, small_height), Image.Resampling.BILINEAR)
+    return grey
+
+
+def motion_grey(grey: Image.Image) -> npt.NDArray[np.float32]:
+    """The small grey copy lightly blurred (sensor noise is not motion), cropped to whole cells."""
+    width_cells, height_cells = max(1, grey.width // CELL), max(1, grey.height // CELL)
+    grey = grey.filter(ImageFilter.BoxBlur(1)).crop((0, 0, width_cells * CELL, height_cells * CELL))
+    return np.asarray(grey, dtype=np.float32)
+
+
 class MotionDetector:
     """One camera's background model; `regions(jpeg)` for every frame, in order."""
 
@@ -50,21 +70,14 @@ class MotionDetector:
         self._background: npt.NDArray[np.float32] | None = None
 
     def grey(self, jpeg: bytes) -> npt.NDArray[np.float32]:
-        with Image.open(io.BytesIO(jpeg)) as image:
-            width, height = image.size
-            small_height = max(1, round(height * WIDTH / width))
-            image.draft("L", (WIDTH, small_height))  # scaled decode, luma only
-            grey = image.convert("L")
-        if grey.width > 2 * WIDTH:  # not a JPEG (draft did nothing) or an odd aspect
-            grey = grey.resize((WIDTH, small_height), Image.Resampling.BILINEAR)
-        # Sides that are whole cells, so cells are one reshape away.
-        width_cells, height_cells = max(1, grey.width // CELL), max(1, grey.height // CELL)
-        grey = grey.filter(ImageFilter.BoxBlur(1)).crop((0, 0, width_cells * CELL, height_cells * CELL))
-        return np.asarray(grey, dtype=np.float32)
+        return motion_grey(small_grey(jpeg))
 
     def regions(self, jpeg: bytes) -> Motion:
         """Motion regions of this frame against the frames before it (none for the first)."""
-        frame = self.grey(jpeg)
+        return self.regions_of(self.grey(jpeg))
+
+    def regions_of(self, frame: npt.NDArray[np.float32]) -> Motion:
+        """The same, from the frame's `motion_grey`, which is left unchanged."""
         background = self._background
         if background is None or background.shape != frame.shape:
             self._background = frame.copy()
