@@ -94,6 +94,9 @@ _REPORTED_KINDS: Final = (
     "refused_subscribe",
     "state_not_saved",
     "source_unavailable",
+    protocol.COVERED,
+    protocol.DEFOCUSED,
+    protocol.TURNED_AWAY,
 )
 
 

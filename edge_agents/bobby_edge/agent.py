@@ -54,6 +54,7 @@ class Agent(ABC):
         self.enabled: bool = self.initial["enabled"]
         self.started = time.monotonic()
         self.stop_event = threading.Event()
+        self._stats_now = threading.Event()  # report_now(): the next stats go out at once
         self.lock = threading.Lock()  # guards settings changed by commands
         self._refusals_log = LogThrottle(_LOGGER, BAD_INPUT_EVERY)  # keyed by the ack's code
         if config.broker.username and config.broker.username != config.id:
@@ -213,9 +214,18 @@ class Agent(ABC):
 
     # --- lifecycle -------------------------------------------------------------------
 
+    def report_now(self) -> None:
+        """Publish the stats now, not at the end of the interval: a problem began or ended."""
+        self._stats_now.set()
+
     def _heartbeat(self) -> None:
         last = time.monotonic()
-        while not self.stop_event.wait(self.config.stats_interval):
+        while not self.stop_event.is_set():
+            # An early report starts a new interval: stats never come further apart than one.
+            self._stats_now.wait(self.config.stats_interval)
+            self._stats_now.clear()
+            if self.stop_event.is_set():
+                break
             now = time.monotonic()
             try:
                 payload = {
@@ -234,6 +244,7 @@ class Agent(ABC):
         if signum is not None:
             _LOGGER.info("received %s, shutting down", signal.Signals(signum).name)
         self.stop_event.set()
+        self._stats_now.set()  # the heartbeat ends at once
 
     def install_signal_handlers(self) -> None:
         signal.signal(signal.SIGTERM, self.request_stop)

@@ -92,6 +92,11 @@ FPS_RANGE: Final = (0.1, 30.0)
 STREAM_FPS_RANGE: Final = (0.01, 1000.0)  # a camera stream's own rate (info `stream_fps`)
 # The stats problem a camera raises while its source gives no frames (docs/protocol.md).
 SOURCE_UNAVAILABLE: Final = "source_unavailable"
+# The stats problems of a camera's tamper checks (docs/protocol.md): it no longer sees the scene.
+COVERED: Final = "covered"  # very dark or very bright, almost no texture
+DEFOCUSED: Final = "defocused"  # sharpness far below its running baseline
+TURNED_AWAY: Final = "turned_away"  # the scene no longer matches the reference view
+TAMPER_PROBLEMS: Final = (COVERED, DEFOCUSED, TURNED_AWAY)
 # What an agent keeps on disk and restores on start: `enabled` and its settings.
 PERSISTED_BY_KIND: Final = {kind: ("enabled", *settings) for kind, settings in SETTINGS_BY_KIND.items()}
 

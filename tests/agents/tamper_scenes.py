@@ -169,9 +169,9 @@ class Outcome:
         return [(t, p) for t, p in self.reported if p is not None and p != self.expected]
 
 
-def grey_copy(jpeg: bytes) -> Pixels:
+def grey_copy(jpeg: bytes) -> Image.Image:
     """What the camera agent gives the tamper check: its small grey copy of the frame."""
-    return np.asarray(small_grey(jpeg), dtype=np.float32)
+    return small_grey(jpeg)
 
 
 def run(name: str, case: str, *, hold: float = DEFAULT_TAMPER_HOLD, clear: float = DEFAULT_TAMPER_CLEAR) -> Outcome:

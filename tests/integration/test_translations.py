@@ -59,6 +59,9 @@ REPORTED_CODES = (
     "refused_subscribe_set",
     "state_not_saved",
     "source_unavailable",
+    "covered",
+    "defocused",
+    "turned_away",
     "something_new",
 )
 
@@ -71,7 +74,7 @@ def test_repair_issues_are_translated() -> None:
         ISSUE_AGENT_LIMIT,
         ISSUE_COMMAND_ALL,
     }
-    assert len(keys) == len(PROBLEMS) + 9
+    assert len(keys) == len(PROBLEMS) + 12
     for key in keys:
         assert {"title", "description"} <= set(EN["issues"][key]), key
 

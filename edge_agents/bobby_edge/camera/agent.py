@@ -29,10 +29,11 @@ from ..logthrottle import LogThrottle
 from ..mqtt import user_properties
 from ..protocol import FRAME_TIME_PROPERTY, REGIONS_PROPERTY, format_regions
 from . import sources
-from .motion import MotionDetector
+from .motion import MotionDetector, motion_grey, small_grey
 from .recording import unavailable as recording_unavailable
 from .recording.hooks import RecordingHooks
 from .recording.recorder import Recorder
+from .tamper import Measures, TamperCheck
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -55,6 +56,25 @@ def small_preview(frame: bytes, width: int, quality: int = PREVIEW_QUALITY) -> b
     out = io.BytesIO()
     small.save(out, format="JPEG", quality=quality)
     return out.getvalue()
+
+
+def tamper_detail(code: str, m: Measures) -> str:
+    """The words of a tamper problem's `detail`, with what the check measured."""
+    if code == protocol.COVERED:
+        light = "dark" if m.mean < 128 else "bright"
+        return (
+            f"the picture is {light} (mean grey {m.mean:.0f} of 255) with almost no detail "
+            f"(spread {m.std:.1f}): something covers the lens, or a light blinds it"
+        )
+    if code == protocol.DEFOCUSED:
+        return (
+            f"the picture is blurred: sharpness {m.sharpness:.3f}, its usual {m.baseline:.3f}; "
+            "the focus was turned, or the lens is sprayed, wet or dirty"
+        )
+    return (
+        f"{m.moved:.0%} of the textured parts of the picture no longer match the view the camera "
+        "learnt: it was turned or knocked. Switch the camera off and on to make it learn a new view"
+    )
 
 
 class CameraAgent(Agent):
@@ -90,6 +110,8 @@ class CameraAgent(Agent):
         self._last_error = ""
         self._log = LogThrottle(_LOGGER, ERROR_LOG_EVERY)  # keyed by what fails: capture, motion, input
         self.motion = MotionDetector() if config.motion else None
+        self.tamper = TamperCheck(config.tamper_hold, config.tamper_clear) if config.tamper else None
+        self._tamper_problem: str | None = None  # the tamper code in the stats' problems now
         self._failing = False  # REOPEN_AFTER_ERRORS captures in a row have failed
         self._source_problem: str | None = None  # the detail of `source_unavailable`, as reported
         self.recording: RecordingHooks | None = None
@@ -247,6 +269,9 @@ class CameraAgent(Agent):
                     capturing = False
                     if self.recording is not None:
                         self.recording.clear()  # disabled means nothing more is kept
+                    if self.tamper is not None:
+                        self.tamper.reset()  # switched on again, it learns the view anew
+                        self._report_tamper(None, None)
                     _LOGGER.info("disabled: capture stopped")
                 self._wake.wait(IDLE_WAIT)
                 continue
@@ -335,7 +360,7 @@ class CameraAgent(Agent):
             # e.g. an HTTP camera's real size, known after its first snapshot; a stream's codec
             self.announce()
         values = {FRAME_TIME_PROPERTY: f"{frame_time:.3f}"}
-        regions = self._regions(frame)
+        regions = self._look(frame)
         if regions is not None:
             values[REGIONS_PROPERTY] = regions
         properties = user_properties(**values)
@@ -354,19 +379,40 @@ class CameraAgent(Agent):
             except (OSError, ValueError) as err:
                 _LOGGER.warning("could not make a preview from a %d-byte frame: %s", len(frame), err)
 
-    def _regions(self, frame: bytes) -> str | None:
-        """The frame's motion regions as the property value; None when motion is off or failed."""
-        if self.motion is None:
+    def _look(self, frame: bytes) -> str | None:
+        """Motion regions (the property value; None when motion is off or failed) and the
+        tamper checks, from one small grey copy of the frame."""
+        if self.motion is None and self.tamper is None:
             return None
         started = time.monotonic()
         try:
-            motion = self.motion.regions(frame)
+            grey = small_grey(frame)
+            motion = None if self.motion is None else self.motion.regions_of(motion_grey(grey))
         except (OSError, ValueError) as err:  # a frame Pillow cannot read: sent without regions
-            self._log.warning("no motion regions for a %d-byte frame: %s", len(frame), err, key="motion")
+            self._log.warning("cannot look at a %d-byte frame: %s", len(frame), err, key="motion")
             return None
-        with self._counts_lock:
-            self._motion_seconds.append(time.monotonic() - started)
-        return format_regions(motion.regions)
+        if motion is not None:  # the decode and the regions
+            with self._counts_lock:
+                self._motion_seconds.append(time.monotonic() - started)
+        if self.tamper is not None:
+            measures = self.tamper.update(grey, time.monotonic())
+            if self.tamper.problem != self._tamper_problem:
+                self._report_tamper(self.tamper.problem, measures)
+        return None if motion is None else format_regions(motion.regions)
+
+    def _report_tamper(self, problem: str | None, measures: Measures | None) -> None:
+        """The tamper code in the stats' problems (docs/protocol.md), published at once."""
+        if problem == self._tamper_problem:
+            return
+        if problem is not None and measures is not None:
+            _LOGGER.warning("tamper check: %s", tamper_detail(problem, measures))
+        elif self._tamper_problem is not None:
+            _LOGGER.info("tamper check: the picture looks right again (%s ended)", self._tamper_problem)
+        self._tamper_problem = problem
+        for code in protocol.TAMPER_PROBLEMS:
+            detail = tamper_detail(code, measures) if code == problem and measures is not None else ""
+            self.problems.set(code, code == problem, detail)
+        self.report_now()
 
     def _control(self, method: Any, *args: Any) -> None:
         """pause/resume/set_fps: a failure is logged; the captures that follow show whether it matters."""

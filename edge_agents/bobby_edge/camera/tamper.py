@@ -23,7 +23,7 @@ seasons) while the picture looks right, and stand still while it looks wrong: a 
 knocked to face the wall stays reported until it faces the scene again, is switched off
 and on, or the agent restarts (each of which learns the view anew).
 
-Numpy only, on the ~160-pixel grey copy: well under a millisecond per frame
+Numpy and Pillow's box blur, on the ~160-pixel grey copy: well under a millisecond per frame
 (docs/performance.md, "Tamper checks").
 """
 
@@ -34,15 +34,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+from PIL import Image, ImageFilter
 
-COVERED = "covered"
-DEFOCUSED = "defocused"
-TURNED_AWAY = "turned_away"
-CODES = (COVERED, DEFOCUSED, TURNED_AWAY)
+from ..protocol import COVERED, DEFOCUSED, TURNED_AWAY
+
 
 DARK = 35.0  # mean grey level (0-255) at or below which a picture is dark
 BRIGHT = 220.0  # ... at or above which it is bright
 FLAT = 6.0  # grey levels of standard deviation below which a picture has almost no texture
+BLANK = 3.0  # ... and below which nothing of the scene is left to compare (a faint ghost of it)
 DEFOCUS_RATIO = 0.25  # sharpness below this fraction of its baseline is defocused
 CELL = 16  # the view is compared in cells of CELL×CELL grey pixels
 DETAIL_RADIUS = 4  # detail = the picture minus its (2r+1)² box blur
@@ -53,6 +53,11 @@ MIN_VOTES = 6  # fewer textured cells than this: the view is not judged (a plain
 LEARN_SECONDS = 60.0  # time constant of the reference and baseline while the picture looks right
 MISMATCH_SLOWDOWN = 10  # cells that do not match are learnt this many times more slowly
 WARM_UP_FRAMES = 3  # frames that only learn, after a start or a change of picture size
+LEARN_EVERY = 1.0  # seconds between two steps of learning (a step costs more than a check)
+# Noise makes a dark picture look sharper: sharpness is compared with a baseline learnt at
+# the same light, one per band of BAND grey levels of the picture's mean.
+BAND = 32
+BAND_FRAMES = 5  # steps a band must have learnt before it judges
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,16 +82,8 @@ class _Run:
     good_since: float | None = None  # the first good frame after it, if any
 
 
-def _box_blur(grey: npt.NDArray[np.float32], radius: int) -> npt.NDArray[np.float32]:
-    """A (2r+1)² box blur through cumulative sums, edges replicated."""
-    size = 2 * radius + 1
-    padded = np.pad(grey, radius, mode="edge")
-    sums = np.cumsum(np.cumsum(padded, axis=0, dtype=np.float64), axis=1)
-    sums = np.pad(sums, ((1, 0), (1, 0)))
-    h, w = grey.shape
-    box = sums[size : size + h, size : size + w] - sums[:h, size : size + w]
-    box = box - sums[size : size + h, :w] + sums[:h, :w]
-    return (box / (size * size)).astype(np.float32)
+def _blurred(grey: Image.Image, radius: int) -> npt.NDArray[np.float32]:
+    return np.asarray(grey.filter(ImageFilter.BoxBlur(radius)), dtype=np.float32)
 
 
 def sharpness(grey: npt.NDArray[np.float32], fine: npt.NDArray[np.float32], coarse: npt.NDArray[np.float32]) -> float:
@@ -112,58 +109,59 @@ class TamperCheck:
         self.hold = hold  # seconds of suspect frames before a problem is reported
         self.clear = clear  # seconds of good frames before it ends
         self.problem: str | None = None  # the code reported now
-        self._reference: npt.NDArray[np.float32] | None = None
-        self._reference_detail: npt.NDArray[np.float32] | None = None  # cached between updates
-        self._baseline = 0.0
-        self._frames = 0
-        self._last: float | None = None
-        self._run: _Run | None = None
+        self.reset()
 
     def reset(self) -> None:
         """Forget the scene (the camera was switched off, or its picture size changed)."""
-        self._reference, self._reference_detail = None, None
-        self._baseline, self._frames, self._last = 0.0, 0, None
-        self._run, self.problem = None, None
+        self._reference: npt.NDArray[np.float32] | None = None
+        self._reference_detail: npt.NDArray[np.float32] | None = None  # cached between steps
+        bands = 256 // BAND
+        self._baselines = np.zeros(bands)  # sharpness per band of mean grey level
+        self._learnt = np.zeros(bands, dtype=np.int64)  # steps each band has learnt
+        self._frames = 0
+        self._learnt_at: float | None = None
+        self._run: _Run | None = None
+        self.problem = None
 
-    def update(self, grey: npt.NDArray[np.float32], now: float) -> Measures:
-        """Judge one frame (its grey copy and its time in seconds); `problem` says the outcome."""
+    def update(self, image: Image.Image, now: float) -> Measures:
+        """Judge one frame (its small grey copy, mode L, and its time in seconds); `problem`
+        says the outcome."""
+        grey = np.asarray(image, dtype=np.float32)
         if self._reference is not None and self._reference.shape != grey.shape:
             self.reset()
         mean, std = float(grey.mean()), float(grey.std())
-        coarse = _box_blur(grey, DETAIL_RADIUS)
-        sharp = sharpness(grey, _box_blur(grey, 1), coarse)
-        detail = grey - coarse
-        rows, cols = grey.shape[0] // CELL, grey.shape[1] // CELL
-        elapsed = 0.0 if self._last is None else max(0.0, now - self._last)
-        self._last = now
+        coarse = _blurred(image, DETAIL_RADIUS)
+        sharp = sharpness(grey, _blurred(image, 1), coarse)
+        band = min(int(mean) // BAND, len(self._baselines) - 1)
+        baseline = float(self._baselines[band]) if self._learnt[band] >= BAND_FRAMES else 0.0
         self._frames += 1
         if self._reference is None or self._frames <= WARM_UP_FRAMES:
-            self._learn(grey, sharp, None, 1.0 if self._reference is None else 0.5)
-            return Measures(mean, std, sharp, self._baseline, 0.0, 0, None)
+            self._learn(grey, sharp, band, None, now)
+            return Measures(mean, std, sharp, baseline, 0.0, 0, None)
 
-        matched, voting = self._compare(detail, rows, cols)
+        matched, voting = self._compare(grey - coarse)
         votes = int(voting.sum())
         moved = 1.0 - float(matched.sum()) / votes if votes else 0.0
         lost = votes < MIN_VOTES or moved > MOVED  # the scene is not there any more
         suspect: str | None = None
-        if std < FLAT and (mean <= DARK or mean >= BRIGHT) and lost:
+        if (mean <= DARK or mean >= BRIGHT) and (std < BLANK or (std < FLAT and lost)):
             suspect = COVERED
-        elif sharp < DEFOCUS_RATIO * self._baseline:
+        elif sharp < DEFOCUS_RATIO * baseline:
             suspect = DEFOCUSED
         elif lost and votes >= MIN_VOTES:
             suspect = TURNED_AWAY
         self._judge(suspect, now)
         if suspect is None and self._run is None:
-            self._learn(grey, sharp, matched | ~voting, min(1.0, elapsed / LEARN_SECONDS))
-        return Measures(mean, std, sharp, self._baseline, moved, votes, suspect)
+            self._learn(grey, sharp, band, matched | ~voting, now)
+        return Measures(mean, std, sharp, baseline, moved, votes, suspect)
 
-    def _compare(
-        self, detail: npt.NDArray[np.float32], rows: int, cols: int
-    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    def _compare(self, detail: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
         """Per cell: does it match the reference's detail, and does it vote (textured reference)."""
         assert self._reference is not None
         if self._reference_detail is None:
-            self._reference_detail = self._reference - _box_blur(self._reference, DETAIL_RADIUS)
+            reference = Image.fromarray(np.clip(self._reference + 0.5, 0, 255).astype(np.uint8))
+            self._reference_detail = self._reference - _blurred(reference, DETAIL_RADIUS)
+        rows, cols = detail.shape[0] // CELL, detail.shape[1] // CELL
         now_cells, ref_cells = _cells(detail, rows, cols), _cells(self._reference_detail, rows, cols)
         now_cells = now_cells - now_cells.mean(axis=2, keepdims=True)
         ref_cells = ref_cells - ref_cells.mean(axis=2, keepdims=True)
@@ -177,16 +175,23 @@ class TamperCheck:
         self,
         grey: npt.NDArray[np.float32],
         sharp: float,
+        band: int,
         follow: npt.NDArray[np.bool_] | None,
-        rate: float,
+        now: float,
     ) -> None:
-        """Follow the scene: the sharpness baseline, and the reference (cells in `follow` at
-        `rate`, the others MISMATCH_SLOWDOWN times more slowly; all of them when None)."""
-        self._reference_detail = None
+        """Follow the scene, at most every LEARN_EVERY seconds: the sharpness baseline of this
+        light, and the reference (cells in `follow` at the full rate, the others
+        MISMATCH_SLOWDOWN times more slowly; all of them during the warm-up)."""
         if self._reference is None:
-            self._reference, self._baseline = grey.copy(), sharp
+            self._reference, self._learnt_at = grey.copy(), now
+        elif follow is not None and self._learnt_at is not None and now - self._learnt_at < LEARN_EVERY:
             return
-        self._baseline += rate * (sharp - self._baseline)
+        rate = 0.5 if follow is None else min(1.0, (now - (self._learnt_at or now)) / LEARN_SECONDS)
+        self._learnt_at = now
+        first = self._learnt[band] == 0
+        self._baselines[band] += (1.0 if first else max(rate, 1 / BAND_FRAMES)) * (sharp - self._baselines[band])
+        self._learnt[band] += 1
+        self._reference_detail = None
         if follow is None:
             self._reference += rate * (grey - self._reference)
             return
