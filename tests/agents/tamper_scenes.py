@@ -34,8 +34,8 @@ LENGTH = 36.0  # seconds in all
 NOISE = 2.0  # grey levels of sensor noise per frame
 QUALITY = 80  # the camera's default JPEG quality
 
-type Pixels = np.ndarray[Any, Any]
-type Frame = Callable[[float], Pixels]  # seconds since the start → RGB pixels of the view
+Pixels = np.ndarray[Any, Any]
+Frame = Callable[[float], Pixels]  # seconds since the start → RGB pixels of the view
 
 
 def canvas(name: str) -> Pixels:
@@ -137,17 +137,29 @@ def cases(name: str) -> dict[str, tuple[str | None, Frame]]:
     }
 
 
-def frames(frame: Frame, seed: int, fps: float = DEFAULT_FPS, length: float = LENGTH) -> Iterator[tuple[float, bytes]]:
-    """(seconds, JPEG) of the sequence, with fresh noise in each frame (more in the dark)."""
+def to_jpeg(pixels: Pixels) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(out, "JPEG", quality=QUALITY)
+    return out.getvalue()
+
+
+def frames(
+    frame: Frame, seed: int, fps: float = DEFAULT_FPS, length: float = LENGTH
+) -> Iterator[tuple[float, bytes]]:
+    """(seconds, JPEG) of the sequence, with new noise in each frame (more in the dark)."""
     rng = np.random.default_rng(seed)
+    # Noise drawn once per sequence and shifted by a random offset in each frame: as random
+    # as fresh noise for a 160-pixel grey copy, at a fraction of the cost.
+    noise: Pixels | None = None
     for i in range(int(length * fps)):
         t = i / fps
         pixels = frame(t)
+        if noise is None:
+            noise = rng.standard_normal((pixels.shape[0] + 64, pixels.shape[1] + 64, 3), dtype=np.float32)
         sigma = NOISE * (1 + 2 * (1 - min(1.0, float(pixels.mean()) / 110)))  # the sensor's gain at night
-        pixels = np.clip(pixels + rng.normal(0, sigma, pixels.shape), 0, 255).astype(np.uint8)
-        out = io.BytesIO()
-        Image.fromarray(pixels).save(out, "JPEG", quality=QUALITY)
-        yield t, out.getvalue()
+        dy, dx = rng.integers(0, 64, 2)
+        pixels = pixels + sigma * noise[dy : dy + pixels.shape[0], dx : dx + pixels.shape[1]]
+        yield t, to_jpeg(pixels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +186,9 @@ def grey_copy(jpeg: bytes) -> Image.Image:
     return small_grey(jpeg)
 
 
-def run(name: str, case: str, *, hold: float = DEFAULT_TAMPER_HOLD, clear: float = DEFAULT_TAMPER_CLEAR) -> Outcome:
+def run(
+    name: str, case: str, *, hold: float = DEFAULT_TAMPER_HOLD, clear: float = DEFAULT_TAMPER_CLEAR
+) -> Outcome:
     expected, frame = cases(name)[case]
     check = TamperCheck(hold, clear)
     reported: list[tuple[float, str | None]] = []
@@ -207,7 +221,16 @@ def figures() -> dict[str, Any]:
 def cost(size: tuple[int, int], repeats: int = 200) -> tuple[float, float]:
     """Median ms per frame of the tamper check alone, and of the grey copy it shares with motion."""
     scene = canvas("astronaut")
-    jpegs = [jpeg for _, jpeg in frames(lambda t: np.asarray(Image.fromarray(view(scene).astype(np.uint8)).resize(size)).astype(np.float32), 1, length=5)]
+    jpegs = [
+        jpeg
+        for _, jpeg in frames(
+            lambda t: np.asarray(Image.fromarray(view(scene).astype(np.uint8)).resize(size)).astype(
+                np.float32
+            ),
+            1,
+            length=5,
+        )
+    ]
     check = TamperCheck(DEFAULT_TAMPER_HOLD, DEFAULT_TAMPER_CLEAR)
     greys = [grey_copy(j) for j in jpegs]
     check_ms, grey_ms = [], []
@@ -231,4 +254,7 @@ if __name__ == "__main__":
     for case, times in result["seconds_to_report"].items():
         print(f"  {case}: {times}")
     for size in ((640, 480), (1280, 720)):
-        print(size, "ms per frame (check, grey copy): %.3f %.3f" % cost(size))
+        check_ms, grey_ms = cost(size)
+        print(
+            f"{size[0]}x{size[1]}: {check_ms:.3f} ms per frame for the check, {grey_ms:.3f} for the grey copy"
+        )

@@ -67,6 +67,21 @@ def test_a_problem_ends_when_the_picture_is_back_and_a_reset_learns_a_new_view()
     assert check.problem is None
 
 
+@pytest.mark.parametrize("seconds_each", [0.5, 5.0])
+def test_a_slideshow_is_not_a_camera_turned_away(seconds_each: float) -> None:
+    """`images:` folders (the demo: each scene for about 5 s; the tests: a new one each
+    frame) change the whole view again and again: a turned camera's new view stays."""
+    pictures = [
+        tamper_scenes.grey_copy(tamper_scenes.to_jpeg(tamper_scenes.view(tamper_scenes.canvas(name))))
+        for name in tamper_scenes.SCENES
+    ]
+    check = TamperCheck(hold=6.0, clear=3.0)
+    for i in range(240):  # two minutes at 2 fps
+        t = i / 2
+        check.update(pictures[int(t / seconds_each) % len(pictures)], t)
+        assert check.problem is None, t
+
+
 def test_a_picture_of_another_size_starts_afresh() -> None:
     check = TamperCheck(hold=1.0, clear=1.0)
     rng = np.random.default_rng(1)
@@ -113,7 +128,9 @@ def test_camera_process_reports_covered_at_once_and_clears(
 
     black = probe.mark()
     _jpeg(np.zeros_like(scene), folder / "view.jpg")
-    covered = probe.wait_for(lambda m: m.topic == f"{TOPIC}/stats" and protocol.COVERED in _problems(m), 60, black)
+    covered = probe.wait_for(
+        lambda m: m.topic == f"{TOPIC}/stats" and protocol.COVERED in _problems(m), 60, black
+    )
     [problem] = json.loads(covered.payload)["problems"]
     assert problem["code"] == protocol.COVERED
     assert "dark" in problem["detail"]

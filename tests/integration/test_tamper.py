@@ -47,7 +47,9 @@ async def test_tamper_problem_is_a_repair_and_an_event(
     title = EN["issues"][code]["title"].format(**issue.translation_placeholders)
     assert title.startswith("Porch ")
     assert DETAILS[code] in EN["issues"][code]["description"].format(**issue.translation_placeholders)
-    assert [(e.data["problem"], e.data["active"], e.data["agent_id"]) for e in events] == [(code, True, "porch")]
+    assert [(e.data["problem"], e.data["active"], e.data["agent_id"]) for e in events] == [
+        (code, True, "porch")
+    ]
 
     fire(hass, "bobby/camera/porch/stats", payload("camera_porch", "stats", problems=[]))
     await hass.async_block_till_done()

@@ -38,7 +38,6 @@ from PIL import Image, ImageFilter
 
 from ..protocol import COVERED, DEFOCUSED, TURNED_AWAY
 
-
 DARK = 35.0  # mean grey level (0-255) at or below which a picture is dark
 BRIGHT = 220.0  # ... at or above which it is bright
 FLAT = 6.0  # grey levels of standard deviation below which a picture has almost no texture
@@ -86,7 +85,9 @@ def _blurred(grey: Image.Image, radius: int) -> npt.NDArray[np.float32]:
     return np.asarray(grey.filter(ImageFilter.BoxBlur(radius)), dtype=np.float32)
 
 
-def sharpness(grey: npt.NDArray[np.float32], fine: npt.NDArray[np.float32], coarse: npt.NDArray[np.float32]) -> float:
+def sharpness(
+    grey: npt.NDArray[np.float32], fine: npt.NDArray[np.float32], coarse: npt.NDArray[np.float32]
+) -> float:
     """Energy of the finest detail over that of coarser detail: light-proof, blur-sensitive.
 
     `fine` and `coarse` are box blurs of `grey` of radius 1 and DETAIL_RADIUS."""
@@ -102,6 +103,21 @@ def _cells(values: npt.NDArray[np.float32], rows: int, cols: int) -> npt.NDArray
     return cut.reshape(rows, CELL, cols, CELL).transpose(0, 2, 1, 3).reshape(rows, cols, CELL * CELL)
 
 
+def _compare(
+    detail: npt.NDArray[np.float32], reference: npt.NDArray[np.float32]
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Per cell: does it match the reference's detail, and does it vote (textured reference)."""
+    rows, cols = detail.shape[0] // CELL, detail.shape[1] // CELL
+    now_cells, ref_cells = _cells(detail, rows, cols), _cells(reference, rows, cols)
+    now_cells = now_cells - now_cells.mean(axis=2, keepdims=True)
+    ref_cells = ref_cells - ref_cells.mean(axis=2, keepdims=True)
+    ref_norm = np.sqrt((ref_cells * ref_cells).sum(axis=2))
+    now_norm = np.sqrt((now_cells * now_cells).sum(axis=2))
+    voting = ref_norm >= TEXTURED * CELL  # std of the cell's detail ≥ TEXTURED
+    correlation = (now_cells * ref_cells).sum(axis=2) / np.maximum(ref_norm * now_norm, 1e-6)
+    return voting & (correlation >= MATCH), voting
+
+
 class TamperCheck:
     """One camera's tamper state; `update(grey, now)` for every frame, in order."""
 
@@ -115,6 +131,7 @@ class TamperCheck:
         """Forget the scene (the camera was switched off, or its picture size changed)."""
         self._reference: npt.NDArray[np.float32] | None = None
         self._reference_detail: npt.NDArray[np.float32] | None = None  # cached between steps
+        self._previous_detail: npt.NDArray[np.float32] | None = None  # the frame before
         bands = 256 // BAND
         self._baselines = np.zeros(bands)  # sharpness per band of mean grey level
         self._learnt = np.zeros(bands, dtype=np.int64)  # steps each band has learnt
@@ -139,37 +156,33 @@ class TamperCheck:
             self._learn(grey, sharp, band, None, now)
             return Measures(mean, std, sharp, baseline, 0.0, 0, None)
 
-        matched, voting = self._compare(grey - coarse)
+        detail = grey - coarse
+        if self._reference_detail is None:
+            reference = Image.fromarray(np.clip(self._reference + 0.5, 0, 255).astype(np.uint8))
+            self._reference_detail = self._reference - _blurred(reference, DETAIL_RADIUS)
+        matched, voting = _compare(detail, self._reference_detail)
         votes = int(voting.sum())
         moved = 1.0 - float(matched.sum()) / votes if votes else 0.0
         lost = votes < MIN_VOTES or moved > MOVED  # the scene is not there any more
+        # A new view that stays (a camera turned) is not one that changes with every frame
+        # (a slideshow of pictures, the `images:` demo): only the first is turned away.
+        steady = True
+        if self._previous_detail is not None and self._previous_detail.shape == detail.shape:
+            same, textured = _compare(detail, self._previous_detail)
+            changed = 1.0 - int(same.sum()) / max(1, int(textured.sum()))
+            steady = int(textured.sum()) < MIN_VOTES or changed <= MOVED
+        self._previous_detail = detail
         suspect: str | None = None
         if (mean <= DARK or mean >= BRIGHT) and (std < BLANK or (std < FLAT and lost)):
             suspect = COVERED
         elif sharp < DEFOCUS_RATIO * baseline:
             suspect = DEFOCUSED
-        elif lost and votes >= MIN_VOTES:
+        elif lost and steady and votes >= MIN_VOTES:
             suspect = TURNED_AWAY
         self._judge(suspect, now)
         if suspect is None and self._run is None:
             self._learn(grey, sharp, band, matched | ~voting, now)
         return Measures(mean, std, sharp, baseline, moved, votes, suspect)
-
-    def _compare(self, detail: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-        """Per cell: does it match the reference's detail, and does it vote (textured reference)."""
-        assert self._reference is not None
-        if self._reference_detail is None:
-            reference = Image.fromarray(np.clip(self._reference + 0.5, 0, 255).astype(np.uint8))
-            self._reference_detail = self._reference - _blurred(reference, DETAIL_RADIUS)
-        rows, cols = detail.shape[0] // CELL, detail.shape[1] // CELL
-        now_cells, ref_cells = _cells(detail, rows, cols), _cells(self._reference_detail, rows, cols)
-        now_cells = now_cells - now_cells.mean(axis=2, keepdims=True)
-        ref_cells = ref_cells - ref_cells.mean(axis=2, keepdims=True)
-        ref_norm = np.sqrt((ref_cells * ref_cells).sum(axis=2))
-        now_norm = np.sqrt((now_cells * now_cells).sum(axis=2))
-        voting = ref_norm >= TEXTURED * CELL  # std of the cell's detail ≥ TEXTURED
-        correlation = (now_cells * ref_cells).sum(axis=2) / np.maximum(ref_norm * now_norm, 1e-6)
-        return voting & (correlation >= MATCH), voting
 
     def _learn(
         self,
@@ -189,7 +202,9 @@ class TamperCheck:
         rate = 0.5 if follow is None else min(1.0, (now - (self._learnt_at or now)) / LEARN_SECONDS)
         self._learnt_at = now
         first = self._learnt[band] == 0
-        self._baselines[band] += (1.0 if first else max(rate, 1 / BAND_FRAMES)) * (sharp - self._baselines[band])
+        self._baselines[band] += (1.0 if first else max(rate, 1 / BAND_FRAMES)) * (
+            sharp - self._baselines[band]
+        )
         self._learnt[band] += 1
         self._reference_detail = None
         if follow is None:
