@@ -14,6 +14,7 @@ import io
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -47,8 +48,17 @@ def view(pixels: Pixels, dx: int = 0, dy: int = 0) -> Pixels:
     return pixels[y : y + SIZE[1], x : x + SIZE[0]]
 
 
-def _person() -> Image.Image:
-    return Image.fromarray(np.asarray(data.astronaut())[18:512, 0:370])
+@cache
+def _person(height: int) -> tuple[Image.Image, Image.Image]:
+    """The astronaut `height` px tall (out of focus when close to the lens), and her mask."""
+    person = Image.fromarray(np.asarray(data.astronaut())[18:512, 0:370])
+    width = round(person.width * height / person.height)
+    person = person.resize((width, height))
+    if height > SIZE[1] // 2:
+        person = person.filter(ImageFilter.GaussianBlur(height / 60))
+    mask = Image.new("L", person.size, 0)
+    ImageDraw.Draw(mask).ellipse((0, 0, width - 1, height - 1), fill=255)
+    return person, mask
 
 
 def walking(frame: Pixels, t: float, start: float, seconds: float, height: int) -> Pixels:
@@ -56,15 +66,9 @@ def walking(frame: Pixels, t: float, start: float, seconds: float, height: int) 
     close to the lens (tall) they are out of focus."""
     if not start <= t < start + seconds:
         return frame
-    person = _person()
-    width = round(person.width * height / person.height)
-    person = person.resize((width, height))
-    if height > SIZE[1] // 2:
-        person = person.filter(ImageFilter.GaussianBlur(height / 60))
-    x = round(-width + (SIZE[0] + width) * (t - start) / seconds)
+    person, mask = _person(height)
+    x = round(-person.width + (SIZE[0] + person.width) * (t - start) / seconds)
     out = Image.fromarray(np.clip(frame, 0, 255).astype(np.uint8))
-    mask = Image.new("L", person.size, 0)
-    ImageDraw.Draw(mask).ellipse((0, 0, width - 1, height - 1), fill=255)
     out.paste(person, (x, SIZE[1] - height), mask)
     return np.asarray(out).astype(np.float32)
 
@@ -87,10 +91,12 @@ def _ramp(t: float, start: float, seconds: float) -> float:
     return min(1.0, max(0.0, (t - start) / seconds))
 
 
+@cache
 def cases(name: str) -> dict[str, tuple[str | None, Frame]]:
     """Per case: the problem it must raise (None: must raise none) and its frames."""
     pixels = canvas(name)
     normal = view(pixels)
+    defocused, night = blurred(normal, 8), infrared(normal)
 
     def black(t: float) -> Pixels:  # the view fades to black over 1 s (a hand, a cap, tape)
         return normal * (1 - 0.97 * _ramp(t, CHANGE_AT, 1.0))
@@ -99,7 +105,7 @@ def cases(name: str) -> dict[str, tuple[str | None, Frame]]:
         return normal + (255 - normal) * 0.97 * _ramp(t, CHANGE_AT, 1.0)
 
     def blur(t: float) -> Pixels:  # the focus ring turned, or the lens sprayed
-        return blurred(normal, 8) if t >= CHANGE_AT else normal
+        return defocused if t >= CHANGE_AT else normal
 
     def shift_x(t: float) -> Pixels:  # knocked: the view moves by 25 % of its width
         return view(pixels, SIZE[0] // 4, 0) if t >= CHANGE_AT else normal
@@ -114,7 +120,7 @@ def cases(name: str) -> dict[str, tuple[str | None, Frame]]:
         return normal * (1 - 0.8 * _ramp(t, 0, LENGTH - 6))
 
     def night_mode(t: float) -> Pixels:  # the camera switches to grey infrared pictures
-        return infrared(normal) if t >= CHANGE_AT else normal
+        return night if t >= CHANGE_AT else normal
 
     def close_person(t: float) -> Pixels:  # someone walks past right in front of the lens, 5 s
         return walking(normal, t, CHANGE_AT, 5.0, SIZE[1])
