@@ -395,9 +395,13 @@ class CameraAgent(Agent):
             with self._counts_lock:
                 self._motion_seconds.append(time.monotonic() - started)
         if self.tamper is not None:
-            measures = self.tamper.update(grey, time.monotonic())
-            if self.tamper.problem != self._tamper_problem:
-                self._report_tamper(self.tamper.problem, measures)
+            try:
+                measures = self.tamper.update(grey, time.monotonic())
+            except Exception:  # a failing check must not stop the frames: logged, then retried
+                self._log.exception("tamper check failed on a %d-byte frame", len(frame), key="tamper")
+            else:
+                if self.tamper.problem != self._tamper_problem:
+                    self._report_tamper(self.tamper.problem, measures)
         return None if motion is None else format_regions(motion.regions)
 
     def _report_tamper(self, problem: str | None, measures: Measures | None) -> None:

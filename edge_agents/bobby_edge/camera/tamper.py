@@ -2,18 +2,20 @@
 
 Three problems, each a stats problem code (docs/protocol.md):
 
-    covered      very dark or very bright, and almost no texture (a hand, tape, a torch)
+    covered      very dark or very bright, almost no texture, the scene gone (a hand, a torch)
     defocused    sharpness far below its own running baseline (focus turned, lens sprayed)
     turned_away  most of the scene's textured cells no longer match the reference view
 
 Each measure is meant to survive what a camera sees every day:
-- Sharpness is the ratio of fine to coarse gradients: a change of light or contrast
-  (lights on or off, dusk, the switch to grey infrared pictures) scales both alike, a
-  blur removes the fine ones first.
+- Sharpness is the energy of the finest detail over that of coarser detail: a change of
+  light or contrast (lights on or off, dusk, the switch to grey infrared pictures) scales
+  both alike, a blur removes the finest first. Noise makes a dark picture look sharper,
+  so the baseline is learnt per band of brightness.
 - The view is compared cell by cell with a reference: the correlation of each cell's
   detail (the picture minus a blurred copy, so smooth shading does not count) with the
   reference's, which a change of light or contrast does not alter either. Only cells
-  with texture in the reference vote.
+  with texture in the reference vote, and only a new view that stays counts (a slideshow
+  of pictures changes with every frame).
 - A person close to the lens covers part of the picture for a few seconds: a problem is
   reported only when the frames have looked wrong for `hold` seconds in a row, and ends
   after `clear` seconds of good frames.
@@ -23,7 +25,7 @@ seasons) while the picture looks right, and stand still while it looks wrong: a 
 knocked to face the wall stays reported until it faces the scene again, is switched off
 and on, or the agent restarts (each of which learns the view anew).
 
-Numpy and Pillow's box blur, on the ~160-pixel grey copy: well under a millisecond per frame
+Numpy and Pillow's box blur, on the ~160-pixel grey copy: about a millisecond per frame
 (docs/performance.md, "Tamper checks").
 """
 
@@ -65,8 +67,8 @@ class Measures:
 
     mean: float
     std: float
-    sharpness: float  # fine / coarse gradients
-    baseline: float  # the running sharpness baseline (0 before it is learnt)
+    sharpness: float  # finest / coarser detail energy
+    baseline: float  # the sharpness baseline at this light (0 while it is not learnt)
     moved: float  # fraction of the voting cells that do not match the reference
     votes: int  # textured reference cells
     suspect: str | None  # the code this frame alone points to
