@@ -21,7 +21,7 @@ from PIL import Image
 from bobby_edge import protocol
 from bobby_edge.camera.tamper import TamperCheck
 from tests.agents import tamper_scenes
-from tests.agents.camera_support import TOPIC
+from tests.agents.camera_support import TOPIC, running_agent, send_command
 from tests.agents.conftest import spawn_agent
 from tests.agents.test_camera_process import START_TIMEOUT, camera_args
 from tests.support.mosquitto import Mosquitto
@@ -139,3 +139,21 @@ def test_camera_process_reports_covered_at_once_and_clears(
     _jpeg(scene, folder / "view.jpg")
     probe.wait_for(lambda m: m.topic == f"{TOPIC}/stats" and _problems(m) == [], 60, back)
     assert "tamper check: the picture is dark" in log.read_text()  # the log says it in words
+
+
+def test_switching_the_camera_off_ends_its_tamper_problem(
+    broker: Mosquitto, probe: Probe, tmp_path: Path
+) -> None:
+    """A disabled camera is not covered: the problem goes, and it learns the view anew when on."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    _jpeg(np.zeros((240, 320, 3)), folder / "black.jpg")
+    probe.subscribe(f"{TOPIC}/#")
+    with running_agent(broker, f"images:{folder}", tamper_hold=1.0, tamper_clear=1.0) as agent:
+        probe.wait_for(lambda m: m.topic == f"{TOPIC}/stats" and protocol.COVERED in _problems(m), 60)
+        assert agent.tamper is not None
+        assert agent.tamper.problem == protocol.COVERED
+        off = probe.mark()
+        assert send_command(probe, {"id": "off", "enabled": False})["ok"] is True
+        probe.wait_for(lambda m: m.topic == f"{TOPIC}/stats" and _problems(m) == [], 30, off)
+        assert agent.tamper.problem is None
