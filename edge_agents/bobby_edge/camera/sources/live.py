@@ -247,7 +247,7 @@ class LiveStream:
 
         Without a reachability check: `backoff` seconds (or until nudged). With one, the
         camera's port is checked every PROBE_INTERVAL meanwhile. While it does not answer,
-        nothing else is tried, however long that lasts (a nudge only checks at once); the
+        nothing else is tried, however long that lasts (a nudge changes nothing then); the
         moment it answers again, the full connection follows at once and the backoff starts
         afresh. While the port answers but the stream fails, the backoff is waited out."""
         nudge.clear()
@@ -255,14 +255,17 @@ class LiveStream:
         if reach is None:
             nudge.wait(backoff)
             return min(2 * backoff, BACKOFF_MAX)
-        deadline = time.monotonic() + backoff
+        start = time.monotonic()
+        deadline = start + backoff
+        next_knock = start + min(PROBE_INTERVAL, backoff)
         away = False
         while not stop.is_set():
-            pause = PROBE_INTERVAL if away else min(PROBE_INTERVAL, max(0.0, deadline - time.monotonic()))
-            nudged = nudge.wait(pause)
+            nudged = nudge.wait(max(0.0, next_knock - time.monotonic()))
             nudge.clear()
-            if stop.is_set():
-                break
+            if stop.is_set() or (nudged and away):
+                continue  # away: the knocks already come every PROBE_INTERVAL
+            now = time.monotonic()
+            next_knock = now + min(PROBE_INTERVAL, max(0.0, deadline - now))
             if not reach.answers():
                 if not away:
                     _LOGGER.info(
@@ -272,6 +275,7 @@ class LiveStream:
                         PROBE_INTERVAL,
                     )
                 away = True
+                next_knock = now + PROBE_INTERVAL
                 continue
             if away:
                 _LOGGER.info("%s: the camera answers again; reconnecting", self.name)
