@@ -351,6 +351,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     if not args.skip_ha:
         out["ha"] = run_ha(settings.quick)
+    if "fleet" in settings.phases and not args.skip_ha:
+        out["fleet"] = run_fleet(settings.quick)
     out["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     out["quiet_gates"] = bench.quiet_log
     shutil.rmtree(workdir, ignore_errors=True)
@@ -525,6 +527,34 @@ def run_ha(quick: bool) -> dict[str, Any]:
         return dict(json.loads(target.read_text()))
 
 
+def run_fleet(quick: bool) -> dict[str, Any]:
+    """100 camera agents at 1 fps and 4 detectors (protocol-level) into a real Home Assistant."""
+    python = os.environ.get("BOBBY_BENCH_HA_PYTHON", str(HA_PYTHON))
+    if not Path(python).exists():
+        log(f"{python} not found (scripts/setup ha2025 creates it): fleet figures skipped")
+        return {"error": f"{python} not found"}
+    log("fleet: 100 cameras and 4 detectors into Home Assistant")
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / "fleet.json"
+        env = {
+            **os.environ,
+            "BOBBY_BENCH_OUT": str(target),
+            "BOBBY_BENCH_FLEET_SECONDS": os.environ.get("BOBBY_BENCH_FLEET_SECONDS", "15" if quick else "60"),
+        }
+        proc = subprocess.run(
+            [python, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-x", "bench/ha/bench_ha_fleet.py"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode or not target.exists():
+            log(proc.stdout[-3000:] + proc.stderr[-3000:])
+            return {"error": "the fleet bench failed (output above)"}
+        return dict(json.loads(target.read_text()))
+
+
 # --- report ---------------------------------------------------------------------------
 
 
@@ -558,6 +588,7 @@ def table(r: dict[str, Any]) -> str:
             table_quiet_gates(r),
             table_ha(r),
         ]
+    blocks.append(table_fleet(r))
     lines = [line for block in blocks if block for line in [*block, ""]]
     return "\n".join(lines[:-1])
 
@@ -716,6 +747,33 @@ def table_ha(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def table_fleet(r: dict[str, Any]) -> list[str]:
+    fleet = r.get("fleet")
+    if not fleet:
+        return []
+    if "loop_lag_ms" not in fleet:
+        return [f"FLEET: {fleet.get('error')}"]
+    lag, rss = fleet["loop_lag_ms"], fleet["rss_mb"]
+    right = fleet["right_after_s"]
+    growth = None  # over the second half of the steady time: a slope, not the first steps
+    if rss["steady_last"] is not None and rss.get("steady_mid") is not None:
+        growth = (rss["steady_last"] - rss["steady_mid"]) / (fleet["seconds"] / 2 / 60)
+    return [
+        f"FLEET in Home Assistant {fleet['home_assistant']}: {fleet['cameras']} camera agents at "
+        f"{fleet['fps']:g} fps and {fleet['detectors']} detectors (their MQTT messages simulated by one "
+        "process; Mosquitto, HA's MQTT client and the integration real), "
+        f"{fleet['entities']} entities, {fleet['seconds']:.0f} s steady",
+        f"  every entity right {fmt(right, 1)} s after the set-up started   target < 30 s: "
+        f"{verdict(None if right is None else right < 30)}",
+        f"  event-loop lag p50/p99/max {fmt(lag['p50'], 2)}/{fmt(lag['p99'], 2)}/{fmt(lag['max'], 1)} ms   "
+        f"target p99 < 20 ms: {verdict(None if lag['p99'] is None else lag['p99'] < 20)}",
+        f"  HA process CPU {fleet['cpu_cores']:.3f} cores; RSS {rss['before_setup']} MB before set-up, "
+        f"{rss['steady_first']} → {rss.get('steady_mid')} → {rss['steady_last']} MB while steady "
+        f"(second half {fmt(growth, 1)} MB/min)",
+        "  not measured here: recording of simultaneous events (no chunks sent)",
+    ]
+
+
 def recording_table(r: dict[str, Any]) -> str:
     """The recording phase's rows (bench/recording.py)."""
     lines = [
@@ -826,11 +884,12 @@ def main() -> int:
     parser.add_argument("--skip-ha", action="store_true", help="leave out the Home Assistant figures")
     parser.add_argument(
         "--phases",
-        default="core,reach,hard,streams,recording",
+        default="core,reach,hard,streams,recording,fleet",
         help="core (pipeline, latency, load, scale-out, codecs, HA), reach (motion regions, "
         "regions and tiles, every core), hard (night normalisation and finer tiles: cost per "
         "frame and reach), streams (camera agent CPU per RTSP stream) and/or "
-        "recording (camera agent encoding, pre-roll, chunks); default all",
+        "recording (camera agent encoding, pre-roll, chunks), fleet (100 cameras and 4 detectors "
+        "into Home Assistant); default all",
     )
     parser.add_argument(
         "--recording-only",
