@@ -62,12 +62,12 @@ def check_the_return(
 def answered_at_once(history: list[Attempt], returning: float, answered: float) -> None:
     """From the camera's return: knocks fail only while its port may still be closed (before
     `answered`), and the first knock that gets an answer is followed at once by the full
-    connection, which works."""
+    connection (a camera still booting may refuse that one: then the backoff starts from 1 s)."""
     after = [a for a in history if a.at >= returning]
     first_ok = next(i for i, a in enumerate(after) if a.kind == "probe" and a.ok)
     assert all(a.kind == "probe" and a.at < answered for a in after[:first_ok])
     assert after[first_ok + 1].kind == "connect", "no reconnect right after the camera answered"
-    assert after[first_ok + 1].ok
+    assert any(a.kind == "connect" and a.ok for a in after[first_ok + 1 :])
 
 
 def outage_figures(kind: str, outage: float, back_after: float, record: pytest.RecordProperty) -> None:
