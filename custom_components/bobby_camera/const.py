@@ -100,3 +100,5 @@ REASSERT_BACKOFF_MAX: Final = 300.0
 BROKER_GRACE: Final = 30.0
 BROKER_SETTLE: Final = 3.0
 ISSUE_BROKER: Final = "broker_unreachable"
+# The detectors cannot keep up with the cameras (capacity.py).
+ISSUE_CAPACITY: Final = "detection_capacity"

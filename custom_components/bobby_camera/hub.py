@@ -26,6 +26,7 @@ from homeassistant.util import dt as dt_util
 from . import protocol
 from .agent import Agent, agent_key
 from .bad_input import MQTT_CLIENT_LOGGER, BadInputLog, UndecodableFilter
+from .capacity import CapacityWatch
 from .const import (
     BROKER_GRACE,
     BROKER_SETTLE,
@@ -53,6 +54,10 @@ from .signals import Signals
 from .store import REMEMBERED_CHANNELS, HubStore
 
 type BobbyConfigEntry = ConfigEntry[BobbyHub]
+
+# Channels that change who asks for detection and who offers it (capacity.py); stats
+# are handled in `_on_stats`.
+FLEET_CHANNELS = frozenset({"status", "state"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +128,7 @@ class BobbyHub:
             background=self._background,
         )
         self.recordings = Recordings(hass, links, options)
+        self.capacity = CapacityWatch(hass, self.agents.values, self.signals, _now)
         self.channels: dict[str, Channel] = {}
         for channel in (
             # ack first: Home Assistant subscribes wildcard topics one at a time, each after
@@ -358,6 +364,7 @@ class BobbyHub:
         self.control.commands.async_cancel(agent)
         self.control.async_stop(agent)
         self.problems.async_clear(agent)
+        self.capacity.forget(agent)
         self.store.forget(agent.key)
         for channel in sorted(protocol.RETAINED):
             if not agent.is_camera and channel in protocol.CAMERA_ONLY_CHANNELS:
@@ -406,6 +413,8 @@ class BobbyHub:
             agent.offered = True
             self.signals.new(agent)
         self.signals.refresh(agent, channel.name, hub_wide=channel.hub_wide)
+        if channel.name in FLEET_CHANNELS:
+            self.capacity.update()
 
     def _on_info(self, agent: Agent, info: protocol.InfoPayload) -> None:
         agent.info = info
@@ -417,6 +426,7 @@ class BobbyHub:
         agent.stats = stats
         agent.health.stats_received(stats.get("problems"))
         self.problems.async_report(agent)
+        self.capacity.on_stats(agent)
 
     def _on_snapshot(self, agent: Agent, image: bytes) -> None:
         agent.snapshot = image

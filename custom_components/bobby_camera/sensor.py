@@ -1,4 +1,5 @@
-"""Sensors: camera fps, last score, person count, last clip, motion time and stream; detector costs.
+"""Sensors: camera fps, last score, person count, last clip, motion time and stream; detector
+costs, load and capacity; on the hub, detection demand against capacity (capacity.py).
 
 Person count: while the person sensor is on, the people in the last detection at or above
 the threshold (`person_count`, or its boxes from an older detector); 0 while it is off.
@@ -23,15 +24,18 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import EntityCategory, UnitOfTemperature, UnitOfTime
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from . import protocol
 from .agent import Agent
-from .const import CLIP_CHANNEL, DETECTION_CHANNELS
+from .capacity import Fleet
+from .const import CLIP_CHANNEL, DETECTION_CHANNELS, DOMAIN
 from .devices import resolution_text
 from .entity import BobbyEntity, BobbyEntityDescription, async_add_agent_entities
-from .hub import BobbyConfigEntry
+from .hub import BobbyConfigEntry, BobbyHub
 
 PARALLEL_UPDATES = 0
 
@@ -61,6 +65,11 @@ def _camera_agent(agent: Agent) -> bool:
 
 def _detector(agent: Agent) -> bool:
     return agent.kind == "detector" and agent.announced
+
+
+def _load_percent(stats: protocol.StatsPayload) -> float | None:
+    load = stats.get("load")
+    return None if load is None else round(100 * load, 1)
 
 
 def _people(agent: Agent) -> int | None:
@@ -209,6 +218,25 @@ DESCRIPTIONS: tuple[BobbySensorDescription, ...] = (
         value_fn=_stat(lambda s: s.get("workers")),
         exists_fn=_detector,
     ),
+    # --- load and headroom (issue 26) ---
+    BobbySensorDescription(
+        key="load",
+        translation_key="load",
+        native_unit_of_measurement="%",
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=_stat(_load_percent),
+        exists_fn=_detector,
+    ),
+    BobbySensorDescription(
+        key="capacity",
+        translation_key="capacity",
+        native_unit_of_measurement=FPS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=_stat(lambda s: s.get("capacity_fps")),
+        exists_fn=_detector,
+    ),
     BobbySensorDescription(
         key="motion_time",
         translation_key="motion_time",
@@ -240,10 +268,41 @@ DESCRIPTIONS: tuple[BobbySensorDescription, ...] = (
 )
 
 
+@dataclass(frozen=True, kw_only=True)
+class BobbyHubSensorDescription(SensorEntityDescription):
+    """A sensor of the hub: a figure of the whole fleet."""
+
+    value_fn: Callable[[Fleet], float | None]
+    attributes_fn: Callable[[Fleet], dict[str, Any]]
+
+
+HUB_DESCRIPTIONS: tuple[BobbyHubSensorDescription, ...] = (
+    BobbyHubSensorDescription(
+        key="detection_demand",
+        translation_key="detection_demand",
+        native_unit_of_measurement=FPS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda f: f.demand,
+        attributes_fn=lambda f: {"cameras": dict(f.cameras)},
+    ),
+    BobbyHubSensorDescription(
+        key="detection_capacity",
+        translation_key="detection_capacity",
+        native_unit_of_measurement=FPS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda f: f.capacity,
+        attributes_fn=lambda f: {"detectors": f.detectors},
+    ),
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant, entry: BobbyConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
 ) -> None:
-    """Add sensors for known agents and for those that appear later."""
+    """Add the hub's sensors, and sensors for known agents and for those that appear later."""
+    async_add_entities([BobbyHubSensor(entry.runtime_data, d) for d in HUB_DESCRIPTIONS])
     async_add_agent_entities(
         entry, async_add_entities, [d for d in DESCRIPTIONS if d.key != PERSON_COUNT], BobbySensor
     )
@@ -268,6 +327,40 @@ class BobbySensor(BobbyEntity, SensorEntity):
     def native_value(self) -> Any:
         """Return the value."""
         return self.entity_description.value_fn(self.agent)
+
+
+class BobbyHubSensor(SensorEntity):
+    """Detection demand or capacity of all agents, on the hub device."""
+
+    entity_description: BobbyHubSensorDescription
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(self, hub: BobbyHub, description: BobbyHubSensorDescription) -> None:
+        """Attach to the hub device."""
+        self.hub = hub
+        self.entity_description = description
+        self._attr_unique_id = f"hub_{description.key}"  # one hub entry per installation
+        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, hub.entry.entry_id)})
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Refresh when demand or capacity changes."""
+        self.async_on_remove(
+            async_dispatcher_connect(self.hass, self.hub.signals.fleet_update, self.async_write_ha_state)
+        )
+
+    @property
+    @override
+    def native_value(self) -> float | None:
+        """Return the figure."""
+        return self.entity_description.value_fn(self.hub.capacity.fleet)
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """What the figure is made of."""
+        return self.entity_description.attributes_fn(self.hub.capacity.fleet)
 
 
 class BobbyPersonCountSensor(BobbySensor, RestoreSensor):

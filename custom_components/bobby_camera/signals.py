@@ -27,6 +27,11 @@ class Signals:
         """Sent on any change that the hub switch shows."""
         return f"{self._prefix}_update"
 
+    @property
+    def fleet_update(self) -> str:
+        """Sent when detection demand or capacity changes (capacity.py)."""
+        return f"{self._prefix}_fleet"
+
     def update(self, agent: Agent) -> str:
         """Sent with the channel (None for timers) when the state of one agent changes."""
         return f"{self._prefix}_update_{agent.key}"

@@ -226,6 +226,8 @@ class StatsPayload(TypedDict):
     regions_per_frame: NotRequired[float | None]
     tiles_per_frame: NotRequired[float | None]
     workers: NotRequired[int]
+    load: NotRequired[float | None]
+    capacity_fps: NotRequired[float | None]
     source_reconnects: NotRequired[int]
     problems: NotRequired[list[Problem]]
     recording: NotRequired[bool]
@@ -726,6 +728,9 @@ def _check_stats(kind: str, data: Mapping[str, Any]) -> StatsPayload:
         _take_number(data, out, key, 0, required=False, nullable=True)
     _take_number(data, out, "cpu_temperature", required=False, nullable=True)
     _take_number(data, out, "fps_target", 0, required=False)
+    # A detector's load (busy time / wall time of its workers, 0–1) and capacity (fps).
+    _take_number(data, out, "load", 0, 1, required=False, nullable=True)
+    _take_number(data, out, "capacity_fps", 0, required=False, nullable=True)
     _take(data, out, "capture_slow", _is_bool, "a bool", required=False)
     _take(
         data,

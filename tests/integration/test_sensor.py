@@ -27,6 +27,7 @@ from custom_components.bobby_camera.const import DOMAIN
 from .common import announce, detection, device, entity_summary, fire, payload
 
 COST_KEYS = ("frame_ms_p50", "frame_ms_p95", "regions_per_frame", "tiles_per_frame", "workers")
+HEADROOM_KEYS = ("load", "capacity_fps")
 EXAMPLES = Path(__file__).parents[1] / "protocol_examples" / "valid.json"
 
 
@@ -70,7 +71,8 @@ async def test_entities(
     motion = example("bobby/camera/porch/stats", "motion_ms")["motion_ms"]
     fire(hass, "bobby/camera/porch/stats", payload("camera_porch", "stats", motion_ms=motion))
     costs = {k: v for k, v in detector_costs().items() if k in COST_KEYS}
-    fire(hass, "bobby/detector/pi4/stats", payload("detector_pi4", "stats", **costs))
+    headroom = {k: v for k, v in example("bobby/detector/pi4-a/stats", "load").items() if k in HEADROOM_KEYS}
+    fire(hass, "bobby/detector/pi4/stats", payload("detector_pi4", "stats", **costs, **headroom))
     announce_driveway(hass)
     await hass.async_block_till_done()
     assert entity_summary(hass, init_integration.entry_id, "sensor") == snapshot

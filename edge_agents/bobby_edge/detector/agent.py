@@ -122,6 +122,11 @@ class DetectorAgent(Agent):
         self._frame_ms: deque[float] = deque(maxlen=SAMPLES)
         self._region_crops: deque[int] = deque(maxlen=SAMPLES)
         self._tile_crops: deque[int] = deque(maxlen=SAMPLES)
+        # Load and capacity: the workers' busy seconds and frames since the last stats, and
+        # the last known cost of a frame (seconds of one worker, regions and tiles included).
+        self._busy_seconds = 0.0
+        self._busy_frames = 0
+        self._frame_cost: float | None = None
         frames = protocol.frame_subscription(config.base_topic, config.group)
         self.mqtt.subscribe(frames, self._on_frame, qos=0)
 
@@ -165,6 +170,7 @@ class DetectorAgent(Agent):
             self._tile_crops.clear()
             fps = (analysed - self._analysed_at_last_stats) / interval if interval > 0 else 0.0
             self._analysed_at_last_stats = analysed
+            load, capacity = self._load_and_capacity(interval)
             counters = {
                 "frames_received": self.frames_received,
                 "frames_analysed": analysed,
@@ -182,7 +188,22 @@ class DetectorAgent(Agent):
             "regions_per_frame": _mean(region_crops),
             "tiles_per_frame": _mean(tile_crops),
             "workers": len(self.pipelines),
+            "load": load,
+            "capacity_fps": capacity,
         }
+
+    def _load_and_capacity(self, interval: float) -> tuple[float | None, float | None]:
+        """Busy time / wall time of the workers since the last stats (averaged over them),
+        and the frames per second they would analyse at the cost frames had meanwhile (or
+        the last cost known, when idle). Under `_wake`'s lock."""
+        busy, frames = self._busy_seconds, self._busy_frames
+        self._busy_seconds, self._busy_frames = 0.0, 0
+        workers = len(self.pipelines)
+        load = round(min(1.0, busy / (interval * workers)), 3) if interval > 0 else None
+        if frames:
+            self._frame_cost = busy / frames
+        cost = self._frame_cost
+        return load, (round(workers / cost, 1) if cost else None)
 
     def work(self) -> None:
         _LOGGER.info(
@@ -281,7 +302,8 @@ class DetectorAgent(Agent):
 
     def process(self, camera: str, frame: Frame, pipeline: Pipeline | None = None) -> None:
         """Analyse one frame and publish what it shows."""
-        queue_age_ms = (time.monotonic() - frame.arrived) * 1000
+        started = time.monotonic()
+        queue_age_ms = (started - frame.arrived) * 1000
         try:
             analysis = (pipeline or self.pipeline).analyse(
                 frame.payload,
@@ -312,8 +334,11 @@ class DetectorAgent(Agent):
         if people:
             self._publish(camera, frame, analysis, people)
         # Counted after publishing: a frame counted as analysed has had its result sent.
+        busy = time.monotonic() - started
         with self._wake:
             self.frames_analysed += 1
+            self._busy_seconds += busy  # with the count: fps = load × capacity, exactly
+            self._busy_frames += 1
             self._inference_ms.append(analysis.inference_ms)
             self._queue_age_ms.append(queue_age_ms)
             self._frame_ms.append(analysis.total_ms)

@@ -12,8 +12,10 @@ packet, and:
   kept (the newest one); scaling and JPEG encoding happen in `latest_jpeg`, called by the
   agent at its own rate. MJPEG (webcams) is not decoded at all: the JPEG passes through;
 - notices a lost or stalled stream (no packet within the read timeout, or packets but
-  no picture) and reconnects with a capped exponential backoff, reporting the problem
-  until frames flow again.
+  no picture) and reconnects, reporting the problem until frames flow again. A network
+  camera that is away is only knocked at (a TCP connect to its port every second,
+  reach.py) and reconnected the moment it answers; while its port answers but the stream
+  fails, the retries back off (doubling, capped).
 
 The first connection is made in `start()`, in the caller's thread, so a wrong password or
 a missing device is a clear error at startup; later losses are retried forever.
@@ -36,11 +38,12 @@ from ...options import number
 from ..recording.packets import CODECS as RECORDABLE_CODECS
 from ..recording.packets import EncodedPacket, PacketSink, StreamFormat
 from .base import CaptureError, FrameSource, SourceOptions, VideoOptions, fit_jpeg, fit_within, jpeg_size
+from .reach import PROBE_INTERVAL, Reach
 
 _LOGGER = logging.getLogger(__name__)
 
 BACKOFF_FIRST = 1.0  # seconds before the first reconnection attempt
-BACKOFF_MAX = 30.0  # ... doubling up to this: a rebooting camera is back within one step
+BACKOFF_MAX = 30.0  # ... doubling up to this, while the camera's port answers (see _wait_for_retry)
 KEYFRAME_HISTORY = 8  # keyframe intervals kept to decide whether keyframes alone suffice
 STOP_WAIT = 2.0  # seconds `stop()` waits for the reader thread
 CLOCK_RESYNC = 2.0  # seconds of drift between stream time and wall clock before re-anchoring
@@ -84,8 +87,10 @@ class LiveStream:
         jpeg_quality: int,
         timeout: float,
         decode: bool = True,
+        reach: Reach | None = None,
     ) -> None:
         self.name = name  # for logs; never holds a secret
+        self.reach = reach  # the camera's TCP check while it is away; None: plain backoff
         self.decode = decode  # False: a stream only recorded (packets to the sink, no pictures)
         self._opener = opener
         self._explain = explain
@@ -206,13 +211,15 @@ class LiveStream:
         connected_before = container is not None
         while not stop.is_set():
             if container is None:
+                started = time.monotonic()
                 try:
                     container = self._connect()
                 except Exception as err:
+                    self._note_connect(started, ok=False)
                     self._set_problem(f"cannot connect: {self._explain(err)}")
-                    self._wait(nudge, backoff)
-                    backoff = min(2 * backoff, BACKOFF_MAX)
+                    backoff = self._wait_for_retry(stop, nudge, backoff)
                     continue
+                self._note_connect(started, ok=True)
                 if connected_before:
                     self.reconnects += 1
                 connected_before = True
@@ -230,8 +237,53 @@ class LiveStream:
             self._set_problem(f"stream lost: {ending}")
             if self._delivered:
                 backoff = BACKOFF_FIRST  # it worked until now: retry soon
-            self._wait(nudge, backoff)
-            backoff = min(2 * backoff, BACKOFF_MAX)
+            backoff = self._wait_for_retry(stop, nudge, backoff)
+
+    def _note_connect(self, started: float, *, ok: bool) -> None:
+        if self.reach is not None:
+            self.reach.note_connect(started, ok)
+
+    def _wait_for_retry(self, stop: threading.Event, nudge: threading.Event, backoff: float) -> float:
+        """Wait before the next full connection attempt; returns the backoff after that one.
+
+        Without a reachability check: `backoff` seconds (or until nudged). With one, the
+        camera's port is checked every PROBE_INTERVAL meanwhile. While it does not answer,
+        nothing else is tried, however long that lasts (a nudge changes nothing then); the
+        moment it answers again, the full connection follows at once and the backoff starts
+        afresh. While the port answers but the stream fails, the backoff is waited out."""
+        nudge.clear()
+        reach = self.reach
+        if reach is None:
+            nudge.wait(backoff)
+            return min(2 * backoff, BACKOFF_MAX)
+        start = time.monotonic()
+        deadline = start + backoff
+        next_knock = start + min(PROBE_INTERVAL, backoff)
+        away = False
+        while not stop.is_set():
+            nudged = nudge.wait(max(0.0, next_knock - time.monotonic()))
+            nudge.clear()
+            if stop.is_set() or (nudged and away):
+                continue  # away: the knocks already come every PROBE_INTERVAL
+            now = time.monotonic()
+            next_knock = now + min(PROBE_INTERVAL, max(0.0, deadline - now))
+            if not reach.answers():
+                if not away:
+                    _LOGGER.info(
+                        "%s: nothing answers on port %d; checking every %g s",
+                        self.name,
+                        reach.port,
+                        PROBE_INTERVAL,
+                    )
+                away = True
+                next_knock = now + PROBE_INTERVAL
+                continue
+            if away:
+                _LOGGER.info("%s: the camera answers again; reconnecting", self.name)
+                return BACKOFF_FIRST  # back: connect now, and start the backoff afresh
+            if nudged or time.monotonic() >= deadline:
+                break
+        return min(2 * backoff, BACKOFF_MAX)
 
     def _pump(self, container: Any, stop: threading.Event) -> None:
         """Demux (and decode what is needed) until the stream ends, stalls or we stop."""
@@ -367,11 +419,6 @@ class LiveStream:
         self.problem = problem
 
     @staticmethod
-    def _wait(nudge: threading.Event, seconds: float) -> None:
-        nudge.clear()
-        nudge.wait(seconds)
-
-    @staticmethod
     def _close(container: Any) -> None:
         try:
             container.close()
@@ -419,6 +466,10 @@ class StreamSource(FrameSource):
 
     def check(self) -> None:
         """Configuration checks before the first connection (ConfigError)."""
+
+    def reach(self) -> Reach | None:
+        """The camera's reachability check (a network camera's host and port), or None."""
+        return None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -477,6 +528,7 @@ class StreamSource(FrameSource):
             size=super().size,
             jpeg_quality=self.options.jpeg_quality,
             timeout=self.timeout,
+            reach=self.reach(),
         )
         stream.set_sink(self._sink)
         try:

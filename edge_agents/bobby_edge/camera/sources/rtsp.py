@@ -6,7 +6,9 @@
 RTSP over TCP by default (`rtsp_transport: udp` to change): no lost packets smearing
 frames, one connection through NAT and firewalls. The stream is read in a thread
 (live.py); a stalled or dropped stream is noticed within about twice `stream_timeout`
-and reconnected with a capped backoff, and the reason shows in the agent's stats.
+and the reason shows in the agent's stats. While the camera is away its port is checked
+every second (a TCP connect, no RTSP session) and the stream reopened as soon as it
+answers: frames again about 2 s after a reboot, however long it took.
 
 Credentials come from BOBBY_SOURCE_USERNAME / BOBBY_SOURCE_PASSWORD (or the URL) and
 never appear in `info`, in logs or in `--validate-config`: everything said about the
@@ -33,6 +35,7 @@ from ...redaction import redact_text, redact_url
 from . import register
 from .base import SourceOptions, VideoOptions
 from .live import LiveStream, StreamSource, StreamUnusable
+from .reach import Reach
 
 if TYPE_CHECKING:
     from ..recording.packets import PacketSink
@@ -120,6 +123,9 @@ class RtspSource(StreamSource):
     def description(self) -> str:
         return f"{self.scheme}: {redact_text(self.url, self._secrets)}"
 
+    def reach(self) -> Reach | None:
+        return Reach.for_url(self.url)
+
     def explain(self, err: BaseException) -> str:
         import av
 
@@ -180,6 +186,7 @@ class RtspSource(StreamSource):
             jpeg_quality=self.options.jpeg_quality,
             timeout=self.timeout,
             decode=False,  # its packets go to the recorder; nothing of it is decoded
+            reach=Reach.for_url(clean),
         )
         stream.set_sink(self._record_sink)
         try:
