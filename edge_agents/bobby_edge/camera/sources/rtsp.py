@@ -24,6 +24,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+from ... import protocol
 from ...config import ConfigError
 from ...errors import StartupError
 from ...redaction import redact_text
@@ -154,6 +155,14 @@ class RtspSource(StreamSource):
             self.close()
             raise StartupError(f"cannot record {redact_text(clean, self._secrets)}: {err}") from None
         self._record_stream = stream
+
+    def stream_info(self) -> dict[str, Any]:
+        """Also `stream_url`: the stream to watch (the main one when recorded), without credentials,
+        for a Home Assistant whose owner allows native video (docs/sources.md). Left out when
+        its query holds a secret-looking key: `info` is retained, and other logins may read it."""
+        clean = self._record_urls[0] if self._record_urls else self.url
+        offer = {"stream_url": clean} if protocol.is_valid_stream_url(clean) else {}
+        return {**super().stream_info(), **offer}
 
     @property
     def problem(self) -> str | None:
