@@ -107,7 +107,9 @@ class LiveViews:
             return
         if watch.first_frame_after is None:
             watch.first_frame_after = self.hass.loop.time() - watch.opened
-            LOGGER.debug("%s: first live frame %.2f s after the view opened", agent.key, watch.first_frame_after)
+            LOGGER.debug(
+                "%s: first live frame %.2f s after the view opened", agent.key, watch.first_frame_after
+            )
         watch.frame = image
         watch.new_frame.set()
         watch.new_frame = asyncio.Event()

@@ -613,7 +613,9 @@ def _check_state(kind: str, data: Mapping[str, Any]) -> StatePayload:
 
 
 # A query key that may carry a secret (as bobby_edge.redaction masks them).
-_SECRET_QUERY_KEY_RE: Final = re.compile(r"(?:^|[?&])[^=&]*(?:pass|pwd|token|secret|key|auth|sig)", re.IGNORECASE)
+_SECRET_QUERY_KEY_RE: Final = re.compile(
+    r"(?:^|[?&])[^=&]*(?:pass|pwd|token|secret|key|auth|sig)", re.IGNORECASE
+)
 
 
 def is_valid_stream_url(value: object) -> bool:

@@ -13,7 +13,6 @@ from bobby_edge import protocol
 from tests.agents.camera_support import (
     TOPIC,
     frame_times,
-    frames,
     running_agent,
     send_command,
     wait_count,
@@ -116,6 +115,10 @@ def test_the_agent_caps_the_rate_and_refuses_live_while_disabled(
         assert ack["ok"] is False
         assert ack["code"] == protocol.ACK_REFUSED
         assert "disabled" in ack["error"]
-        for bad in ({"id": "b1", "live": 10}, {"id": "b2", "lease": 10}, {"id": "b3", "live": 0.05, "lease": 9}):
+        for bad in (
+            {"id": "b1", "live": 10},
+            {"id": "b2", "lease": 10},
+            {"id": "b3", "live": 0.05, "lease": 9},
+        ):
             ack = send_command(probe, bad)
             assert (ack["ok"], ack["code"]) == (False, protocol.ACK_INVALID), bad
