@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -222,25 +223,25 @@ class LiveViews:
         await response.prepare(request)
         watch = self.async_open(agent)
         try:
-            await response.write(_DELIMITER)
-            image = still()
-            while not self._stopped:
-                if image is not None:
-                    await response.write(
-                        b"Content-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(image)
-                        + image
-                        + b"\r\n"
-                        + _DELIMITER
-                    )
-                event = watch.new_frame
-                try:
-                    async with asyncio.timeout(LIVE_FALLBACK_EVERY):
-                        await event.wait()
-                    image = watch.frame
-                except TimeoutError:
-                    image = watch.frame or still()
-        except ConnectionResetError:
-            LOGGER.debug("%s: a live viewer left", agent.key)
+            # A viewer that left: a write to a closed connection (or the handler is cancelled).
+            with suppress(ConnectionResetError):
+                await response.write(_DELIMITER)
+                image = still()
+                while not self._stopped:
+                    if image is not None:
+                        await response.write(
+                            b"Content-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(image)
+                            + image
+                            + b"\r\n"
+                            + _DELIMITER
+                        )
+                    event = watch.new_frame
+                    try:
+                        async with asyncio.timeout(LIVE_FALLBACK_EVERY):
+                            await event.wait()
+                        image = watch.frame
+                    except TimeoutError:
+                        image = watch.frame or still()
         finally:
             self.async_close(agent)
         return response

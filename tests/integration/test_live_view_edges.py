@@ -104,6 +104,9 @@ async def test_the_still_goes_on_until_live_frames_come(
         (lease,) = [s for s in sets(mqtt_mock) if "live" in s]
         assert (lease["live"], lease["lease"]) == (10.0, 30.0)  # the default rate
         assert await next_part(response, buffer) == JPEG  # no live frame: the still again
+        preview, agent.preview = agent.preview, None
+        await asyncio.sleep(2.5)  # a fallback tick with no picture at all: nothing is written
+        agent.preview = preview
         live = JPEG.replace(b"JFIF", b"LIVE")
         fire(hass, "bobby/camera/porch/live", live)
         fire(hass, "bobby/camera/garage/live", live)  # no such camera: ignored, nothing made
