@@ -40,8 +40,8 @@ DEFAULT_OFFLINE_GRACE: Final = 30.0
 # `live_max_fps`), the lease it holds, how often the lease is renewed while someone
 # watches, and how often the still picture is sent while no live frame comes.
 DEFAULT_LIVE_FPS: Final = 10.0
-LIVE_LEASE: Final = 30.0
-LIVE_RENEW_EVERY: Final = 10.0
+LIVE_LEASE: Final = 15.0  # a camera whose core died is back to normal within this
+LIVE_RENEW_EVERY: Final = 5.0  # three renewals per lease: one lost message is harmless
 LIVE_FALLBACK_EVERY: Final = 2.0
 
 # The base topic is connection data (entry.data, changed by reconfigure); these are options.

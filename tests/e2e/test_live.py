@@ -86,8 +86,9 @@ def test_live_view_in_the_more_info_dialog(e2e: E2E) -> None:
     e2e.probe.subscribe(live_topic, qos=0)
     e2e.wait_for(lambda: e2e.state("camera_switch")["state"] == "on", 30, "the camera is on")
     start = e2e.probe.mark()
-    seen = asyncio.run(_watch(e2e, entity))
-    closed = time.monotonic()  # the browser is gone, and the dialog's stream with it
+    closing: list[float] = []
+    seen = asyncio.run(_watch(e2e, entity, closing))
+    (closed,) = closing  # when the page began to close (the dialog's stream goes with it)
     print(f"browser: {seen}")
     changes = seen["changes"]
     assert seen["firstLiveAfter"] is not None, "no live frame reached the <img>"
@@ -134,7 +135,7 @@ def test_live_view_in_the_more_info_dialog(e2e: E2E) -> None:
     assert all(s["fps_target"] == FPS for s in stats)
 
 
-async def _watch(e2e: E2E, entity: str) -> dict[str, Any]:
+async def _watch(e2e: E2E, entity: str, closing: list[float]) -> dict[str, Any]:
     browser = Browser(1280, 900)
     try:
         await browser.page()
@@ -164,4 +165,5 @@ async def _watch(e2e: E2E, entity: str) -> dict[str, Any]:
         value: dict[str, Any] = result["result"]["value"]
         return value
     finally:
+        closing.append(time.monotonic())
         await browser.close()  # the dialog goes with the page: the stream's connection closes

@@ -23,7 +23,7 @@ from homeassistant.util import dt as dt_util
 from PIL import Image, ImageDraw
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.bobby_camera.const import LIVE_RENEW_EVERY
+from custom_components.bobby_camera.const import LIVE_LEASE, LIVE_RENEW_EVERY
 from custom_components.bobby_camera.live import BOUNDARY
 from tests.support.mosquitto import Mosquitto
 from tests.support.probe import Probe
@@ -159,7 +159,7 @@ async def test_the_lease_is_renewed_while_someone_watches(
         async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=LIVE_RENEW_EVERY + 1))
         renewal = await until(lambda: live_commands(probe, since), "the lease is renewed")
         assert renewal[0]["live"] == 8.0
-        assert renewal[0]["lease"] == 30.0
+        assert renewal[0]["lease"] == LIVE_LEASE
         await until(lambda: probe.count("bobby/camera/cam1/ack", since) >= 1, "the agent acks the renewal")
         await read_parts(stream, 3)
     await until(lambda: agent.state is not None and "live" not in agent.state, "the agent is back to normal")

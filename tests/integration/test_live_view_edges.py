@@ -19,6 +19,7 @@ from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
+from custom_components.bobby_camera.const import LIVE_LEASE
 from custom_components.bobby_camera.live import BOUNDARY
 
 from .common import JPEG, announce, fire, payload, settle
@@ -102,7 +103,7 @@ async def test_the_still_goes_on_until_live_frames_come(
     try:
         assert await next_part(response, buffer) == JPEG
         (lease,) = [s for s in sets(mqtt_mock) if "live" in s]
-        assert (lease["live"], lease["lease"]) == (10.0, 30.0)  # the default rate
+        assert (lease["live"], lease["lease"]) == (10.0, LIVE_LEASE)  # the default rate
         assert await next_part(response, buffer) == JPEG  # no live frame: the still again
         preview, agent.preview = agent.preview, None
         await asyncio.sleep(2.5)  # a fallback tick with no picture at all: nothing is written
