@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
+import urllib.request
 from typing import Any
 
 from bobby_demo.browser import Browser
 from bobby_demo.screenshot import hass_tokens
 
 from .conftest import CAMERA, E2E, FPS, LOG_DIR
+
+LIVE_LEASE = 15.0  # custom_components/bobby_camera/const.py (not importable here: no HA in this venv)
 
 SCREENSHOT = "screenshot-live-view.png"
 SHOTS = LOG_DIR.parent / "e2e-screenshots"  # outside LOG_DIR, as test_recording's
@@ -167,3 +171,43 @@ async def _watch(e2e: E2E, entity: str, closing: list[float]) -> dict[str, Any]:
     finally:
         closing.append(time.monotonic())
         await browser.close()  # the dialog goes with the page: the stream's connection closes
+
+
+def test_a_camera_stops_streaming_by_itself_when_home_assistant_is_killed(e2e: E2E) -> None:
+    """A viewer holds a lease, then `hass` dies (SIGKILL: no `live: 0` is ever sent). Nobody
+    renews the lease, and the camera goes back to its normal rate within it by itself.
+    Home Assistant is started again afterwards, for the tests that follow."""
+    entity = preview_entity(e2e)
+    state_topic = f"bobby/camera/{CAMERA}/state"
+    start = e2e.probe.mark()
+    request = urllib.request.Request(
+        f"{e2e.api.url}/api/camera_proxy_stream/{entity}",
+        headers={"Authorization": f"Bearer {e2e.api.tokens['access_token']}"},
+    )
+    stream = urllib.request.urlopen(request, timeout=30)  # a viewer, as long as it stays open
+    try:
+        stream.read(1000)
+        leased = e2e.probe.wait_for(
+            lambda m: m.topic == state_topic and "live" in json.loads(m.payload), timeout=30, since=start
+        )
+        e2e.system.hass.process.kill(signal.SIGKILL)  # type: ignore[union-attr]
+        killed = time.monotonic()
+    finally:
+        stream.close()
+    normal = e2e.probe.wait_for(
+        lambda m: m.topic == state_topic and "live" not in json.loads(m.payload),
+        timeout=LIVE_LEASE + 15,
+        since=e2e.probe.messages.index(leased) + 1,
+    )
+    print(f"hass killed → the camera back to its normal rate by itself: {normal.at - killed:.1f} s")
+    after = e2e.probe.mark()
+    e2e.probe.wait_for(lambda m: m.topic == f"bobby/camera/{CAMERA}/frame", timeout=10, since=after)
+    live_topic = f"bobby/camera/{CAMERA}/live"
+    e2e.probe.subscribe(live_topic, qos=0)
+    time_after = time.monotonic()
+    e2e.wait_for(lambda: time.monotonic() - time_after > 2, 10, "two seconds of frames")
+    assert e2e.probe.count(live_topic, after) == 0
+
+    e2e.api = e2e.system.hass.start()
+    e2e.api.wait_entry_loaded("bobby_camera")
+    e2e.wait_state("camera_switch", "on", timeout=60)
