@@ -17,6 +17,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 from custom_components.bobby_camera.const import LIVE_LEASE
@@ -210,3 +211,19 @@ async def test_the_options_allow_one_camera_at_a_time(
     )
     await hass.async_block_till_done()
     assert init_integration.options["native_video"] == {}
+
+
+@pytest.mark.parametrize(
+    "options", [{"native_video": {"porch": {"username": "viewer", "password": "secret-pw"}}}]
+)
+async def test_the_camera_login_stays_out_of_diagnostics(
+    hass: HomeAssistant, init_integration: MockConfigEntry, hass_client: Any
+) -> None:
+    """Diagnostics show the stream's URL (it has no login) and hide the owner's login for it."""
+    await porch(hass, info={**LIVE_INFO, "stream_url": STREAM_URL})
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
+    assert diagnostics["entry"]["options"]["native_video"] == {
+        "porch": {"username": "**REDACTED**", "password": "**REDACTED**"}
+    }
+    assert diagnostics["agents"]["camera_porch"]["info"]["stream_url"] == STREAM_URL
+    assert "secret-pw" not in json.dumps(diagnostics)
