@@ -69,6 +69,7 @@ async def _async_reload(hass: HomeAssistant, entry: BobbyConfigEntry) -> None:
 
 async def async_unload_entry(hass: HomeAssistant, entry: BobbyConfigEntry) -> bool:
     """Unload the platforms; the hub stops through async_on_unload."""
+    await entry.runtime_data.live.async_stop()  # the leases end now, not LIVE_LEASE s from now
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 

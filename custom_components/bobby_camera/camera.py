@@ -6,13 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import override
 
-from homeassistant.components.camera import Camera, CameraEntityDescription
+from aiohttp import web
+from homeassistant.components.camera import Camera, CameraEntityDescription, CameraEntityFeature
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .agent import Agent
 from .entity import BobbyEntity, BobbyEntityDescription, async_add_agent_entities
 from .hub import BobbyConfigEntry, BobbyHub
+from .live import can_stream, native_stream_url
 
 PARALLEL_UPDATES = 0
 
@@ -22,6 +24,7 @@ class BobbyCameraDescription(BobbyEntityDescription, CameraEntityDescription):
     """A camera entity of a camera agent."""
 
     image_fn: Callable[[Agent], bytes | None]
+    live: bool = False  # watching it streams the camera's live frames (live.py)
 
 
 DESCRIPTIONS: tuple[BobbyCameraDescription, ...] = (
@@ -29,6 +32,7 @@ DESCRIPTIONS: tuple[BobbyCameraDescription, ...] = (
         key="preview",
         translation_key="preview",
         image_fn=lambda a: a.preview,
+        live=True,
         channels=frozenset({"preview"}),
         exists_fn=lambda a: a.is_camera and a.announced,
     ),
@@ -66,7 +70,31 @@ class BobbyCamera(BobbyEntity, Camera):
         """Available once an image has arrived."""
         return self.entity_description.image_fn(self.agent) is not None
 
+    def _native_url(self) -> str | None:
+        return native_stream_url(self.agent, self.hub.native_video) if self.entity_description.live else None
+
+    @property
+    @override
+    def supported_features(self) -> CameraEntityFeature:
+        """STREAM where the owner lets Home Assistant play the camera's RTSP stream itself."""
+        return CameraEntityFeature.STREAM if self._native_url() else CameraEntityFeature(0)
+
+    @override
+    async def stream_source(self) -> str | None:
+        """The camera's RTSP URL with the owner's login (HA's stream and go2rtc open it)."""
+        return self._native_url()
+
     @override
     async def async_camera_image(self, width: int | None = None, height: int | None = None) -> bytes | None:
-        """Return the latest image."""
+        """Return the latest image: the newest live frame while someone watches live."""
+        if self.entity_description.live and (frame := self.hub.live.frame(self.agent)) is not None:
+            return frame
         return self.entity_description.image_fn(self.agent)
+
+    @override
+    async def handle_async_mjpeg_stream(self, request: web.Request) -> web.StreamResponse | None:
+        """Live frames while the stream is open, from a camera agent that streams live; else stills."""
+        if not (self.entity_description.live and can_stream(self.agent)):
+            return await super().handle_async_mjpeg_stream(request)
+        description = self.entity_description
+        return await self.hub.live.async_stream(request, self.agent, lambda: description.image_fn(self.agent))

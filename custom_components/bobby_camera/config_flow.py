@@ -13,11 +13,15 @@ from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 from . import protocol
 from .compat import OptionsFlowBase
 from .const import (
+    CONF_ALLOW,
     CONF_BASE_TOPIC,
+    CONF_CAMERA,
     CONF_CLEAR_AFTER,
     CONF_COMMAND_TIMEOUT,
+    CONF_LIVE_FPS,
     CONF_MAX_AGENTS,
     CONF_MAX_DISK_MB,
+    CONF_NATIVE_VIDEO,
     CONF_OFFLINE_GRACE,
     CONF_RETENTION_DAYS,
     CONF_THRESHOLD,
@@ -68,6 +72,7 @@ def _options_schema(options: dict[str, Any]) -> vol.Schema:
             vol.Required(CONF_MAX_AGENTS, default=options[CONF_MAX_AGENTS]): selector.NumberSelector(
                 selector.NumberSelectorConfig(min=1, max=1024, step=1, mode=selector.NumberSelectorMode.BOX)
             ),
+            vol.Required(CONF_LIVE_FPS, default=options[CONF_LIVE_FPS]): _box(1, 30, "fps"),
         }
     )
 
@@ -184,12 +189,79 @@ class BobbyCameraConfigFlow(ConfigFlow, domain=DOMAIN):
         return BobbyCameraOptionsFlow()
 
 
+def _native_video_schema(cameras: dict[str, str]) -> vol.Schema:
+    return vol.Schema(
+        {
+            vol.Optional(CONF_CAMERA): selector.SelectSelector(
+                selector.SelectSelectorConfig(
+                    options=[selector.SelectOptionDict(value=k, label=v) for k, v in sorted(cameras.items())],
+                    mode=selector.SelectSelectorMode.DROPDOWN,
+                )
+            ),
+            vol.Required(CONF_ALLOW, default=False): selector.BooleanSelector(),
+            vol.Optional("username"): selector.TextSelector(),
+            vol.Optional("password"): selector.TextSelector(
+                selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD)
+            ),
+        }
+    )
+
+
 class BobbyCameraOptionsFlow(OptionsFlowBase):
-    """Person threshold and timing, command timeout, clip retention (the base topic is reconfigured)."""
+    """Person threshold and timing, command timeout, clip retention (the base topic is reconfigured),
+    then, where a camera offers its RTSP stream, whether Home Assistant may play it."""
+
+    def __init__(self) -> None:
+        """Nothing entered yet."""
+        self._options: dict[str, Any] = {}
+
+    def _stream_cameras(self) -> dict[str, str]:
+        """Camera id → name, of the cameras that announced a `stream_url`."""
+        hub = getattr(self.config_entry, "runtime_data", None)
+        agents = hub.agents.values() if hub is not None else ()
+        return {
+            a.agent_id: a.name
+            for a in agents
+            if a.is_camera and a.info is not None and a.info.get("stream_url")
+        }
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show and store the options."""
+        native = dict(self.config_entry.options.get(CONF_NATIVE_VIDEO, {}))
         if user_input is not None:
-            return self.async_create_entry(data=user_input)
+            self._options = {**user_input, CONF_NATIVE_VIDEO: native}
+            if self._stream_cameras():
+                return await self.async_step_native_video()
+            return self.async_create_entry(data=self._options)
         current = {**DEFAULT_OPTIONS, **self.config_entry.options}
         return self.async_show_form(step_id="init", data_schema=_options_schema(current))
+
+    async def async_step_native_video(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """One camera at a time: may Home Assistant play its RTSP stream, with which login.
+
+        The login is kept in the entry's options (redacted from diagnostics), never sent on
+        MQTT; the camera announces its stream's URL without one.
+        """
+        cameras = self._stream_cameras()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            camera = user_input.get(CONF_CAMERA)
+            native: dict[str, Any] = dict(self._options[CONF_NATIVE_VIDEO])
+            if camera is None and user_input[CONF_ALLOW]:
+                errors[CONF_CAMERA] = "choose_camera"
+            else:
+                if camera is not None and user_input[CONF_ALLOW]:
+                    native[camera] = {
+                        "username": user_input.get("username", ""),
+                        "password": user_input.get("password", ""),
+                    }
+                elif camera is not None:
+                    native.pop(camera, None)
+                return self.async_create_entry(data={**self._options, CONF_NATIVE_VIDEO: native})
+        allowed = ", ".join(sorted(cameras.get(c, c) for c in self._options[CONF_NATIVE_VIDEO])) or "-"
+        return self.async_show_form(
+            step_id="native_video",
+            data_schema=_native_video_schema(cameras),
+            errors=errors,
+            description_placeholders={"allowed": allowed},
+        )

@@ -19,6 +19,11 @@ CONF_RETENTION_DAYS: Final = "retention_days"
 CONF_MAX_DISK_MB: Final = "max_disk_mb"
 CONF_MAX_AGENTS: Final = "max_agents"
 CONF_OFFLINE_GRACE: Final = "offline_grace"
+CONF_LIVE_FPS: Final = "live_fps"
+# Cameras whose RTSP stream Home Assistant may play itself: {camera id: {username, password}}.
+CONF_NATIVE_VIDEO: Final = "native_video"
+CONF_CAMERA: Final = "camera"
+CONF_ALLOW: Final = "allow"
 
 DEFAULT_BASE_TOPIC: Final = protocol.DEFAULT_BASE_TOPIC
 DEFAULT_THRESHOLD: Final = 0.5
@@ -31,6 +36,13 @@ DEFAULT_MAX_DISK_MB: Final = 10240.0
 DEFAULT_MAX_AGENTS: Final = 64
 # An `offline` lasting this long becomes a problem (a Wi-Fi blip pages nobody).
 DEFAULT_OFFLINE_GRACE: Final = 30.0
+# Live view (live.py): the rate asked of a watched camera (the agent caps it at its own
+# `live_max_fps`), the lease it holds, how often the lease is renewed while someone
+# watches, and how often the still picture is sent while no live frame comes.
+DEFAULT_LIVE_FPS: Final = 10.0
+LIVE_LEASE: Final = 15.0  # a camera whose core died is back to normal within this
+LIVE_RENEW_EVERY: Final = 5.0  # three renewals per lease: one lost message is harmless
+LIVE_FALLBACK_EVERY: Final = 2.0
 
 # The base topic is connection data (entry.data, changed by reconfigure); these are options.
 DEFAULT_OPTIONS: Final = {
@@ -42,6 +54,7 @@ DEFAULT_OPTIONS: Final = {
     CONF_MAX_DISK_MB: DEFAULT_MAX_DISK_MB,
     CONF_MAX_AGENTS: DEFAULT_MAX_AGENTS,
     CONF_OFFLINE_GRACE: DEFAULT_OFFLINE_GRACE,
+    CONF_LIVE_FPS: DEFAULT_LIVE_FPS,
 }
 
 # Channels whose messages change what the agents' own entities show. Entities list the

@@ -33,7 +33,9 @@ from .const import (
     CONF_BASE_TOPIC,
     CONF_CLEAR_AFTER,
     CONF_COMMAND_TIMEOUT,
+    CONF_LIVE_FPS,
     CONF_MAX_AGENTS,
+    CONF_NATIVE_VIDEO,
     CONF_OFFLINE_GRACE,
     CONF_THRESHOLD,
     CONF_TRIGGER_AFTER,
@@ -46,6 +48,7 @@ from .const import (
 )
 from .control import Control
 from .devices import AgentDevices, agent_key_of
+from .live import LiveViews
 from .person import PersonEvents
 from .problems import ProblemReporter, create_issue, delete_issue
 from .recording.index import HubLinks
@@ -129,6 +132,15 @@ class BobbyHub:
         )
         self.recordings = Recordings(hass, links, options)
         self.capacity = CapacityWatch(hass, self.agents.values, self.signals, _now)
+        self.live = LiveViews(
+            hass,
+            self.control.commands,
+            base_topic=self.base_topic,
+            rate=float(options[CONF_LIVE_FPS]),
+            background=self._background,
+        )
+        # The cameras whose RTSP stream HA may play, with the owner's login for each (options).
+        self.native_video: dict[str, Any] = dict(options.get(CONF_NATIVE_VIDEO, {}))
         self.channels: dict[str, Channel] = {}
         for channel in (
             # ack first: Home Assistant subscribes wildcard topics one at a time, each after
@@ -143,6 +155,10 @@ class BobbyHub:
             Channel("detection", self.person.on_detection, kind=protocol.KIND_CAMERA, evidence=True),
             Channel("snapshot", self._on_snapshot, kind=protocol.KIND_CAMERA, evidence=True),
             Channel("preview", self._on_preview, kind=protocol.KIND_CAMERA, evidence=True),
+            # Live frames only from cameras already known (a lease is asked of announced ones).
+            Channel(
+                protocol.LIVE, self.live.on_live, kind=protocol.KIND_CAMERA, unknown=lambda _agent_id: None
+            ),
             # Not evidence: only a camera agent that announced itself records (recording/limits.py),
             # so a client that only sends chunks gets no device.
             Channel(

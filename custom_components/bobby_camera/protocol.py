@@ -55,9 +55,11 @@ ONLINE: Final = "online"
 OFFLINE: Final = "offline"
 
 JSON_CHANNELS: Final = frozenset({"info", "state", "set", "ack", "stats", "detection", "chunk_ack"})
-BINARY_CHANNELS: Final = frozenset({"frame", "snapshot", "preview"})  # JPEG
+BINARY_CHANNELS: Final = frozenset({"frame", "snapshot", "preview", "live"})  # JPEG
 CHUNK_CHANNEL: Final = "chunk"  # a JSON header line, then MPEG-TS video: see encode_chunk
-CAMERA_ONLY_CHANNELS: Final = frozenset({"frame", "snapshot", "preview", "detection", "chunk", "chunk_ack"})
+CAMERA_ONLY_CHANNELS: Final = frozenset(
+    {"frame", "snapshot", "preview", "detection", "chunk", "chunk_ack", "live"}
+)
 CHANNELS: Final = frozenset({"status", CHUNK_CHANNEL}) | JSON_CHANNELS | BINARY_CHANNELS
 
 # MQTT v5 user property a camera agent adds to each frame (Unix time, decimal string).
@@ -84,6 +86,7 @@ QOS: Final = {
     "preview": 0,
     "chunk": 1,
     "chunk_ack": 1,
+    "live": 0,
 }
 RETAINED: Final = frozenset({"status", "info", "state", "snapshot", "preview"})
 
@@ -91,6 +94,12 @@ SETTINGS_BY_KIND: Final = {KIND_CAMERA: ("fps",), KIND_DETECTOR: ("threshold", "
 ACTIONS_BY_KIND: Final = {KIND_CAMERA: ("preview", "record"), KIND_DETECTOR: ()}
 FPS_RANGE: Final = (0.1, 30.0)
 STREAM_FPS_RANGE: Final = (0.01, 1000.0)  # a camera stream's own rate (info `stream_fps`)
+# Live view (docs/protocol.md, "Live view"): a `set` with `live` (a rate, 0 ends it) and
+# `lease` (seconds) asks a camera with the `live` capability for JPEGs on its `live`
+# topic; the camera ends the lease by itself when it is not renewed in time.
+LIVE: Final = "live"
+LIVE_FPS_RANGE: Final = FPS_RANGE  # `live` in a command (0 also: end the lease) and in `state`
+LEASE_RANGE: Final = (1.0, 300.0)  # `lease`, seconds
 # The stats problem a camera raises while its source gives no frames (docs/protocol.md).
 SOURCE_UNAVAILABLE: Final = "source_unavailable"
 # The stats problems of a camera's tamper checks (docs/protocol.md): it no longer sees the scene.
@@ -156,6 +165,7 @@ class InfoPayload(TypedDict):
     stream_codec: NotRequired[str]  # camera with a video stream: h264, hevc, mjpeg, ...
     stream_resolution: NotRequired[list[int]]
     stream_fps: NotRequired[float]
+    stream_url: NotRequired[str]  # camera with an RTSP stream: its URL without credentials
 
 
 class StatePayload(TypedDict):
@@ -166,6 +176,7 @@ class StatePayload(TypedDict):
     fps: NotRequired[float]
     threshold: NotRequired[float]
     min_area: NotRequired[float]
+    live: NotRequired[float]  # camera: the live rate while a lease runs (absent otherwise)
 
 
 class CommandPayload(TypedDict):
@@ -179,6 +190,8 @@ class CommandPayload(TypedDict):
     min_area: NotRequired[float]
     action: NotRequired[str]
     duration: NotRequired[float]  # seconds, with action `record` only
+    live: NotRequired[float]  # camera: live frames per second (0: end the lease now)
+    lease: NotRequired[float]  # seconds the live rate holds unless renewed (with `live` > 0)
     expires: NotRequired[float]
 
 
@@ -599,10 +612,36 @@ def _check_state(kind: str, data: Mapping[str, Any]) -> StatePayload:
     _take(data, out, "enabled", _is_bool, "a bool")
     if kind == KIND_CAMERA:
         _take_number(data, out, "fps", *FPS_RANGE, required=False)
+        _take_number(data, out, LIVE, *LIVE_FPS_RANGE, required=False)
     else:
         _take_number(data, out, "threshold", 0.0, 1.0, required=False)
         _take_number(data, out, "min_area", 0.0, 1.0, required=False)
     return cast(StatePayload, out)
+
+
+# A query key that may carry a secret (as bobby_edge.redaction masks them).
+_SECRET_QUERY_KEY_RE: Final = re.compile(
+    r"(?:^|[?&])[^=&]*(?:pass|pwd|token|secret|key|auth|sig)", re.IGNORECASE
+)
+
+
+def is_valid_stream_url(value: object) -> bool:
+    """An `rtsp://` or `rtsps://` URL without credentials: no user-info, no secret-looking query key.
+
+    It travels in the retained `info`, which the broker keeps and other clients may read.
+    """
+    if not (isinstance(value, str) and len(value) <= MAX_STRING_LENGTH and not _CONTROL_RE.search(value)):
+        return False
+    scheme, sep, rest = value.partition("://")
+    host, _, query = rest.partition("?")
+    return (
+        sep == "://"
+        and scheme in ("rtsp", "rtsps")
+        and bool(host)
+        and "@" not in host.partition("/")[0]
+        and not _SECRET_QUERY_KEY_RE.search("?" + query if query else "")
+        and " " not in value
+    )
 
 
 def _check_info(t: Topic, data: Mapping[str, Any]) -> InfoPayload:
@@ -619,6 +658,14 @@ def _check_info(t: Topic, data: Mapping[str, Any]) -> InfoPayload:
         _take(data, out, key, _is_resolution, f"[width, height] of 1-{MAX_JPEG_SIDE}", required=False)
     _take_number(data, out, "stream_fps", *STREAM_FPS_RANGE, required=False)
     _take(
+        data,
+        out,
+        "stream_url",
+        is_valid_stream_url,
+        "an rtsp:// or rtsps:// URL without user name, password or secret query keys",
+        required=False,
+    )
+    _take(
         data, out, "capabilities", _is_text_list, f"a list of up to {MAX_LIST_LENGTH} words", required=False
     )
     return cast(InfoPayload, out)
@@ -629,6 +676,7 @@ def check_command(kind: str, data: Mapping[str, Any]) -> CommandPayload:
     out: dict[str, Any] = {"v": SCHEMA_VERSION}
     _take(data, out, "id", is_valid_request_id, f"a request id of {ID_RULE}")
     record = kind == KIND_CAMERA and data.get("action") == "record"
+    live = kind == KIND_CAMERA and LIVE in data
     allowed = {
         "v",
         "id",
@@ -637,6 +685,7 @@ def check_command(kind: str, data: Mapping[str, Any]) -> CommandPayload:
         "action",
         *SETTINGS_BY_KIND[kind],
         *(("duration",) if record else ()),
+        *((LIVE, "lease") if kind == KIND_CAMERA else ()),
     }
     if unknown := sorted(set(data) - allowed):
         raise ProtocolError(
@@ -661,6 +710,15 @@ def check_command(kind: str, data: Mapping[str, Any]) -> CommandPayload:
         out["action"] = data["action"]
     if record:
         _take_number(data, out, "duration", *RECORD_SECONDS_RANGE)
+    if "lease" in data and not live:
+        raise ProtocolError("'lease' goes with 'live'")
+    if live:
+        rate = data[LIVE]
+        if not (_is_number(rate) and (rate == 0 or LIVE_FPS_RANGE[0] <= rate <= LIVE_FPS_RANGE[1])):
+            raise ProtocolError(f"'live' must be 0 or {_range(*LIVE_FPS_RANGE)}, got {_show(rate)}")
+        out[LIVE] = rate
+        # A lease only for a rate: 0 ends it, and without a lease the camera would stream forever.
+        _take_number(data, out, "lease", *LEASE_RANGE, required=rate != 0)
     return cast(CommandPayload, out)
 
 

@@ -201,7 +201,14 @@ class Agent(ABC):
                 message, request_id, "the agent failed to apply it (see its log)", protocol.ACK_REFUSED
             )
             return
-        _LOGGER.info("applied command %s: %s", request_id, json.dumps(command))
+        # A live-view renewal comes every few seconds while someone watches: not worth a line each.
+        renewal = set(command) <= {"v", "id", "expires", protocol.LIVE, "lease"}
+        _LOGGER.log(
+            logging.DEBUG if renewal else logging.INFO,
+            "applied command %s: %s",
+            request_id,
+            json.dumps(command),
+        )
         if set(command) & set(protocol.PERSISTED_BY_KIND[self.kind]):
             self._save(state)
         # State first, then the ack: whoever sees the ack already has the new state.

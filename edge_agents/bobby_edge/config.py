@@ -69,6 +69,7 @@ DEFAULT_HEIGHT = 720
 DEFAULT_JPEG_QUALITY = 80
 DEFAULT_PREVIEW_INTERVAL = 5.0
 DEFAULT_PREVIEW_WIDTH = 320
+DEFAULT_LIVE_MAX_FPS = 15.0  # bobby-home's live view went up to 15 a second
 DEFAULT_PERSON_CLASS = "person"
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_MIN_AREA = 0.0
@@ -318,6 +319,13 @@ class CameraConfig(AgentConfig):
         DEFAULT_PREVIEW_INTERVAL, 0.5, 3600, metavar="S", help="preview period (default {default})"
     )
     preview_width: int = number(DEFAULT_PREVIEW_WIDTH, 32, 4096, int)
+    # Live view (docs/protocol.md, "Live view"): the most a viewer's lease may ask for.
+    live_max_fps: float = number(
+        DEFAULT_LIVE_MAX_FPS,
+        *FPS_RANGE,
+        help="highest live-view rate a viewer may get ({range}, default {default}); "
+        "frames to detectors stay at --fps",
+    )
     # Motion regions with each frame (camera/motion.py).
     motion: bool = option(
         True,

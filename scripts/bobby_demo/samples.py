@@ -29,6 +29,18 @@ def _scene(name: str):  # type: ignore[no-untyped-def]  # -> PIL.Image.Image
     return canvas
 
 
+def _numbered(picture, index: int):  # type: ignore[no-untyped-def]  # PIL images in and out
+    """The picture with its frame number in the bottom-left corner: no two frames in a row
+    are the same, so live view visibly moves (and a browser test can count its frames)."""
+    from PIL import ImageDraw
+
+    numbered = picture.copy()
+    draw = ImageDraw.Draw(numbered)
+    draw.rectangle((0, SIZE[1] - 24, 96, SIZE[1]), fill=(0, 0, 0))
+    draw.text((6, SIZE[1] - 20), f"{index:04d}", fill=(255, 255, 255))
+    return numbered
+
+
 def make_samples(
     dest: Path, *, fps: float = 2.0, person_seconds: float = 8.0, empty_seconds: float = 16.0
 ) -> list[tuple[str, bool]]:
@@ -44,7 +56,7 @@ def make_samples(
     written = []
     for index, (scene, person) in enumerate(plan):
         name = f"{index:04d}-{scene}.jpg"
-        scenes[scene].save(dest / name, quality=85)
+        _numbered(scenes[scene], index).save(dest / name, quality=85)
         written.append((name, person))
     _LOGGER.info("sample source: %d frames (%d with a person) in %s", len(plan), person_frames, dest)
     return written

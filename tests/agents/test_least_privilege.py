@@ -19,7 +19,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from bobby_edge import protocol
 from tests.agents import test_detector_fixtures as fx
-from tests.agents.camera_support import running_agent, send_command, write_samples
+from tests.agents.camera_support import running_agent, send_command, wait_count, write_samples
 from tests.agents.test_detector_fixtures import running_detector, scene, wait_until
 from tests.support.mosquitto import Mosquitto
 from tests.support.probe import Probe
@@ -244,6 +244,9 @@ def test_a_forged_chunk_ack_does_not_delete_a_chunk(
         ("cam2", "bobby/camera/cam2/chunk_ack", protocol.encode({"event": "e1", "seq": 0})),
         ("pi4-a", "bobby/camera/cam1/chunk_ack", protocol.encode({"event": "e1", "seq": 0})),
         ("cam2", "bobby/camera/cam1/chunk", b"{}\n"),
+        # Live view: a camera streams only its own live topic.
+        ("cam2", "bobby/camera/cam1/live", b"\xff\xd8\xff"),
+        ("pi4-a", "bobby/camera/cam1/live", b"\xff\xd8\xff"),
     ],
 )
 def test_an_agent_cannot_write_another_agents_topics(
@@ -279,6 +282,33 @@ def test_an_agent_cannot_read_another_agents_frames_or_commands(
         assert {m.topic for m in intruder.messages} == {"bobby/camera/cam2/set"}
     finally:
         intruder.close()
+
+
+def test_live_view_reaches_home_assistant_and_no_other_login(
+    acl_broker: Mosquitto, ha: Probe, tmp_path: Path
+) -> None:
+    """A lease under the shipped ACL: the camera may write its `live` topic, HA reads it, and
+    neither another camera nor a detector (which reads every camera's frames) sees a live frame."""
+    write_samples(tmp_path / "pics")
+    others = {
+        user: Probe(acl_broker.port, username=user, password=LOGINS[user]) for user in ("cam2", "pi4-a")
+    }
+    try:
+        for probe in others.values():
+            probe.subscribe("bobby/#")
+        with running_agent(acl_broker, f"images:{tmp_path / 'pics'}", fps=2.0, **_login("cam1")):
+            ha.on_topic("bobby/camera/cam1/state")
+            assert send_command(ha, {"id": "l1", "live": 10, "lease": 30})["state"]["live"] == 10.0
+            wait_count(ha, "bobby/camera/cam1/live", 10, timeout=15)
+            others["pi4-a"].on_topic("bobby/camera/cam1/frame")  # the detector still gets frames
+            for user, own in (("cam2", "bobby/camera/cam2/set"), ("pi4-a", "bobby/detector/pi4-a/set")):
+                ha.publish(own, protocol.encode({"id": "barrier", "enabled": True}))
+                others[user].on_topic(own)
+        for probe in others.values():
+            assert not [m.topic for m in probe.messages if m.topic.endswith("/live")]
+    finally:
+        for probe in others.values():
+            probe.close()
 
 
 # A broker that checks subscriptions (Mosquitto's dynamic-security plugin): anonymous

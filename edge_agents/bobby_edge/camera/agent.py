@@ -6,6 +6,12 @@ wakes the loop, which acts on them at once. The schedule uses monotonic deadline
 frame is due every 1/fps seconds from the previous deadline (no drift), and when a
 capture overruns the next deadline the schedule restarts from now instead of catching
 up, so frames are never sent faster than the target rate.
+
+Live view (docs/protocol.md, "Live view"): a `set` with `live` and `lease` raises the
+capture rate to the live rate until the lease runs out (the core renews it while someone
+watches; nobody has to end it). Every capture then goes to the `live` topic, and only the
+captures due at the normal rate go on as frames, with motion regions, previews and
+recording: detectors get what they got before, whoever watches.
 """
 
 from __future__ import annotations
@@ -95,6 +101,8 @@ class CameraAgent(Agent):
         )
         super().__init__(config)
         self.fps: float = self.initial["fps"]
+        self.live_fps: float | None = None  # while a live lease runs: its rate (capped)
+        self._live_until = 0.0  # monotonic time the lease ends unless renewed
         self._wake = threading.Event()
         self._full_preview_requested = False
         self._next_preview = 0.0  # monotonic; 0 = with the next frame
@@ -147,14 +155,47 @@ class CameraAgent(Agent):
 
     def info(self) -> dict[str, Any]:
         self._announced = self._source_info()
-        capabilities = ["fps", "preview", protocol.EXPIRES, *(["record"] if self.recording else [])]
+        capabilities = [
+            "fps",
+            "preview",
+            protocol.EXPIRES,
+            protocol.LIVE,
+            *(["record"] if self.recording else []),
+        ]
         return {**self._announced, "capabilities": capabilities}
 
     def configured_settings(self) -> dict[str, Any]:
         return {"fps": self.config.fps}
 
     def state(self) -> dict[str, Any]:
-        return {"fps": self.fps}
+        return {"fps": self.fps, **({protocol.LIVE: self.live_fps} if self.live_fps else {})}
+
+    def live_cap(self) -> float:
+        """The highest live rate this camera gives: its option, and what the source delivers."""
+        return min(self.config.live_max_fps, self.source.max_fps or protocol.LIVE_FPS_RANGE[1])
+
+    def _apply_live(self, rate: float, lease: float | None, enabled: bool) -> None:
+        """Start, renew (`rate` > 0, for `lease` seconds) or end (0) the live lease; under the lock."""
+        if not rate:
+            if self.live_fps is not None:
+                _LOGGER.info("live view ended by the core")
+            self.live_fps = None
+            return
+        if not enabled:
+            raise CommandError("cannot stream live while the camera is disabled: send enabled: true first")
+        assert lease is not None  # the protocol requires it with a rate
+        capped = max(protocol.LIVE_FPS_RANGE[0], min(float(rate), self.live_cap()))
+        if self.live_fps is None:
+            _LOGGER.info("live view at %s fps for %s s (renewable)", capped, lease)
+        self.live_fps = capped
+        self._live_until = time.monotonic() + lease
+
+    def _live_rate(self) -> tuple[float | None, bool]:
+        """(the live rate now or None, whether the lease just ran out); under the lock."""
+        if self.live_fps is not None and time.monotonic() >= self._live_until:
+            self.live_fps = None
+            return None, True
+        return self.live_fps, False
 
     def apply(self, command: dict[str, Any]) -> None:
         # Check everything before changing anything: a refused command changes nothing.
@@ -179,6 +220,10 @@ class CameraAgent(Agent):
                     "cannot record while the camera is disabled: send enabled: true first (or with it)"
                 )
             self.recording.trigger(time.time(), "command", lasts=float(command["duration"]))
+        if protocol.LIVE in command:
+            self._apply_live(command[protocol.LIVE], command.get("lease"), enabled)
+        elif not enabled:
+            self.live_fps = None  # a disabled camera streams nothing, live or not
         if fps is not None:
             self.fps = float(fps)
         if command.get("action") == "preview":
@@ -252,9 +297,10 @@ class CameraAgent(Agent):
 
     def work(self) -> None:
         capturing = self.enabled
-        fps_applied = self.fps
+        fps_applied = rate_applied = self.fps
         next_due = time.monotonic()
         last_tick = next_due
+        next_frame_due = next_due  # the normal rate's schedule while live captures run faster
         errors_in_a_row = 0
         last_reopen = -float("inf")
         while not self.stop_event.is_set():
@@ -262,6 +308,13 @@ class CameraAgent(Agent):
             with self.lock:  # a command is applied under this lock: see all of it or none
                 enabled, fps = self.enabled, self.fps
                 full_preview, self._full_preview_requested = self._full_preview_requested, False
+                live, lease_over = self._live_rate()
+                live_until = self._live_until
+                state = {"enabled": self.enabled, **self.state()} if lease_over else None
+            if state is not None:
+                # Nobody renewed it (the core stopped watching, or is gone): back to normal.
+                _LOGGER.info("live view ended: its lease ran out")
+                self.publish("state", state)
 
             if not enabled:
                 if capturing:
@@ -280,13 +333,16 @@ class CameraAgent(Agent):
                 capturing = True
                 next_due = time.monotonic()
                 _LOGGER.info("enabled: capturing at %s fps", fps)
-            period = 1.0 / fps
+            rate = max(fps, live) if live else fps
+            period, frame_period = 1.0 / rate, 1.0 / fps
+            if rate != rate_applied:
+                self._control(self.source.set_fps, rate)
+                rate_applied = rate
+                next_due = last_tick + period  # the new rate counts from the last frame sent
             if fps != fps_applied:
-                self._control(self.source.set_fps, fps)
                 fps_applied = fps
                 if self.recording is not None:
-                    self.recording.set_fps(fps)
-                next_due = last_tick + period  # the new rate counts from the last frame sent
+                    self.recording.set_fps(fps)  # it records the frames at the normal rate
 
             if not self.mqtt.connected.is_set() and not (self.recording and self.recording.needs_frames):
                 # Nothing would reach the broker: do not capture for nothing. (When recording,
@@ -305,12 +361,16 @@ class CameraAgent(Agent):
                     _LOGGER.info("sent a full-size preview (%d bytes)", len(frame[0]))
                 continue
             if now < next_due:
-                self._wake.wait(next_due - now)
+                self._wake.wait(min(next_due, live_until) - now if live else next_due - now)
                 continue
             if now - next_due > period:
                 next_due = now  # we were idle (reconnect, resume): start afresh, no burst
 
             last_tick = now
+            # A frame for the detectors: every capture at the normal rate, else when it is due.
+            frame_due = not live or now >= next_frame_due - period / 2
+            if frame_due:
+                next_frame_due = max(next_frame_due + frame_period, now + frame_period - period / 2)
             captured = self._capture()
             if captured is None:
                 errors_in_a_row += 1
@@ -326,10 +386,13 @@ class CameraAgent(Agent):
                     _LOGGER.info("capture from %s works again", self.source.description)
                 errors_in_a_row = 0
                 self._failing = False
-                if self.recording is not None:
+                if self.recording is not None and frame_due:
                     self.recording.submit(*captured)
                 if self.mqtt.connected.is_set():
-                    self._send(*captured)
+                    if frame_due:
+                        self._send(*captured)
+                    if live:
+                        self._send_live(captured[0])
 
             next_due += period
             late = time.monotonic() > next_due
@@ -378,6 +441,13 @@ class CameraAgent(Agent):
                 self.publish("preview", small_preview(frame, self.config.preview_width))
             except (OSError, ValueError) as err:
                 _LOGGER.warning("could not make a preview from a %d-byte frame: %s", len(frame), err)
+
+    def _send_live(self, frame: bytes) -> None:
+        """The capture as it is on the `live` topic: no regions, no preview, not for detectors."""
+        with self.lock:
+            if not self.enabled or self.live_fps is None:
+                return
+            self.publish(protocol.LIVE, frame)
 
     def _look(self, frame: bytes) -> str | None:
         """Motion regions (the property value; None when motion is off or failed) and the

@@ -29,6 +29,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import voluptuous as vol
 
+from ... import protocol
 from ...errors import ConfigError, StartupError
 from ...options import option, secret
 from ...redaction import redact_text, redact_url
@@ -195,6 +196,14 @@ class RtspSource(StreamSource):
             self.close()
             raise StartupError(f"cannot record {redact_text(clean, self._secrets)}: {err}") from None
         self._record_stream = stream
+
+    def stream_info(self) -> dict[str, Any]:
+        """Also `stream_url`: the stream to watch (the main one when recorded), without credentials,
+        for a Home Assistant whose owner allows native video (docs/sources.md). Left out when
+        its query holds a secret-looking key: `info` is retained, and other logins may read it."""
+        clean = self._record_urls[0] if self._record_urls else self.url
+        offer = {"stream_url": clean} if protocol.is_valid_stream_url(clean) else {}
+        return {**super().stream_info(), **offer}
 
     @property
     def problem(self) -> str | None:
