@@ -79,6 +79,9 @@ class CameraAgent(Agent):
         )
         super().__init__(config)
         self.fps: float = self.initial["fps"]
+        # The owner's masks and objects (Home Assistant's `set`), sent with every frame.
+        self.masks: list[list[list[float]]] = self.initial["masks"]
+        self.objects: list[str] = self.initial["objects"]
         self._wake = threading.Event()
         self._full_preview_requested = False
         self._next_preview = 0.0  # monotonic; 0 = with the next frame
@@ -129,14 +132,26 @@ class CameraAgent(Agent):
 
     def info(self) -> dict[str, Any]:
         self._announced = self._source_info()
-        capabilities = ["fps", "preview", protocol.EXPIRES, *(["record"] if self.recording else [])]
+        capabilities = [
+            "fps",
+            "preview",
+            protocol.EXPIRES,
+            *(["record"] if self.recording else []),
+            "masks",
+            "objects",
+        ]
         return {**self._announced, "capabilities": capabilities}
 
     def configured_settings(self) -> dict[str, Any]:
-        return {"fps": self.config.fps}
+        # Masks and objects are set in Home Assistant only: the configuration holds the defaults.
+        return {"fps": self.config.fps, "masks": [], "objects": list(protocol.DEFAULT_OBJECTS)}
 
     def state(self) -> dict[str, Any]:
-        return {"fps": self.fps}
+        # Masks and objects only when set: a camera left as it was reports what it always did.
+        return {
+            "fps": self.fps,
+            **protocol.non_default_settings({"masks": self.masks, "objects": self.objects}),
+        }
 
     def apply(self, command: dict[str, Any]) -> None:
         # Check everything before changing anything: a refused command changes nothing.
@@ -163,6 +178,10 @@ class CameraAgent(Agent):
             self.recording.trigger(time.time(), "command", lasts=float(command["duration"]))
         if fps is not None:
             self.fps = float(fps)
+        if "masks" in command:
+            self.masks = command["masks"]
+        if "objects" in command:
+            self.objects = command["objects"]
         if command.get("action") == "preview":
             self._full_preview_requested = True
         self._wake.set()
@@ -342,6 +361,13 @@ class CameraAgent(Agent):
         regions = self._regions(frame)
         if regions is not None:
             values[REGIONS_PROPERTY] = regions
+        with self.lock:
+            masks, objects = self.masks, self.objects
+        # Only what differs from the default: a camera left as it was sends what it always did.
+        if masks:
+            values[protocol.MASKS_PROPERTY] = protocol.format_masks(masks)
+        if tuple(objects) != protocol.DEFAULT_OBJECTS:
+            values[protocol.OBJECTS_PROPERTY] = protocol.format_objects(objects)
         properties = user_properties(**values)
         with self.lock:
             # Checked under the command lock: once a disable is acknowledged, not one more frame.
