@@ -20,7 +20,8 @@ from homeassistant.helpers.storage import Store
 from . import protocol
 from .agent import parse_agent_key
 from .const import DOMAIN, LOGGER
-from .desired import DesiredState
+from .desired import CORE_ONLY, DesiredState
+from .zones import check_zones
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 2.0  # seconds: a burst of messages is one write
@@ -108,7 +109,7 @@ class HubStore:
 
     def _data(self) -> dict[str, Any]:
         return {
-            "desired": {k: d.command_fields() for k, d in self.desired.items() if d.command_fields()},
+            "desired": {k: d.stored_fields() for k, d in self.desired.items() if d.stored_fields()},
             "last_good": self.last_good,
             "forgotten": list(self._forgotten),
         }
@@ -119,14 +120,21 @@ def _mapping(value: object) -> dict[str, Any]:
 
 
 def _desired(kind: str, fields: object) -> DesiredState | None:
+    mapping = _mapping(fields)
     try:
-        stored = {"v": protocol.SCHEMA_VERSION, "id": "stored", **_mapping(fields)}
-        command = protocol.check_command(kind, stored)
+        zones = check_zones(mapping["zones"]) if "zones" in mapping else None
+        sent = {k: v for k, v in mapping.items() if k not in CORE_ONLY}
+        command = (
+            protocol.check_command(kind, {"v": protocol.SCHEMA_VERSION, "id": "stored", **sent})
+            if sent
+            else {}
+        )
     except protocol.ProtocolError as err:
         LOGGER.warning("Ignoring a stored desired state for a %s: %s", kind, err)
         return None
     desired = DesiredState()
     desired.update(command)
+    desired.zones = zones
     return desired
 
 

@@ -14,12 +14,11 @@ from bobby_edge import protocol
 from bobby_edge.detector import masks
 from bobby_edge.detector.models import Person
 from bobby_edge.detector.pipeline import Pipeline
+from tests.agents import test_detector_fixtures as fx
 from tests.agents.camera_support import TOPIC, frames, running_agent, send_command, write_samples
 from tests.agents.test_detector_fixtures import (
     Camera,
-    camera,  # noqa: F401 - a fixture
     detection_payloads,
-    model_path,  # noqa: F401 - a fixture
     running_detector,
     scene,
     wait_until,
@@ -27,13 +26,18 @@ from tests.agents.test_detector_fixtures import (
 from tests.support.mosquitto import Mosquitto
 from tests.support.probe import Probe
 
+model_path = fx.model_path  # session fixtures shared by the detector tests
+camera = fx.camera
+
 ASTRONAUT = scene("astronaut")  # DeepLab's box of her: about (0.0, 0.04, 0.74, 1.0)
 CAT = scene("chelsea")  # a cat filling the frame: no person
 LEFT_THREE_QUARTERS = [[0.0, 0.0], [0.75, 0.0], [0.75, 1.0], [0.0, 1.0]]
 RIGHT_EDGE = [[0.8, 0.0], [1.0, 0.0], [1.0, 1.0], [0.8, 1.0]]
 
 
-def _settings(masks_: list[list[list[float]]] | None = None, objects: list[str] | None = None) -> dict[str, str]:
+def _settings(
+    masks_: list[list[list[float]]] | None = None, objects: list[str] | None = None
+) -> dict[str, str]:
     values = {}
     if masks_ is not None:
         values[protocol.MASKS_PROPERTY] = protocol.format_masks(masks_)
@@ -49,7 +53,9 @@ def _barrier(probe: Probe) -> None:
     probe.on_topic("bobby/detector/det1/ack", since=mark)
 
 
-def _analysed(probe: Probe, agent: Any, camera_: Camera, frame: bytes, properties: dict[str, str]) -> list[dict[str, Any]]:
+def _analysed(
+    probe: Probe, agent: Any, camera_: Camera, frame: bytes, properties: dict[str, str]
+) -> list[dict[str, Any]]:
     """Send one frame; once it is analysed, the detections it gave (none or one)."""
     mark = probe.mark()
     before = agent.frames_analysed
@@ -109,7 +115,7 @@ def test_hostile_mask_and_object_properties_are_defused(
     assert "outside the frame" in caplog.text
 
 
-def test_the_pipeline_finds_the_cat_only_when_asked(model_path: Path) -> None:  # noqa: F811
+def test_the_pipeline_finds_the_cat_only_when_asked(model_path: Path) -> None:
     pipeline = Pipeline.open(model_path, threads=1)
     assert pipeline.analyse(CAT).select(0.5) == []
     [cat] = pipeline.analyse(CAT, objects=("person", "cat")).select(0.5)
@@ -176,18 +182,22 @@ def test_the_camera_keeps_masks_and_objects_and_sends_them_with_every_frame(
         assert sent.masks == (tuple(tuple(p) for p in LEFT_THREE_QUARTERS),)
         assert sent.objects == ("person", "car")
         bad = send_command(probe, {"id": "m2", "masks": [[[0, 0], [1, 1], [1, 0], [0, 1]]]})
-        assert bad["ok"] is False and "crosses itself" in bad["error"]
+        assert bad["ok"] is False
+        assert "crosses itself" in bad["error"]
         state_file = agent.state_store.path
     # Kept on disk: a restart (Home Assistant away) comes back with them.
     saved = json.loads(state_file.read_text())["state"]
-    assert saved["masks"] == [LEFT_THREE_QUARTERS] and saved["objects"] == ["person", "car"]
+    assert saved["masks"] == [LEFT_THREE_QUARTERS]
+    assert saved["objects"] == ["person", "car"]
     with running_agent(broker, f"images:{tmp_path / 'pics'}") as again:
         assert again.masks == [LEFT_THREE_QUARTERS]
         assert again.objects == ["person", "car"]
         mark = probe.mark()
         # Cleared: the defaults leave the state and the frames.
         ack = send_command(probe, {"id": "m3", "masks": [], "objects": ["person"]})
-        assert ack["ok"] is True and "masks" not in ack["state"] and "objects" not in ack["state"]
+        assert ack["ok"] is True
+        assert "masks" not in ack["state"]
+        assert "objects" not in ack["state"]
         frame = probe.on_topic(f"{TOPIC}/frame", timeout=10, since=probe.mark())
         assert protocol.MASKS_PROPERTY not in frame.user_properties
         assert protocol.OBJECTS_PROPERTY not in frame.user_properties
