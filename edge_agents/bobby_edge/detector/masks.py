@@ -63,7 +63,7 @@ def masked_share(box: Box, table: npt.NDArray[np.uint8]) -> float:
     left, top = min(RASTER - 1, math.floor(xmin * RASTER)), min(RASTER - 1, math.floor(ymin * RASTER))
     right, bottom = max(left + 1, math.ceil(xmax * RASTER)), max(top + 1, math.ceil(ymax * RASTER))
     right, bottom = min(RASTER, right), min(RASTER, bottom)
-    return np.count_nonzero(table[top:bottom, left:right]) / ((bottom - top) * (right - left))
+    return int(np.count_nonzero(table[top:bottom, left:right])) / ((bottom - top) * (right - left))
 
 
 def unmasked(objects: list[Person], table: npt.NDArray[np.uint8] | None) -> list[Person]:
