@@ -12,6 +12,7 @@ hand-edited or older file must not put anything unvalidated into the registries.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 from homeassistant.core import HomeAssistant, callback
@@ -124,11 +125,9 @@ def _desired(kind: str, fields: object) -> DesiredState | None:
     try:
         zones = check_zones(mapping["zones"]) if "zones" in mapping else None
         sent = {k: v for k, v in mapping.items() if k not in CORE_ONLY}
-        command = (
-            protocol.check_command(kind, {"v": protocol.SCHEMA_VERSION, "id": "stored", **sent})
-            if sent
-            else {}
-        )
+        command: Mapping[str, Any] = {}
+        if sent:  # zones alone are not a command
+            command = protocol.check_command(kind, {"v": protocol.SCHEMA_VERSION, "id": "stored", **sent})
     except protocol.ProtocolError as err:
         LOGGER.warning("Ignoring a stored desired state for a %s: %s", kind, err)
         return None
