@@ -8,14 +8,16 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 from PIL import Image
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 from custom_components.bobby_camera import zones as zones_module
@@ -92,6 +94,17 @@ async def test_a_person_turns_on_only_the_zone_she_stands_in(
     await hass.async_block_till_done()
     assert entity_registry.async_get(back) is None
     assert hass.states.get(pavement) is not None
+    fire(hass, "bobby/camera/porch/detection", detection(boxes=[_person(0.25, 0.95)], person_count=1))
+    await hass.async_block_till_done()
+    assert hass.states.get(pavement).state == "on"
+    hub = hass.config_entries.async_entries(DOMAIN)[0].runtime_data
+    assert set(hub.agents["camera_porch"].presence) == {"zone:Pavement"}  # the back door's is gone
+
+    # Zones alone (no command to the camera) are kept over a reload too.
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.runtime_data.agents["camera_porch"].desired.zones == {"Pavement": PAVEMENT}
 
 
 async def test_a_person_outside_every_zone_has_an_empty_zones_list(hass: HomeAssistant, porch: str) -> None:
@@ -235,3 +248,35 @@ def test_zones_of_takes_the_bottom_centre() -> None:
     zones = {"Back door": BACK_DOOR, "Pavement": PAVEMENT}
     assert zones_module.zones_of([0.4, 0.0, 0.7, 0.9], zones) == ["Back door"]
     assert zones_module.zones_of([0.1, 0.0, 0.3, 0.2], zones) == []
+
+
+async def test_zone_and_object_sensors_clear_as_the_person_sensor_does(
+    hass: HomeAssistant, porch: str, mqtt_mock: MqttMockHAClient, freezer: FrozenDateTimeFactory
+) -> None:
+    await _set_answered(hass, mqtt_mock, porch, objects=["person", "dog"], zones={"Back door": BACK_DOOR})
+    dog = {"score": 0.7, "box": [0.6, 0.6, 0.8, 0.9], "label": "dog"}
+    fire(hass, "bobby/camera/porch/detection", detection(boxes=[_person(0.75, 0.95), dog], person_count=1))
+    await hass.async_block_till_done()
+    assert hass.states.get("binary_sensor.porch_dog").state == "on"
+    assert hass.states.get("sensor.porch_dog_count").state == "1"
+    assert hass.states.get("binary_sensor.porch_person_in_back_door").state == "on"
+    freezer.tick(timedelta(seconds=31))  # clear_after: 30 s
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert hass.states.get("binary_sensor.porch_dog").state == "off"
+    assert hass.states.get("sensor.porch_dog_count").state == "0"
+    assert hass.states.get("binary_sensor.porch_person_in_back_door").state == "off"
+    assert hass.states.get("binary_sensor.porch_person").state == "off"
+
+
+async def test_a_snapshot_pillow_cannot_read_is_shown_as_it_came(
+    hass: HomeAssistant, porch: str, mqtt_mock: MqttMockHAClient
+) -> None:
+    from homeassistant.components.camera import async_get_image
+
+    await _set_answered(hass, mqtt_mock, porch, masks=[MASK])
+    # A frame header and nothing after it: valid for the protocol's check, not for Pillow.
+    broken = b"\xff\xd8\xff\xc0\x00\x11\x08\x00\x10\x00\x10\x03\x01\x22\x00\x02\x11\x01\x03\x11\x01"
+    fire(hass, "bobby/camera/porch/snapshot", broken)
+    await hass.async_block_till_done()
+    assert (await async_get_image(hass, "camera.porch_last_detection")).content == broken
