@@ -1174,11 +1174,18 @@ def check_polygon(value: object, what: str = "polygon", *, simple: bool = True) 
 
 
 def polygon_contains(polygon: Polygon, x: float, y: float) -> bool:
-    """Whether the point lies inside the polygon (even-odd rule; edges count as either side)."""
+    """Whether the point lies inside the polygon or on its edge (a person whose feet the
+    frame's bottom edge cuts stands in a zone drawn down to that edge)."""
     inside = False
     n = len(polygon)
     for i in range(n):
         (x1, y1), (x2, y2) = polygon[i], polygon[(i + 1) % n]
+        if (
+            abs(_cross((x1, y1), (x2, y2), (x, y))) <= 1e-9
+            and min(x1, x2) <= x <= max(x1, x2)
+            and min(y1, y2) <= y <= max(y1, y2)
+        ):
+            return True  # on this edge
         if (y1 > y) != (y2 > y) and x < x1 + (y - y1) * (x2 - x1) / (y2 - y1):
             inside = not inside
     return inside

@@ -159,6 +159,10 @@ def test_polygon_contains_uses_the_bottom_centre_rule() -> None:
     door = protocol.check_polygon([[0.5, 0.5], [1.0, 0.5], [1.0, 1.0], [0.5, 1.0]])
     assert protocol.polygon_contains(door, 0.75, 0.99)
     assert not protocol.polygon_contains(door, 0.25, 0.99)
+    # Feet cut by the frame's bottom edge, or on the zone's side: in the zone.
+    assert protocol.polygon_contains(door, 0.75, 1.0)
+    assert protocol.polygon_contains(door, 0.5, 0.7)
+    assert not protocol.polygon_contains(door, 0.75, 0.45)
 
 
 def test_the_camera_keeps_masks_and_objects_and_sends_them_with_every_frame(

@@ -248,6 +248,8 @@ def test_zones_of_takes_the_bottom_centre() -> None:
     zones = {"Back door": BACK_DOOR, "Pavement": PAVEMENT}
     assert zones_module.zones_of([0.4, 0.0, 0.7, 0.9], zones) == ["Back door"]
     assert zones_module.zones_of([0.1, 0.0, 0.3, 0.2], zones) == []
+    # Cut by the frame's bottom edge (the demo's people): in the zone drawn down to it.
+    assert zones_module.zones_of([0.6, 0.0, 0.8, 1.0], zones) == ["Back door"]
 
 
 async def test_zone_and_object_sensors_clear_as_the_person_sensor_does(
