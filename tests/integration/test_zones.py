@@ -255,19 +255,27 @@ def test_zones_of_takes_the_bottom_centre() -> None:
 async def test_zone_and_object_sensors_clear_as_the_person_sensor_does(
     hass: HomeAssistant, porch: str, mqtt_mock: MqttMockHAClient, freezer: FrozenDateTimeFactory
 ) -> None:
-    await _set_answered(hass, mqtt_mock, porch, objects=["person", "dog"], zones={"Back door": BACK_DOOR})
+    zones = {"Back door": BACK_DOOR, "Pavement": PAVEMENT}  # nobody on the pavement
+    await _set_answered(hass, mqtt_mock, porch, objects=["person", "dog"], zones=zones)
     dog = {"score": 0.7, "box": [0.6, 0.6, 0.8, 0.9], "label": "dog"}
     fire(hass, "bobby/camera/porch/detection", detection(boxes=[_person(0.75, 0.95), dog], person_count=1))
     await hass.async_block_till_done()
     assert hass.states.get("binary_sensor.porch_dog").state == "on"
     assert hass.states.get("sensor.porch_dog_count").state == "1"
     assert hass.states.get("binary_sensor.porch_person_in_back_door").state == "on"
+    # Seen again, then not in the next frame: still there until clear_after passes.
+    fire(hass, "bobby/camera/porch/detection", detection(boxes=[dog], person_count=0))
+    fire(hass, "bobby/camera/porch/detection", detection(boxes=[_person(0.75, 0.95)], person_count=1))
+    await hass.async_block_till_done()
+    assert hass.states.get("binary_sensor.porch_dog").state == "on"
+    assert hass.states.get("sensor.porch_dog_count").state == "1"
     freezer.tick(timedelta(seconds=31))  # clear_after: 30 s
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
     assert hass.states.get("binary_sensor.porch_dog").state == "off"
     assert hass.states.get("sensor.porch_dog_count").state == "0"
     assert hass.states.get("binary_sensor.porch_person_in_back_door").state == "off"
+    assert hass.states.get("binary_sensor.porch_person_in_pavement").state == "off"
     assert hass.states.get("binary_sensor.porch_person").state == "off"
 
 
