@@ -24,9 +24,11 @@ _LOGGER = logging.getLogger(__name__)
 # COCO's TF1 labelmap starts with a `???` placeholder line: output class k is line k + 1.
 PLACEHOLDER_LABEL = "???"
 COCO_PERSON = 0
-# COCO ids (without the placeholder) of the labels a camera may pick besides person.
-COCO_CLASSES = {"bicycle": 1, "car": 2, "motorbike": 3, "bus": 5, "bird": 14, "cat": 15, "dog": 16}
-COCO_CLASSES |= {"horse": 17, "sheep": 18, "cow": 19}
+# COCO ids of the labels a camera may pick besides person, as SSD MobileNet's detect.tflite
+# and EfficientDet-Lite output them: the 90-id numbering with gaps (its labelmap has `???`
+# lines for the missing ids, e.g. between fire hydrant and stop sign), less the first.
+COCO_CLASSES = {"bicycle": 1, "car": 2, "motorbike": 3, "bus": 5, "bird": 15, "cat": 16, "dog": 17}
+COCO_CLASSES |= {"horse": 18, "sheep": 19, "cow": 20}
 ALIASES = {"motorbike": "motorcycle"}  # protocol label → COCO's word in a labels file
 
 
