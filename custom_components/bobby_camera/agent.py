@@ -35,6 +35,10 @@ class Agent:
     preview: bytes | None = None
     # Cameras: people in the last detection at or above the threshold (None: none since start).
     people: int | None = None
+    # Cameras: presence in each zone (`zone:<name>`) and of each picked object (`label:<car>`),
+    # decided as the person state is (person.py); objects counted like people.
+    presence: dict[str, PersonDebounce] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
     # Cameras: what automations get about the newest finished clip (recording.manager).
     last_clip: dict[str, Any] | None = None
     # Whether the platforms were told it exists (its entities are created then).
@@ -63,6 +67,17 @@ class Agent:
             clock, offline_grace=offline_grace, mismatch_after=mismatch_after, lie_after=lie_after
         )
         return cls(kind, agent_id, person=person, health=health, desired=desired or DesiredState())
+
+    def presence_of(self, key: str) -> PersonDebounce:
+        """The presence state of a zone or object (`zone_key`, `label_key`), made on first use."""
+        if key not in self.presence:
+            self.presence[key] = self.person.sibling()
+        return self.presence[key]
+
+    def present(self, key: str) -> bool:
+        """Whether the zone holds a person / the object is there (False before any detection)."""
+        debounce = self.presence.get(key)
+        return debounce is not None and debounce.on
 
     @property
     def key(self) -> str:
@@ -115,6 +130,29 @@ class Agent:
 def people_in(detection: protocol.DetectionPayload) -> int:
     """How many people a detection saw: `person_count`, or its boxes from an older detector."""
     return detection.get("person_count", len(detection["boxes"]))
+
+
+def label_of(box: protocol.Box) -> str:
+    """A box's label; an older detector's boxes are people."""
+    return box.get("label", protocol.PERSON)
+
+
+def person_score(detection: protocol.DetectionPayload) -> float:
+    """The best person score of a detection: its `score` when no box says what it is."""
+    boxes = detection["boxes"]
+    if not any("label" in box for box in boxes):
+        return detection["score"]
+    return max((b["score"] for b in boxes if label_of(b) == protocol.PERSON), default=0.0)
+
+
+def zone_key(name: str) -> str:
+    """The presence key of a zone."""
+    return f"zone:{name}"
+
+
+def label_key(label: str) -> str:
+    """The presence key of a picked object."""
+    return f"label:{label}"
 
 
 def agent_key(kind: str, agent_id: str) -> str:

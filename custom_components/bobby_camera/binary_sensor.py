@@ -1,4 +1,8 @@
-"""Binary sensors: person occupancy and recording per camera; connectivity and problem per agent."""
+"""Binary sensors: person occupancy and recording per camera; connectivity and problem per agent.
+
+And per camera, as the owner sets them (`bobby_camera.set_zones`): *Person in <zone>* for
+each zone, and an occupancy sensor for each object picked besides person (*Car*, *Dog*).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import ExtraStoredData, RestoredExtraData, RestoreEntity
 from homeassistant.util import dt as dt_util
 
-from .agent import Agent
+from . import protocol
+from .agent import Agent, label_key, zone_key
 from .const import AGENT_CHANNELS, CLIP_CHANNEL, DETECTION_CHANNELS
 from .entity import BobbyEntity, BobbyEntityDescription, async_add_agent_entities
 from .hub import BobbyConfigEntry
@@ -75,12 +80,50 @@ HEALTH: tuple[BobbyBinarySensorDescription, ...] = (
 DESCRIPTIONS: tuple[BobbyBinarySensorDescription, ...] = (PERSON, *HEALTH)
 
 
+def zone_description(name: str) -> BobbyBinarySensorDescription:
+    """*Person in <zone>*: a person stands in the zone (zones.py), debounced as the person sensor."""
+    return BobbyBinarySensorDescription(
+        key=f"zone_{name}",
+        translation_key="zone_person",
+        translation_placeholders={"zone": name},
+        device_class=BinarySensorDeviceClass.OCCUPANCY,
+        value_fn=lambda a: a.present(zone_key(name)),
+        channels=DETECTION_CHANNELS,
+        exists_fn=lambda a: a.is_camera and name in (a.desired.zones or {}),
+    )
+
+
+def object_description(label: str) -> BobbyBinarySensorDescription:
+    """*Car*, *Dog*, ...: an object the owner picked is there, debounced as the person sensor."""
+    return BobbyBinarySensorDescription(
+        key=f"object_{label}",
+        translation_key=f"object_{label}",
+        device_class=BinarySensorDeviceClass.OCCUPANCY,
+        value_fn=lambda a: a.present(label_key(label)),
+        channels=DETECTION_CHANNELS,
+        exists_fn=lambda a: a.is_camera and label in (a.desired.objects or ()),
+    )
+
+
+OBJECTS: tuple[BobbyBinarySensorDescription, ...] = tuple(
+    object_description(label) for label in protocol.OBJECT_LABELS if label != protocol.PERSON
+)
+
+
+def presence_descriptions(agent: Agent) -> list[BobbyBinarySensorDescription]:
+    """The zone and object sensors the camera has now."""
+    if not agent.is_camera:
+        return []
+    return [*(zone_description(name) for name in agent.desired.zones or {}), *OBJECTS]
+
+
 async def async_setup_entry(
     hass: HomeAssistant, entry: BobbyConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
 ) -> None:
     """Add binary sensors for known agents and for those that appear later."""
     async_add_agent_entities(entry, async_add_entities, (PERSON,), BobbyPersonSensor)
     async_add_agent_entities(entry, async_add_entities, HEALTH, BobbyBinarySensor)
+    async_add_agent_entities(entry, async_add_entities, presence_descriptions, BobbyBinarySensor)
 
 
 class BobbyBinarySensor(BobbyEntity, BinarySensorEntity):

@@ -1,4 +1,8 @@
-"""Camera entities: the live preview of a camera agent and the last detection snapshot."""
+"""Camera entities: the live preview of a camera agent and the last detection snapshot.
+
+The snapshot (*Last detection*) shows the camera's zones and masks drawn on it (zones.py),
+so the owner sees what they set.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from .agent import Agent
 from .entity import BobbyEntity, BobbyEntityDescription, async_add_agent_entities
 from .hub import BobbyConfigEntry, BobbyHub
 from .live import can_stream, native_stream_url
+from .zones import draw, overlay_key
 
 PARALLEL_UPDATES = 0
 
@@ -25,6 +30,7 @@ class BobbyCameraDescription(BobbyEntityDescription, CameraEntityDescription):
 
     image_fn: Callable[[Agent], bytes | None]
     live: bool = False  # watching it streams the camera's live frames (live.py)
+    overlay: bool = False  # the camera's zones and masks drawn on the image
 
 
 DESCRIPTIONS: tuple[BobbyCameraDescription, ...] = (
@@ -40,6 +46,7 @@ DESCRIPTIONS: tuple[BobbyCameraDescription, ...] = (
         key="snapshot",
         translation_key="snapshot",
         image_fn=lambda a: a.snapshot,
+        overlay=True,
         channels=frozenset({"snapshot"}),
         exists_fn=lambda a: a.is_camera,
     ),
@@ -63,6 +70,8 @@ class BobbyCamera(BobbyEntity, Camera):
         """Set up both parents."""
         BobbyEntity.__init__(self, hub, agent, description)
         Camera.__init__(self)
+        # The last image drawn on: (source image, what was drawn, result).
+        self._drawn: tuple[bytes, str, bytes] | None = None
 
     @property
     @override
@@ -86,10 +95,22 @@ class BobbyCamera(BobbyEntity, Camera):
 
     @override
     async def async_camera_image(self, width: int | None = None, height: int | None = None) -> bytes | None:
-        """Return the latest image: the newest live frame while someone watches live."""
+        """Return the latest image: the newest live frame while someone watches live; the zones
+        and masks drawn on the last detection."""
         if self.entity_description.live and (frame := self.hub.live.frame(self.agent)) is not None:
             return frame
-        return self.entity_description.image_fn(self.agent)
+        image = self.entity_description.image_fn(self.agent)
+        zones, masks = self.agent.desired.zones, self.agent.desired.masks
+        if image is None or not self.entity_description.overlay or not (zones or masks):
+            return image
+        key = overlay_key(zones, masks)
+        if self._drawn is None or self._drawn[0] is not image or self._drawn[1] != key:
+            try:
+                drawn = await self.hass.async_add_executor_job(draw, image, zones or {}, masks or [])
+            except (OSError, ValueError):  # a picture Pillow cannot read: shown as it came
+                return image
+            self._drawn = (image, key, drawn)
+        return self._drawn[2]
 
     @override
     async def handle_async_mjpeg_stream(self, request: web.Request) -> web.StreamResponse | None:

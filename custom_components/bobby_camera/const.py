@@ -71,6 +71,8 @@ MISSED_HEARTBEATS: Final = 3
 UNANNOUNCED_STATS_INTERVAL: Final = 60.0
 
 EVENT_PERSON_DETECTED: Final = "bobby_camera_person_detected"
+# An object the owner picked besides person (a car, a dog) appeared; data: label, zones, count.
+EVENT_OBJECT_DETECTED: Final = "bobby_camera_object_detected"
 EVENT_AGENT_PROBLEM: Final = "bobby_camera_agent_problem"
 EVENT_CLIP_READY: Final = "bobby_camera_clip_ready"
 # The person event entity's event type when an event's clip is ready.
@@ -97,6 +99,10 @@ ATTR_DEVICE_ID: Final = "device_id"
 ATTR_ENABLED: Final = "enabled"
 SERVICE_REQUEST_PREVIEW: Final = "request_preview"
 SERVICE_SET_ENABLED: Final = "set_enabled"
+SERVICE_SET_ZONES: Final = "set_zones"
+ATTR_ZONES: Final = "zones"
+ATTR_MASKS: Final = "masks"
+ATTR_OBJECTS: Final = "objects"
 SERVICE_RECORD_CLIP: Final = "record_clip"
 ATTR_DURATION: Final = "duration"
 DEFAULT_RECORD_SECONDS: Final = 30.0

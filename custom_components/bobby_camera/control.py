@@ -174,7 +174,7 @@ class Control:
         Unanswered, it stays desired (re-asserted when the agent is back); refused by the
         agent (a setting it cannot apply), the previous desired state comes back.
         """
-        before = agent.desired.command_fields()
+        before = agent.desired.stored_fields()
         self._problems.unsummarise(agent)  # a newer choice than the one the summary names
         self._desire(agent, fields)
         try:
@@ -191,6 +191,20 @@ class Control:
         agent.desired.update(fields)
         self._store.async_schedule_save()
         self.reconcile(agent, reassert=False, source="desired")
+
+    async def async_set_zones(
+        self, agent: Agent, zones: dict[str, list[list[float]]] | None, **fields: Any
+    ) -> None:
+        """A camera's zones (kept here) and its masks and objects (commanded, acknowledged).
+
+        Zones are decided in Home Assistant: they change at once. Masks and objects go to
+        the camera and, as any setting, stay desired and are re-asserted.
+        """
+        if zones is not None:
+            agent.desired.zones = zones
+            self._desire(agent, {})
+        if fields:
+            await self.async_command(agent, **fields)
 
     async def async_set_enabled(self, agent: Agent, enabled: bool) -> None:
         """Enable or disable one agent; returns once the agent acknowledged."""

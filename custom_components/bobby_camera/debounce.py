@@ -41,6 +41,15 @@ class PersonDebounce:
         # When the current streak of detections began; None when there is no streak.
         self._streak_start: datetime | None = None
 
+    def sibling(self) -> PersonDebounce:
+        """A new, idle debounce with the same settings (a zone's, an object's)."""
+        return PersonDebounce(
+            threshold=self.threshold,
+            trigger_after=self.trigger_after.total_seconds(),
+            clear_after=self.clear_after.total_seconds(),
+            clock=self._clock,
+        )
+
     def detection(self, score: float) -> tuple[PersonTransition, ...]:
         """A detection with this score arrived; the transitions it causes, in order.
 

@@ -10,6 +10,11 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from . import protocol
+
+# Kept by Home Assistant alone, never sent to an agent: zones are decided here.
+CORE_ONLY: tuple[str, ...] = ("zones",)
+
 
 @dataclass(slots=True)
 class DesiredState:
@@ -18,6 +23,9 @@ class DesiredState:
     enabled: bool | None = None
     fps: float | None = None  # cameras
     threshold: float | None = None  # detectors
+    masks: list[list[list[float]]] | None = None  # cameras: polygons, sent with every frame
+    objects: list[str] | None = None  # cameras: the labels that count
+    zones: dict[str, list[list[float]]] | None = None  # cameras: name → polygon (CORE_ONLY)
 
     def update(self, fields: Mapping[str, Any]) -> None:
         """Record the settings of a command the owner sent (actions such as preview are not state)."""
@@ -26,17 +34,28 @@ class DesiredState:
                 setattr(self, key, fields[key])
 
     def replace(self, fields: Mapping[str, Any]) -> None:
-        """Go back to these settings (what `command_fields` returned earlier)."""
+        """Go back to these settings (what `stored_fields` returned earlier)."""
         for key in asdict(self):
             setattr(self, key, fields.get(key))
 
-    def command_fields(self) -> dict[str, Any]:
-        """The settings the owner chose, as the fields of a `set` command."""
+    def stored_fields(self) -> dict[str, Any]:
+        """Everything the owner chose (what `store.py` keeps)."""
         return {key: value for key, value in asdict(self).items() if value is not None}
 
+    def command_fields(self) -> dict[str, Any]:
+        """The settings the owner chose for the agent, as the fields of a `set` command."""
+        return {key: value for key, value in self.stored_fields().items() if key not in CORE_ONLY}
+
     def differences(self, reported: Mapping[str, Any] | None) -> dict[str, Any]:
-        """The chosen settings that the agent's reported state does not show (all when unknown)."""
+        """The chosen settings that the agent's reported state does not show (all when unknown).
+
+        A camera leaves default masks and objects out of its state: missing means default.
+        """
         wanted = self.command_fields()
         if reported is None:
             return wanted
-        return {key: value for key, value in wanted.items() if reported.get(key) != value}
+        return {
+            key: value
+            for key, value in wanted.items()
+            if reported.get(key, protocol.SETTING_DEFAULTS.get(key)) != value
+        }

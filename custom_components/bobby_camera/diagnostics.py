@@ -35,7 +35,7 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: BobbyCo
             "failed_command": a.health.failed_command,
             "info": a.info,
             "state": a.state,
-            "desired": a.desired.command_fields(),
+            "desired": a.desired.stored_fields(),
             "desired_not_reported": a.health.mismatch,
             "reported_problems": list(a.health.reported.values()),
             "stats": a.stats,

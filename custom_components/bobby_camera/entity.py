@@ -70,10 +70,13 @@ class BobbyEntity(Entity):
 def async_add_agent_entities[D: BobbyEntityDescription](
     entry: BobbyConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
-    descriptions: Sequence[D],
+    descriptions: Sequence[D] | Callable[[Agent], Sequence[D]],
     entity_cls: Callable[[BobbyHub, Agent, D], Entity],
 ) -> None:
-    """Add the entities each agent should have, now and whenever agents appear or change."""
+    """Add the entities each agent should have, now and whenever agents appear or change.
+
+    `descriptions` may depend on the agent (a camera's zones and objects, set by the owner).
+    """
     hub = entry.runtime_data
     # Description keys added per agent. Weak: a forgotten agent that comes back is a new
     # Agent object and gets its entities again.
@@ -83,7 +86,10 @@ def async_add_agent_entities[D: BobbyEntityDescription](
     def add(agent: Agent) -> None:
         done = added.setdefault(agent, set())
         entities = []
-        for description in descriptions:
+        wanted = descriptions(agent) if callable(descriptions) else descriptions
+        # Entities the owner took away (a zone removed): made again if they come back.
+        done.intersection_update(d.key for d in wanted if d.exists_fn(agent))
+        for description in wanted:
             if description.key not in done and description.exists_fn(agent):
                 done.add(description.key)
                 entities.append(entity_cls(hub, agent, description))

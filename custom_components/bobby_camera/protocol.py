@@ -72,6 +72,38 @@ MAX_REGIONS_BYTES: Final = 32 * 1024  # a longer property is ignored unparsed
 
 Coords = tuple[float, float, float, float]  # xmin, ymin, xmax, ymax, normalised 0..1
 
+# What the owner sets per camera in Home Assistant (docs/protocol.md, "Masks and objects"):
+# the camera agent keeps it (`set`, `state`) and sends it with every frame as these MQTT
+# v5 user properties, so any detector applies it without keeping per-camera state.
+MASKS_PROPERTY: Final = "masks"  # JSON list of polygons: areas where nothing is reported
+OBJECTS_PROPERTY: Final = "objects"  # JSON list of labels: which objects count
+# The labels a camera may pick: the Pascal VOC classes of the default model (DeepLab v3)
+# that matter at a door or a drive. `motorbike` is VOC's word (COCO models say motorcycle).
+PERSON: Final = "person"
+OBJECT_LABELS: Final = (
+    PERSON,
+    "car",
+    "bicycle",
+    "motorbike",
+    "bus",
+    "dog",
+    "cat",
+    "bird",
+    "horse",
+    "sheep",
+    "cow",
+)
+DEFAULT_OBJECTS: Final = (PERSON,)
+MAX_MASKS: Final = 16  # polygons per camera (zones in Home Assistant: the same limit)
+MAX_POLYGON_POINTS: Final = 32
+# A box lies "mostly inside" the masks when at least this share of its area is masked.
+MASKED_SHARE: Final = 0.5
+LABEL_RE: Final = re.compile(r"[a-z][a-z0-9_]{0,31}")  # a detection box's `label`
+MAX_MASKS_BYTES: Final = 16 * 1024  # a longer property is ignored unparsed
+
+Point = tuple[float, float]  # x, y, normalised 0..1
+Polygon = tuple[Point, ...]
+
 # QoS and retain per channel, as the table in docs/protocol.md gives them.
 QOS: Final = {
     "status": 1,
@@ -90,7 +122,7 @@ QOS: Final = {
 }
 RETAINED: Final = frozenset({"status", "info", "state", "snapshot", "preview"})
 
-SETTINGS_BY_KIND: Final = {KIND_CAMERA: ("fps",), KIND_DETECTOR: ("threshold", "min_area")}
+SETTINGS_BY_KIND: Final = {KIND_CAMERA: ("fps", "masks", "objects"), KIND_DETECTOR: ("threshold", "min_area")}
 ACTIONS_BY_KIND: Final = {KIND_CAMERA: ("preview", "record"), KIND_DETECTOR: ()}
 FPS_RANGE: Final = (0.1, 30.0)
 STREAM_FPS_RANGE: Final = (0.01, 1000.0)  # a camera stream's own rate (info `stream_fps`)
@@ -145,6 +177,14 @@ class ProtocolError(ValueError):
     """A message that does not follow docs/protocol.md; the text says what is wrong."""
 
 
+class PolygonError(ProtocolError):
+    """A polygon (mask or zone) that is not one; `reason` is a stable code for translations."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason  # shape, points, range, area, self_intersecting
+
+
 # --- typed payloads ----------------------------------------------------------------------
 
 
@@ -174,6 +214,8 @@ class StatePayload(TypedDict):
     v: int
     enabled: bool
     fps: NotRequired[float]
+    masks: NotRequired[list[list[list[float]]]]  # cameras: polygons of [x, y] points
+    objects: NotRequired[list[str]]  # cameras: labels that count
     threshold: NotRequired[float]
     min_area: NotRequired[float]
     live: NotRequired[float]  # camera: the live rate while a lease runs (absent otherwise)
@@ -186,6 +228,8 @@ class CommandPayload(TypedDict):
     id: str
     enabled: NotRequired[bool]
     fps: NotRequired[float]
+    masks: NotRequired[list[list[list[float]]]]
+    objects: NotRequired[list[str]]
     threshold: NotRequired[float]
     min_area: NotRequired[float]
     action: NotRequired[str]
@@ -298,10 +342,11 @@ class ChunkAckPayload(TypedDict):
 
 
 class Box(TypedDict):
-    """One person in a detection: score and [xmin, ymin, xmax, ymax] within 0-1."""
+    """One object in a detection: score, [xmin, ymin, xmax, ymax] within 0-1, and its label."""
 
     score: float
     box: list[float]
+    label: NotRequired[str]  # absent (older detectors): person
 
 
 class DetectionPayload(TypedDict):
@@ -571,6 +616,10 @@ def _is_box(value: object) -> bool:
     return isinstance(value, list) and len(value) == 4 and all(_number(0.0, 1.0)(c) for c in value)
 
 
+def _is_label(value: object) -> bool:
+    return isinstance(value, str) and LABEL_RE.fullmatch(value) is not None
+
+
 _TEXT: Final = f"text of 1-{MAX_TEXT_LENGTH} characters without control characters"
 
 
@@ -613,6 +662,7 @@ def _check_state(kind: str, data: Mapping[str, Any]) -> StatePayload:
     if kind == KIND_CAMERA:
         _take_number(data, out, "fps", *FPS_RANGE, required=False)
         _take_number(data, out, LIVE, *LIVE_FPS_RANGE, required=False)
+        _take_masks_and_objects(data, out)
     else:
         _take_number(data, out, "threshold", 0.0, 1.0, required=False)
         _take_number(data, out, "min_area", 0.0, 1.0, required=False)
@@ -698,6 +748,7 @@ def check_command(kind: str, data: Mapping[str, Any]) -> CommandPayload:
     _take(data, out, "enabled", _is_bool, "a bool", required=False)
     if kind == KIND_CAMERA:
         _take_number(data, out, "fps", *FPS_RANGE, required=False)
+        _take_masks_and_objects(data, out)
     else:
         _take_number(data, out, "threshold", 0.0, 1.0, required=False)
         _take_number(data, out, "min_area", 0.0, 1.0, required=False)
@@ -828,6 +879,7 @@ def _check_detection(t: Topic, data: Mapping[str, Any]) -> DetectionPayload:
         checked: dict[str, Any] = {}
         _take_number(box, checked, "score", 0.0, 1.0)
         _take(box, checked, "box", _is_box, "[xmin, ymin, xmax, ymax] within 0-1")
+        _take(box, checked, "label", _is_label, "a label of 1-32 characters a-z 0-9 _", required=False)
         out["boxes"].append(checked)
     return cast(DetectionPayload, out)
 
@@ -1118,3 +1170,198 @@ def parse_regions(value: str | bytes) -> Regions:
     ]
     problem = "; ".join(p for p in problems if p)
     return Regions(tuple(boxes), f"regions: {problem}" if problem else None)
+
+
+# --- masks, zones and objects ----------------------------------------------------------
+
+
+def _cross(o: Point, a: Point, b: Point) -> float:
+    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+
+def _segments_cross(p1: Point, p2: Point, q1: Point, q2: Point) -> bool:
+    """Whether two segments share a point (touching counts: a polygon must not touch itself)."""
+    d1, d2 = _cross(q1, q2, p1), _cross(q1, q2, p2)
+    d3, d4 = _cross(p1, p2, q1), _cross(p1, p2, q2)
+    if ((d1 > 0) != (d2 > 0)) and ((d3 > 0) != (d4 > 0)) and 0 not in (d1, d2, d3, d4):
+        return True
+
+    def on(a: Point, b: Point, c: Point, d: float) -> bool:
+        return (
+            d == 0
+            and min(a[0], b[0]) <= c[0] <= max(a[0], b[0])
+            and min(a[1], b[1]) <= c[1] <= max(a[1], b[1])
+        )
+
+    return on(q1, q2, p1, d1) or on(q1, q2, p2, d2) or on(p1, p2, q1, d3) or on(p1, p2, q2, d4)
+
+
+def polygon_area(polygon: Polygon) -> float:
+    """The area of a simple polygon (shoelace), as a fraction of the frame."""
+    n = len(polygon)
+    twice = sum(
+        polygon[i][0] * polygon[(i + 1) % n][1] - polygon[(i + 1) % n][0] * polygon[i][1] for i in range(n)
+    )
+    return abs(twice) / 2
+
+
+def check_polygon(value: object, what: str = "polygon", *, simple: bool = True) -> Polygon:
+    """A mask's or zone's polygon: 3-MAX_POLYGON_POINTS [x, y] points within 0-1, with an
+    area, its edges not crossing each other. PolygonError (its `reason` a stable code) if not.
+
+    `simple=False` leaves out the crossing check (O(n²), 8 ms for 16 polygons of 32 points):
+    a frame's masks were checked when they were set, and a crossed one only masks oddly.
+    """
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(p, list | tuple) and len(p) == 2 and all(_is_number(c) for c in p) for p in value
+    ):
+        raise PolygonError("shape", f"{what} must be a list of [x, y] points, got {_show(value)}")
+    if not 3 <= len(value) <= MAX_POLYGON_POINTS:
+        raise PolygonError(
+            "points", f"{what} has {len(value)} points: a polygon needs 3 to {MAX_POLYGON_POINTS}"
+        )
+    polygon = tuple((float(x), float(y)) for x, y in value)
+    if not all(0.0 <= c <= 1.0 for point in polygon for c in point):
+        outside = next(p for p in polygon if not all(0.0 <= c <= 1.0 for c in p))
+        raise PolygonError(
+            "range", f"{what} has the point {_show(list(outside))} outside the frame: coordinates are 0-1"
+        )
+    n = len(polygon) if simple else 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            if j == i + 1 or (i == 0 and j == n - 1):
+                continue  # neighbouring edges share a corner
+            if _segments_cross(polygon[i], polygon[(i + 1) % n], polygon[j], polygon[(j + 1) % n]):
+                raise PolygonError(
+                    "self_intersecting",
+                    f"{what} crosses itself (edges {i + 1} and {j + 1}): list its corners in order around it",
+                )
+    if polygon_area(polygon) < 1e-6:
+        raise PolygonError("area", f"{what} has no area: its points lie on one line or on each other")
+    return polygon
+
+
+def polygon_contains(polygon: Polygon, x: float, y: float) -> bool:
+    """Whether the point lies inside the polygon or on its edge (a person whose feet the
+    frame's bottom edge cuts stands in a zone drawn down to that edge)."""
+    inside = False
+    n = len(polygon)
+    for i in range(n):
+        (x1, y1), (x2, y2) = polygon[i], polygon[(i + 1) % n]
+        if (
+            abs(_cross((x1, y1), (x2, y2), (x, y))) <= 1e-9
+            and min(x1, x2) <= x <= max(x1, x2)
+            and min(y1, y2) <= y <= max(y1, y2)
+        ):
+            return True  # on this edge
+        if (y1 > y) != (y2 > y) and x < x1 + (y - y1) * (x2 - x1) / (y2 - y1):
+            inside = not inside
+    return inside
+
+
+def check_masks(value: object) -> list[list[list[float]]]:
+    """A camera's `masks`: up to MAX_MASKS polygons (check_polygon), as JSON lists."""
+    if not isinstance(value, list) or len(value) > MAX_MASKS:
+        raise ProtocolError(f"'masks' must be a list of up to {MAX_MASKS} polygons, got {_show(value)}")
+    return [[[x, y] for x, y in check_polygon(m, f"mask {i + 1}")] for i, m in enumerate(value)]
+
+
+def check_objects(value: object) -> list[str]:
+    """A camera's `objects`: 1-len(OBJECT_LABELS) different labels of OBJECT_LABELS."""
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, str) and v in OBJECT_LABELS for v in value)
+        or len(set(value)) != len(value)
+    ):
+        raise ProtocolError(
+            f"'objects' must be a list of different labels of {', '.join(OBJECT_LABELS)}, got {_show(value)}"
+        )
+    return list(value)
+
+
+# What a camera's `state` leaves out when it holds it (no masks, person only).
+SETTING_DEFAULTS: Final = {"masks": [], "objects": list(DEFAULT_OBJECTS)}
+
+
+def non_default_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings that differ from SETTING_DEFAULTS (others pass through)."""
+    return {k: v for k, v in settings.items() if k not in SETTING_DEFAULTS or list(v) != SETTING_DEFAULTS[k]}
+
+
+def _take_masks_and_objects(data: Mapping[str, Any], out: dict[str, Any]) -> None:
+    if "masks" in data:
+        out["masks"] = check_masks(data["masks"])
+    if "objects" in data:
+        out["objects"] = check_objects(data["objects"])
+
+
+def format_masks(masks: list[list[list[float]]] | tuple[Polygon, ...]) -> str:
+    """The `masks` property value: compact JSON, 4 decimals."""
+    return json.dumps([[[round(c, 4) for c in p] for p in m] for m in masks], separators=(",", ":"))
+
+
+def format_objects(objects: list[str] | tuple[str, ...]) -> str:
+    """The `objects` property value: a compact JSON list."""
+    return json.dumps(list(objects), separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class FrameSettings:
+    """A frame's masks and objects as parsed (docs/protocol.md): what to apply, and what was wrong."""
+
+    masks: tuple[Polygon, ...] = ()
+    objects: tuple[str, ...] = DEFAULT_OBJECTS
+    problem: str | None = None  # for a (throttled) log line; never holds the raw value
+
+
+def _property_json(raw: bytes, name: str) -> tuple[Any, str | None]:
+    if len(raw) > MAX_MASKS_BYTES:
+        return None, f"{name} property of {len(raw)} bytes is over {MAX_MASKS_BYTES}; ignored"
+    try:
+        _check_nesting(raw)
+        return json.loads(
+            raw.decode(), parse_int=_parse_int, parse_float=_parse_float, parse_constant=_reject_constant
+        ), None
+    except (ProtocolError, ValueError, RecursionError):
+        return None, f"{name} property is not JSON of finite numbers; ignored"
+
+
+def parse_frame_settings(masks: str | bytes | None, objects: str | bytes | None) -> FrameSettings:
+    """The `masks` and `objects` properties of a frame (None: not sent) → FrameSettings.
+
+    Hostile values are defused, never fatal: a polygon that is not one is dropped (the
+    rest apply), unknown labels are dropped, and objects that name nothing known fall
+    back to the default (person only).
+    """
+    problems: list[str] = []
+    polygons: list[Polygon] = []
+    if masks is not None:
+        items, problem = _property_json(_as_bytes(masks), MASKS_PROPERTY)
+        if problem:
+            problems.append(problem)
+        elif not isinstance(items, list):
+            problems.append("masks property is not a JSON list; ignored")
+        else:
+            for i, item in enumerate(items[:MAX_MASKS]):
+                try:
+                    polygons.append(check_polygon(item, f"mask {i + 1}", simple=False))
+                except ProtocolError as err:
+                    problems.append(f"{err}; dropped")
+            if len(items) > MAX_MASKS:
+                problems.append(f"{len(items) - MAX_MASKS} masks beyond the first {MAX_MASKS} dropped")
+    labels: tuple[str, ...] = DEFAULT_OBJECTS
+    if objects is not None:
+        items, problem = _property_json(_as_bytes(objects), OBJECTS_PROPERTY)
+        if problem:
+            problems.append(problem)
+        elif not isinstance(items, list):
+            problems.append("objects property is not a JSON list; ignored")
+        else:
+            known = tuple(dict.fromkeys(v for v in items if isinstance(v, str) and v in OBJECT_LABELS))
+            if len(known) != len(items):
+                problems.append(
+                    f"{len(items) - len(known)} objects not among {', '.join(OBJECT_LABELS)}, dropped"
+                )
+            labels = known or DEFAULT_OBJECTS
+    return FrameSettings(tuple(polygons), labels, "; ".join(problems) or None)

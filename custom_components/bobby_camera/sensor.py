@@ -30,7 +30,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from . import protocol
-from .agent import Agent
+from .agent import Agent, label_key
 from .capacity import Fleet
 from .const import CLIP_CHANNEL, DETECTION_CHANNELS, DOMAIN
 from .devices import resolution_text
@@ -298,6 +298,24 @@ HUB_DESCRIPTIONS: tuple[BobbyHubSensorDescription, ...] = (
 )
 
 
+def _object_count(label: str) -> BobbySensorDescription:
+    """*Car count*: like the person count, the objects of the last detection while present."""
+    return BobbySensorDescription(
+        key=f"object_{label}_count",
+        translation_key=f"object_count_{label}",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda a: a.counts.get(label, 0) if a.present(label_key(label)) else 0,
+        exists_fn=lambda a: a.is_camera and label in (a.desired.objects or ()),
+        available_fn=lambda a: True,  # like the person count: detections, not the heartbeat
+        channels=DETECTION_CHANNELS,
+    )
+
+
+OBJECT_COUNTS: tuple[BobbySensorDescription, ...] = tuple(
+    _object_count(label) for label in protocol.OBJECT_LABELS if label != protocol.PERSON
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant, entry: BobbyConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
 ) -> None:
@@ -309,6 +327,7 @@ async def async_setup_entry(
     async_add_agent_entities(
         entry, async_add_entities, [d for d in DESCRIPTIONS if d.key == PERSON_COUNT], BobbyPersonCountSensor
     )
+    async_add_agent_entities(entry, async_add_entities, OBJECT_COUNTS, BobbySensor)
 
 
 class BobbySensor(BobbyEntity, SensorEntity):

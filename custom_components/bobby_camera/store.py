@@ -12,6 +12,7 @@ hand-edited or older file must not put anything unvalidated into the registries.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 from homeassistant.core import HomeAssistant, callback
@@ -20,7 +21,8 @@ from homeassistant.helpers.storage import Store
 from . import protocol
 from .agent import parse_agent_key
 from .const import DOMAIN, LOGGER
-from .desired import DesiredState
+from .desired import CORE_ONLY, DesiredState
+from .zones import check_zones
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 2.0  # seconds: a burst of messages is one write
@@ -108,7 +110,7 @@ class HubStore:
 
     def _data(self) -> dict[str, Any]:
         return {
-            "desired": {k: d.command_fields() for k, d in self.desired.items() if d.command_fields()},
+            "desired": {k: d.stored_fields() for k, d in self.desired.items() if d.stored_fields()},
             "last_good": self.last_good,
             "forgotten": list(self._forgotten),
         }
@@ -119,14 +121,19 @@ def _mapping(value: object) -> dict[str, Any]:
 
 
 def _desired(kind: str, fields: object) -> DesiredState | None:
+    mapping = _mapping(fields)
     try:
-        stored = {"v": protocol.SCHEMA_VERSION, "id": "stored", **_mapping(fields)}
-        command = protocol.check_command(kind, stored)
+        zones = check_zones(mapping["zones"]) if "zones" in mapping else None
+        sent = {k: v for k, v in mapping.items() if k not in CORE_ONLY}
+        command: Mapping[str, Any] = {}
+        if sent:  # zones alone are not a command
+            command = protocol.check_command(kind, {"v": protocol.SCHEMA_VERSION, "id": "stored", **sent})
     except protocol.ProtocolError as err:
         LOGGER.warning("Ignoring a stored desired state for a %s: %s", kind, err)
         return None
     desired = DesiredState()
     desired.update(command)
+    desired.zones = zones
     return desired
 
 

@@ -97,7 +97,7 @@ def test_announces_retained_info_state_and_stats(broker: Mosquitto, probe: Probe
     assert data["capture_slow"] is False
     assert data["capture_errors"] == 0
     assert info["resolution"] == [320, 240]
-    assert info["capabilities"] == ["fps", "preview", "expires", "live"]
+    assert info["capabilities"] == ["fps", "preview", "expires", "live", "masks", "objects"]
     assert info["model"].startswith("images: ")
     assert jpeg_dimensions(preview) == (80, 60)  # preview_width wide, aspect kept
 

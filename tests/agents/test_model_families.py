@@ -196,3 +196,34 @@ def test_runtime_falls_back_to_tflite_runtime_then_explains(monkeypatch: pytest.
     monkeypatch.setitem(sys.modules, "tflite_runtime.interpreter", None)
     with pytest.raises(StartupError, match=r"no LiteRT runtime is installed: run `pip install"):
         runtime.interpreter_class()
+
+
+def test_ssd_reports_the_objects_a_camera_picks(tmp_path: Path) -> None:
+    """COCO classes by id without labels; by name (motorbike = COCO's motorcycle) with them."""
+    family = recognise(UINT8_300, TF1_OUTPUTS, ModelOptions())
+    outputs = _tf1_arrays(
+        [[0.1, 0.2, 0.9, 0.6], [0.0, 0.0, 0.5, 0.5], [0.5, 0.5, 0.9, 0.9]], [0, 17, 2], [0.8, 0.9, 0.7]
+    )
+    assert [p.label for p in family.postprocess(outputs)] == ["person"]  # person only, by default
+    found = family.postprocess(outputs, ("person", "car", "dog"))
+    assert [p.label for p in found] == ["dog", "person", "car"]  # best first; 17 is COCO's dog
+    assert [p.score for p in found] == pytest.approx([0.9, 0.8, 0.7])
+    labels = tmp_path / "labelmap.txt"
+    labels.write_text("???\nperson\nbicycle\ncar\nmotorcycle\n")
+    named = recognise(UINT8_300, TF1_OUTPUTS, ModelOptions(load_labels(labels)))
+    bike = _tf1_arrays([[0.1, 0.1, 0.5, 0.5]], [3], [0.6])
+    assert [p.label for p in named.postprocess(bike, ("person", "motorbike"))] == ["motorbike"]
+    assert named.postprocess(bike, ("person", "dog")) == []  # not in its labels: never reported
+
+
+def test_segmentation_reports_each_class_picked_with_its_label() -> None:
+    family = recognise([tensor(0, (1, 257, 257, 3))], [tensor(1, (1, 257, 257, 21))], ModelOptions())
+    logits = np.zeros((1, 257, 257, 21), np.float32)
+    logits[..., 0] = 5.0
+    logits[0, 64:192, 32:96, 15] = 10.0  # a person
+    logits[0, 150:250, 150:250, 12] = 10.0  # a dog (Pascal VOC class 12)
+    assert [p.label for p in family.postprocess([logits])] == ["person"]
+    found = family.postprocess([logits], ("person", "dog", "cat"))
+    assert sorted(p.label for p in found) == ["dog", "person"]
+    dog = next(p for p in found if p.label == "dog")
+    assert dog.box == pytest.approx((150 / 257, 150 / 257, 250 / 257, 250 / 257), abs=0.015)

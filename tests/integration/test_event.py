@@ -50,6 +50,8 @@ async def test_person_event_entity_and_bus_event(
         "device_id": camera.id,
         "camera": "porch",
         "name": "Porch",
+        "label": "person",
+        "zones": [],  # the camera has no zones
         "score": 0.91,
         "boxes": [{"score": 0.91, "box": [0.1, 0.2, 0.4, 0.9]}],
         "detector": "pi4",

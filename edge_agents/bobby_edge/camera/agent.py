@@ -103,6 +103,9 @@ class CameraAgent(Agent):
         self.fps: float = self.initial["fps"]
         self.live_fps: float | None = None  # while a live lease runs: its rate (capped)
         self._live_until = 0.0  # monotonic time the lease ends unless renewed
+        # The owner's masks and objects (Home Assistant's `set`), sent with every frame.
+        self.masks: list[list[list[float]]] = self.initial["masks"]
+        self.objects: list[str] = self.initial["objects"]
         self._wake = threading.Event()
         self._full_preview_requested = False
         self._next_preview = 0.0  # monotonic; 0 = with the next frame
@@ -161,14 +164,22 @@ class CameraAgent(Agent):
             protocol.EXPIRES,
             protocol.LIVE,
             *(["record"] if self.recording else []),
+            "masks",
+            "objects",
         ]
         return {**self._announced, "capabilities": capabilities}
 
     def configured_settings(self) -> dict[str, Any]:
-        return {"fps": self.config.fps}
+        # Masks and objects are set in Home Assistant only: the configuration holds the defaults.
+        return {"fps": self.config.fps, "masks": [], "objects": list(protocol.DEFAULT_OBJECTS)}
 
     def state(self) -> dict[str, Any]:
-        return {"fps": self.fps, **({protocol.LIVE: self.live_fps} if self.live_fps else {})}
+        # Masks and objects only when set: a camera left as it was reports what it always did.
+        return {
+            "fps": self.fps,
+            **({protocol.LIVE: self.live_fps} if self.live_fps else {}),
+            **protocol.non_default_settings({"masks": self.masks, "objects": self.objects}),
+        }
 
     def live_cap(self) -> float:
         """The highest live rate this camera gives: its option, and what the source delivers."""
@@ -226,6 +237,10 @@ class CameraAgent(Agent):
             self.live_fps = None  # a disabled camera streams nothing, live or not
         if fps is not None:
             self.fps = float(fps)
+        if "masks" in command:
+            self.masks = command["masks"]
+        if "objects" in command:
+            self.objects = command["objects"]
         if command.get("action") == "preview":
             self._full_preview_requested = True
         self._wake.set()
@@ -426,6 +441,13 @@ class CameraAgent(Agent):
         regions = self._look(frame)
         if regions is not None:
             values[REGIONS_PROPERTY] = regions
+        with self.lock:
+            masks, objects = self.masks, self.objects
+        # Only what differs from the default: a camera left as it was sends what it always did.
+        if masks:
+            values[protocol.MASKS_PROPERTY] = protocol.format_masks(masks)
+        if tuple(objects) != protocol.DEFAULT_OBJECTS:
+            values[protocol.OBJECTS_PROPERTY] = protocol.format_objects(objects)
         properties = user_properties(**values)
         with self.lock:
             # Checked under the command lock: once a disable is acknowledged, not one more frame.

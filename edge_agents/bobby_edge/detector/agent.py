@@ -35,7 +35,7 @@ from ..agent import Agent
 from ..config import DetectorConfig, resolve_workers
 from ..errors import CommandError
 from ..logthrottle import BAD_INPUT_EVERY, LogThrottle
-from . import decode, snapshot
+from . import decode, masks, snapshot
 from .models import Person
 from .pipeline import Analysis, Pipeline
 
@@ -51,6 +51,8 @@ class Frame:
     frame_time: float  # Unix time taken (camera's user property) or received
     arrived: float  # time.monotonic() on arrival, for the queue age
     regions: tuple[protocol.Coords, ...] | None = None  # camera's motion regions; None: none sent
+    # The camera's masks and objects (its properties); default: no mask, person only.
+    masking: masks.FrameMasking = masks.NO_MASKING
 
 
 def _frame_time(value: str | None, received: float) -> float:
@@ -64,12 +66,22 @@ def _frame_time(value: str | None, received: float) -> float:
     return received
 
 
+_READ_PROPERTIES = frozenset(
+    {
+        protocol.FRAME_TIME_PROPERTY,
+        protocol.REGIONS_PROPERTY,
+        protocol.MASKS_PROPERTY,
+        protocol.OBJECTS_PROPERTY,
+    }
+)
+
+
 def _user_properties(message: mqtt.MQTTMessage) -> dict[str, str]:
     """The frame's user properties we read (the first of each name)."""
     found: dict[str, str] = {}
     properties = getattr(message, "properties", None)
     for key, value in getattr(properties, "UserProperty", None) or []:
-        if key in (protocol.FRAME_TIME_PROPERTY, protocol.REGIONS_PROPERTY) and key not in found:
+        if key in _READ_PROPERTIES and key not in found:
             found[key] = value
     return found
 
@@ -137,7 +149,15 @@ class DetectorAgent(Agent):
         return {
             "model": self.pipeline.model.describe(),
             "resolution": [width, height],
-            "capabilities": ["threshold", "min_area", protocol.EXPIRES, "regions", "tiles"],
+            "capabilities": [
+                "threshold",
+                "min_area",
+                protocol.EXPIRES,
+                "regions",
+                "tiles",
+                "masks",
+                "objects",
+            ],
         }
 
     def configured_settings(self) -> dict[str, Any]:
@@ -266,8 +286,25 @@ class DetectorAgent(Agent):
                     key=("regions", camera),
                 )
             regions = parsed.boxes if parsed.readable else None
+        masking = masks.NO_MASKING
+        if protocol.MASKS_PROPERTY in properties or protocol.OBJECTS_PROPERTY in properties:
+            masking = masks.frame_masking(
+                properties.get(protocol.MASKS_PROPERTY), properties.get(protocol.OBJECTS_PROPERTY)
+            )
+            if masking.problem:
+                self._log.warning(
+                    "frame on %.200s (%d bytes): %s",
+                    message.topic,
+                    len(payload),
+                    masking.problem,
+                    key=("masking", camera),
+                )
         frame = Frame(
-            payload, _frame_time(properties.get(protocol.FRAME_TIME_PROPERTY), received), arrived, regions
+            payload,
+            _frame_time(properties.get(protocol.FRAME_TIME_PROPERTY), received),
+            arrived,
+            regions,
+            masking,
         )
         with self._wake:
             if camera in self._pending:
@@ -312,6 +349,7 @@ class DetectorAgent(Agent):
                 # Live frames: first-level tiles only (7 model runs at 640×480, not 31); a
                 # far person on a live camera is the job of its motion regions (issue 24).
                 fine_tiles=False,
+                objects=frame.masking.objects,
             )
         except decode.InvalidFrame as err:
             self._invalid(camera, len(frame.payload), str(err))
@@ -330,7 +368,8 @@ class DetectorAgent(Agent):
             )
         with self.lock:
             threshold, min_area = self.threshold, self.min_area
-        people = analysis.select(threshold, min_area)
+        # The owner's masks last: an object mostly inside one is not reported at all.
+        people = masks.unmasked(analysis.select(threshold, min_area), frame.masking.table)
         if people:
             self._publish(camera, frame, analysis, people)
         # Counted after publishing: a frame counted as analysed has had its result sent.
@@ -368,8 +407,8 @@ class DetectorAgent(Agent):
                     "frame_time": round(frame.frame_time, 3),
                     "detection_time": round(time.time(), 3),
                     "score": people[0].score,
-                    "person_count": len(people),
-                    "boxes": [{"score": p.score, "box": list(p.box)} for p in people],
+                    "person_count": sum(p.label == protocol.PERSON for p in people),
+                    "boxes": [{"score": p.score, "box": list(p.box), "label": p.label} for p in people],
                     "inference_ms": round(analysis.inference_ms, 2),
                     "snapshot": with_snapshot,
                 }

@@ -179,7 +179,7 @@ def to_frame(person: Person, crop: Crop, width: int, height: int) -> tuple[Perso
         round((crop.x + xmax * crop.side) / width, 4),
         round((crop.y + ymax * crop.side) / height, 4),
     )
-    return Person(person.score, box), cut
+    return Person(person.score, box, person.label), cut
 
 
 def _intersection(a: Box, b: Box) -> float:
@@ -219,9 +219,9 @@ def join_parts(people: list[Person], width: int = 4, height: int = 3) -> list[Pe
         for i in range(len(joined)):
             for j in range(i + 1, len(joined)):
                 a, b = joined[i].box, joined[j].box
-                if _joinable(a, b, width, height):
+                if joined[i].label == joined[j].label and _joinable(a, b, width, height):
                     box = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
-                    joined[i] = Person(max(joined[i].score, joined[j].score), box)
+                    joined[i] = Person(max(joined[i].score, joined[j].score), box, joined[i].label)
                     del joined[j]
                     changed = True
                     break
@@ -242,6 +242,8 @@ def _suppress(people: list[Person]) -> list[Person]:
         area = person.area
         duplicate = False
         for other in kept:
+            if other.label != person.label:
+                continue  # a person on a bicycle is both
             inter = _intersection(person.box, other.box)
             union = area + other.area - inter
             if (union > 0 and inter / union >= IOU_SAME) or (area > 0 and inter / area >= INSIDE_SAME):

@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from ..config import DEFAULT_MAX_PAYLOAD, DEFAULT_THREADS
 from ..errors import StartupError
+from ..protocol import DEFAULT_OBJECTS
 from . import crops, decode, model_store, normalise, runtime
 from .models import Box, ModelError, ModelFamily, ModelOptions, Person, recognise
 
@@ -111,20 +112,23 @@ class Model:
         self.interpreter.invoke()
         return (time.perf_counter() - started) * 1000
 
-    def people(self) -> list[Person]:
-        """Post-process the outputs of the last `invoke()`."""
+    def people(self, objects: tuple[str, ...] = DEFAULT_OBJECTS) -> list[Person]:
+        """Post-process the outputs of the last `invoke()`: the objects of these labels."""
         # tensor() gives views, not copies (DeepLab's output is 5.5 MB); they are dropped
         # before the next invoke(), as LiteRT requires.
         outputs = [self.interpreter.tensor(i)() for i in self._output_indices]
         try:
-            return self.family.postprocess(outputs)
+            return self.family.postprocess(outputs, objects)
         finally:
             del outputs
 
-    def detect(self, rgb: npt.NDArray[np.uint8]) -> tuple[list[Person], float]:
-        """People in an RGB image of `input_size`, and the inference time in ms."""
+    def detect(
+        self, rgb: npt.NDArray[np.uint8], objects: tuple[str, ...] = DEFAULT_OBJECTS
+    ) -> tuple[list[Person], float]:
+        """People (or the objects of these labels) in an RGB image of `input_size`, and the
+        inference time in ms."""
         inference_ms = self.invoke(self.family.preprocess(rgb))
-        return self.people(), inference_ms
+        return self.people(objects), inference_ms
 
 
 class Pipeline:
@@ -160,12 +164,14 @@ class Pipeline:
         regions: tuple[Box, ...] | list[Box] | None = None,
         tiles: bool = False,
         fine_tiles: bool = True,
+        objects: tuple[str, ...] = DEFAULT_OBJECTS,
     ) -> Analysis:
         """One frame, top to bottom. Raises decode.InvalidFrame for unusable input.
 
         `regions`: squares around these boxes are analysed too (an empty list: the camera saw
         no motion, the whole frame only). `tiles`: when there are no regions (None), tiles;
         `fine_tiles`: with the finer level too (crops.tile_crops; ~4× the cost of the first).
+        `objects`: the labels looked for (the camera's choice; default person only).
         """
         started = time.perf_counter()
         size = self.model.input_size
@@ -187,6 +193,7 @@ class Pipeline:
             capped=capped,
             started=started,
             decoded=decoded,
+            objects=objects,
         )
 
     def analyse_rgb(
@@ -195,6 +202,7 @@ class Pipeline:
         regions: tuple[Box, ...] | list[Box] | None = None,
         tiles: bool = False,
         fine_tiles: bool = True,
+        objects: tuple[str, ...] = DEFAULT_OBJECTS,
     ) -> Analysis:
         """The same for an image already decoded (a PNG given to `bobby-edge detect`)."""
         started = time.perf_counter()
@@ -211,6 +219,7 @@ class Pipeline:
             capped=capped,
             started=started,
             decoded=decoded,
+            objects=objects,
         )
 
     def _plan(
@@ -235,6 +244,7 @@ class Pipeline:
         scale: float,
         square: crops.Crop,
         lut: npt.NDArray[np.uint8] | None,
+        objects: tuple[str, ...] = DEFAULT_OBJECTS,
     ) -> tuple[list[Person], float]:
         """The model on one square of the full-resolution decode (`scale` × frame pixels)."""
         top, left = round(square.y * scale), round(square.x * scale)
@@ -242,7 +252,7 @@ class Pipeline:
         cut = decode.resize_nearest(full[top : top + side, left : left + side], self.model.input_size)
         if lut is not None:
             cut = normalise.apply(lut, cut)
-        return self.model.detect(cut)
+        return self.model.detect(cut, objects)
 
     def _run(
         self,
@@ -255,11 +265,12 @@ class Pipeline:
         capped: int,
         started: float,
         decoded: float,
+        objects: tuple[str, ...] = DEFAULT_OBJECTS,
     ) -> Analysis:
         lut = normalise.stretch_lut(whole)  # None for a day frame: its pixels stay as they are
         if lut is not None:
             whole = normalise.apply(lut, whole)
-        people, inference_ms = self.model.detect(whole)
+        people, inference_ms = self.model.detect(whole, objects)
         runs = len(squares)
         if squares and full is not None:
             width, height = frame_size
@@ -268,14 +279,14 @@ class Pipeline:
             model_side = max(self.model.input_size)
             runs = 0
             for square in squares:
-                found, ms = self._detect_square(full, scale, square, lut)
+                found, ms = self._detect_square(full, scale, square, lut, objects)
                 mapped = [crops.to_frame(p, square, width, height) for p in found]
                 runs += 1
                 if kind == "regions" and square.side < model_side and mapped and all(c for _, c in mapped):
                     # A square tighter than the model input (a small region) cut all it found:
                     # someone larger than the region; look again in a model-sized square.
                     wider = crops.widened(square, model_side, width, height)
-                    found, more_ms = self._detect_square(full, scale, wider, lut)
+                    found, more_ms = self._detect_square(full, scale, wider, lut, objects)
                     ms += more_ms
                     mapped = [crops.to_frame(p, wider, width, height) for p in found]
                     runs += 1

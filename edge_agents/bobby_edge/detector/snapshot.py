@@ -1,4 +1,4 @@
-"""The `snapshot` image: the frame with the person boxes drawn, as JPEG (Pillow).
+"""The `snapshot` image: the frame with the boxes drawn and labelled, as JPEG (Pillow).
 
 Only made when a detection is published and the per-camera snapshot interval has
 passed, so its cost (a few ms) stays off most frames.
@@ -31,7 +31,9 @@ def render(jpeg: bytes, people: list[Person]) -> bytes:
     for person in people:
         xmin, ymin, xmax, ymax = person.box
         draw.rectangle((xmin * w, ymin * h, xmax * w, ymax * h), outline=BOX_COLOUR, width=line)
-        draw.text((xmin * w + line + 2, ymin * h + line + 2), f"person {person.score:.2f}", fill=BOX_COLOUR)
+        draw.text(
+            (xmin * w + line + 2, ymin * h + line + 2), f"{person.label} {person.score:.2f}", fill=BOX_COLOUR
+        )
     out = io.BytesIO()
     image.save(out, "JPEG", quality=QUALITY)
     return out.getvalue()

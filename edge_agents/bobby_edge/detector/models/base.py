@@ -15,7 +15,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from ...protocol import Coords
+from ...protocol import DEFAULT_OBJECTS, PERSON, Coords
 from ..runtime import TensorInfo
 
 Box = Coords  # xmin, ymin, xmax, ymax, normalised 0..1 (the protocol's regions use the same)
@@ -27,10 +27,12 @@ class ModelError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Person:
-    """One person found in a frame."""
+    """One object found in a frame: a person unless `label` says otherwise (the camera's
+    `objects` may pick cars, dogs, ...: docs/protocol.md)."""
 
     score: float
     box: Box
+    label: str = PERSON
 
     @property
     def area(self) -> float:
@@ -102,8 +104,11 @@ class ModelFamily(ABC):
         return to_input_tensor(rgb, self.input)
 
     @abstractmethod
-    def postprocess(self, outputs: list[npt.NDArray[Any]]) -> list[Person]:
-        """People found, best first, from the raw outputs in the model's output order."""
+    def postprocess(
+        self, outputs: list[npt.NDArray[Any]], objects: tuple[str, ...] = DEFAULT_OBJECTS
+    ) -> list[Person]:
+        """The objects of these labels found (labels the model lacks: none), best first,
+        from the raw outputs in the model's output order."""
 
     def describe(self) -> str:
         return self.name

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from ...protocol import DEFAULT_OBJECTS, PERSON
 from ..runtime import TensorInfo
 from .base import ModelError, ModelFamily, ModelOptions, Person, clip_box, image_input, register
 
@@ -23,6 +24,12 @@ _LOGGER = logging.getLogger(__name__)
 # COCO's TF1 labelmap starts with a `???` placeholder line: output class k is line k + 1.
 PLACEHOLDER_LABEL = "???"
 COCO_PERSON = 0
+# COCO ids of the labels a camera may pick besides person, as SSD MobileNet's detect.tflite
+# and EfficientDet-Lite output them: the 90-id numbering with gaps (its labelmap has `???`
+# lines for the missing ids, e.g. between fire hydrant and stop sign), less the first.
+COCO_CLASSES = {"bicycle": 1, "car": 2, "motorbike": 3, "bus": 5, "bird": 15, "cat": 16, "dog": 17}
+COCO_CLASSES |= {"horse": 18, "sheep": 19, "cow": 20}
+ALIASES = {"motorbike": "motorcycle"}  # protocol label → COCO's word in a labels file
 
 
 def _is_boxes(t: TensorInfo) -> bool:
@@ -84,6 +91,21 @@ class SsdFamily(ModelFamily):
         # Which of the pair is classes: None until values tell (settled once, then kept).
         self.classes_index: int | None = None
         self.person = person_class_id(options)
+        self.class_ids = {PERSON: self.person, **self._other_classes(options)}
+
+    @staticmethod
+    def _other_classes(options: ModelOptions) -> dict[str, int]:
+        if not options.labels:
+            return dict(COCO_CLASSES)
+        names = [name.strip().lower() for name in options.labels]
+        offset = 1 if names and names[0] == PLACEHOLDER_LABEL else 0
+        found = {}
+        for label in COCO_CLASSES:
+            for name in (label, ALIASES.get(label)):
+                if name in names:
+                    found[label] = names.index(name) - offset
+                    break
+        return found
 
     @classmethod
     def matches(cls, inputs: list[TensorInfo], outputs: list[TensorInfo]) -> bool:
@@ -114,7 +136,9 @@ class SsdFamily(ModelFamily):
             _LOGGER.debug("ssd outputs: classes are output %d", self.classes_index)
         return (a, b) if self.classes_index == first else (b, a)
 
-    def postprocess(self, outputs: list[npt.NDArray[Any]]) -> list[Person]:
+    def postprocess(
+        self, outputs: list[npt.NDArray[Any]], objects: tuple[str, ...] = DEFAULT_OBJECTS
+    ) -> list[Person]:
         info = self.outputs
         count_out = info[self.count_index].dequantize(outputs[self.count_index]).reshape(-1)
         boxes = info[self.boxes_index].dequantize(outputs[self.boxes_index])[0]
@@ -127,9 +151,14 @@ class SsdFamily(ModelFamily):
         if count == 0 or split is None:
             return []
         classes, scores = split
+        wanted = {self.class_ids[name]: name for name in objects if name in self.class_ids}
         people = [
-            Person(round(float(scores[i]), 4), clip_box(boxes[i][1], boxes[i][0], boxes[i][3], boxes[i][2]))
+            Person(
+                round(float(scores[i]), 4),
+                clip_box(boxes[i][1], boxes[i][0], boxes[i][3], boxes[i][2]),
+                wanted[round(float(classes[i]))],
+            )
             for i in range(count)
-            if round(float(classes[i])) == self.person and scores[i] > 0
+            if round(float(classes[i])) in wanted and scores[i] > 0
         ]
         return sorted(people, key=lambda p: p.score, reverse=True)
