@@ -60,6 +60,14 @@ def run(quick: bool) -> dict[str, Any]:
     return out
 
 
+def _slope(samples: list[float]) -> float | None:
+    """MB per minute over the second half of the samples (10 s apart): growth, not warm-up."""
+    half = samples[len(samples) // 2 :]
+    if len(half) < 2:
+        return None
+    return round((half[-1] - half[0]) / ((len(half) - 1) * 10 / 60), 1)
+
+
 def _verdict(ok: bool | None) -> str:
     return "–" if ok is None else ("MET" if ok else "MISSED")
 
@@ -79,7 +87,9 @@ def table(r: dict[str, Any]) -> list[str]:
             f"(target < 30 s: {_verdict(right is not None and right < 30)})",
             f"  event-loop lag p50/p99/max: {lag['p50']}/{lag['p99']}/{lag['max']} ms "
             f"(target p99 < 20 ms: {_verdict(lag['p99'] is not None and lag['p99'] < 20)})",
-            f"  HA CPU {h['ha_cpu_percent']} % of a core, RSS growth {h['rss_growth_mb']} MB over {h['window_s']} s",
+            f"  HA CPU {h['ha_cpu_percent']} % of a core; RSS growth over {h['window_s']} s: {h['rss_growth_mb']} MB, "
+            f"{h['rss_growth_after_recording_mb']} MB of it after the clips were stored; "
+            f"second half {_slope(h['rss_mb_every_10s'])} MB/min",
             f"  {rec['events']} events recorded at once: {rec['chunks_stored']}/{rec['chunks']} chunks stored, "
             f"{rec['chunks_resent']} resent, all in {rec['all_stored_s']} s "
             f"(target no chunk lost: {_verdict(rec['chunks_lost'] == 0)})",

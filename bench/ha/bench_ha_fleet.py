@@ -37,6 +37,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from bench.ha.fleet import DETECTOR_CAPACITY
 from custom_components.bobby_camera.const import CONF_MAX_AGENTS, DEFAULT_OPTIONS, DOMAIN
 from tests.integration.common import setup_real_mqtt
 from tests.support.chunks import make_event
@@ -68,9 +69,18 @@ def _agent_ids() -> list[tuple[str, str]]:
 
 
 def _expected(hass: HomeAssistant) -> dict[str, str] | None:
-    """entity id → its right state, once every entity exists (None before)."""
+    """entity id → its right state, once every entity exists (None before): each agent's
+    connectivity, problem, switch and person sensor, and the hub's demand and capacity."""
     registry = er.async_get(hass)
     expected: dict[str, str] = {}
+    for what, value in (
+        ("detection_demand", CAMERAS * 1.0),
+        ("detection_capacity", DETECTORS * DETECTOR_CAPACITY),
+    ):
+        entity_id = registry.async_get_entity_id("sensor", DOMAIN, f"hub_{what}")
+        if entity_id is None:
+            return None
+        expected[entity_id] = str(round(value, 1))
     for kind, agent_id in _agent_ids():
         key = f"{kind}_{agent_id}"
         wanted = [
@@ -199,8 +209,15 @@ async def _measure(hass: HomeAssistant, broker: Mosquitto, probe: Probe) -> dict
     cpu_before = process.cpu_times()
     window_started = time.monotonic()
     recording = loop.run_in_executor(None, _record, probe, recordings)
+    # RSS once the clips are stored (PyAV's libraries load with the first clip): what grows
+    # after that is the steady state's.
+    rss_recorded: list[int] = []
+    recording.add_done_callback(lambda _: rss_recorded.append(process.memory_info().rss))
     lags: list[float] = []
+    rss_every_10s: list[float] = []
     while time.monotonic() - window_started < WINDOW:
+        if time.monotonic() - window_started >= 10 * len(rss_every_10s):
+            rss_every_10s.append(round(process.memory_info().rss / 1048576, 1))
         before = loop.time()
         await asyncio.sleep(LAG_INTERVAL)
         lags.append((loop.time() - before - LAG_INTERVAL) * 1000)
@@ -222,5 +239,9 @@ async def _measure(hass: HomeAssistant, broker: Mosquitto, probe: Probe) -> dict
         "ha_cpu_percent": round(100 * cpu, 1),
         "loop_lag_ms": {"p50": _pct(lags, 50), "p99": _pct(lags, 99), "max": round(max(lags), 2)},
         "rss_growth_mb": round((rss_after - rss_before) / 1048576, 1),
+        "rss_mb_every_10s": rss_every_10s,
+        "rss_growth_after_recording_mb": round((rss_after - rss_recorded[0]) / 1048576, 1)
+        if rss_recorded
+        else None,
         "recording": recorded,
     }

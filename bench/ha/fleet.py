@@ -31,6 +31,7 @@ from PIL import Image
 BASE = "bobby"
 GROUP = "bobby-detectors"
 STATS_INTERVAL = 10.0
+DETECTOR_CAPACITY = 41.5  # fps: what a Pi 5 detector might report
 PREVIEW_INTERVAL = 5.0
 
 
