@@ -11,9 +11,11 @@ point, and are fired on the bus with the fields under test (such as `zones`) els
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import time
 import urllib.parse
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -96,6 +98,20 @@ def test_blueprints_are_importable_from_the_repository(path: Path) -> None:
     assert link + urllib.parse.quote(source_url, safe="") in (REPO / "docs" / "home-assistant.md").read_text()
     if path == PERSON:
         assert link + urllib.parse.quote(source_url, safe="") in (REPO / "README.md").read_text()
+
+
+@pytest.fixture(autouse=True)
+def no_automation_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """A template or action error only shows in the log, and would make a "not sent"
+    assertion pass for the wrong reason: every test fails on one."""
+    yield
+    errors = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.WARNING
+        and r.name.startswith(("homeassistant.components.automation", "homeassistant.helpers"))
+    ]
+    assert not errors, errors
 
 
 @pytest.fixture
@@ -368,6 +384,30 @@ async def test_pause_button(
     await _pass(hass, freezer, 2)
     await _seen(hass, porch)
     assert len(notify_calls) == 2
+
+
+async def test_without_the_paused_until_entity(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    notify_calls: list[ServiceCall],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A camera without the entity (an integration older than the blueprint): notified
+    every time, and its Pause button does nothing rather than fail."""
+    await _person_automation(hass, clip_wait=0)
+    er.async_get(hass).async_remove(PAUSED)
+    await hass.async_block_till_done()
+    porch = _porch(hass, init_integration)
+    await _seen(hass, porch)
+    await _seen(hass, porch)
+    assert len(notify_calls) == 2
+    hass.bus.async_fire(
+        "mobile_app_notification_action", {"action": notify_calls[0].data["data"]["actions"][0]["action"]}
+    )
+    await _idle(hass)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+    await _seen(hass, porch)
+    assert len(notify_calls) == 3
 
 
 @pytest.mark.parametrize(
