@@ -20,6 +20,7 @@ from .store import HubStore
 PLATFORMS = [
     Platform.BINARY_SENSOR,
     Platform.CAMERA,
+    Platform.DATETIME,
     Platform.EVENT,
     Platform.SENSOR,
     Platform.SWITCH,

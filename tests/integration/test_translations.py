@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from custom_components.bobby_camera import binary_sensor, camera, event, sensor, switch
+from custom_components.bobby_camera import datetime as datetime_platform
 from custom_components.bobby_camera.const import (
     DEFAULT_OPTIONS,
     ISSUE_AGENT_LIMIT,
@@ -90,6 +91,7 @@ def test_entities_have_names_and_icons() -> None:
     platforms = {
         "binary_sensor": binary_sensor.DESCRIPTIONS,
         "camera": camera.DESCRIPTIONS,
+        "datetime": datetime_platform.DESCRIPTIONS,
         "event": event.DESCRIPTIONS,
         "sensor": sensor.DESCRIPTIONS,
         "switch": switch.DESCRIPTIONS,
