@@ -100,3 +100,33 @@ REASSERT_BACKOFF_MAX: Final = 300.0
 BROKER_GRACE: Final = 30.0
 BROKER_SETTLE: Final = 3.0
 ISSUE_BROKER: Final = "broker_unreachable"
+
+# --- Coverage: is each camera watched (issue 22; coverage.py, watching.py) ---------------
+EVENT_COVERAGE_GAP: Final = "bobby_camera_coverage_gap"
+# Why a camera was not watched, most telling first: a gap that saw several reports the first.
+GAP_CAMERA_TAMPERED: Final = "camera_tampered"
+GAP_CAMERA_OFF: Final = "camera_off"
+GAP_CAMERA_SILENT: Final = "camera_silent"
+GAP_DETECTOR_OVERLOADED: Final = "detector_overloaded"
+GAP_NO_DETECTOR: Final = "no_detector"
+GAP_CAUSES: Final = (
+    GAP_CAMERA_TAMPERED,
+    GAP_CAMERA_OFF,
+    GAP_CAMERA_SILENT,
+    GAP_DETECTOR_OVERLOADED,
+    GAP_NO_DETECTOR,
+)
+# Problems a camera reports in its stats when it no longer sees the scene (its tamper checks).
+TAMPER_CODES: Final = frozenset({"covered", "defocused", "turned_away"})
+# The bound (docs/home-assistant.md, "Watched"): frames analysed within
+# 2 × the detectors' stats interval + 3 × the camera's frame interval + 1 s.
+WATCH_REPORTS: Final = 2  # detector stats intervals: one report may be lost (QoS 0)
+WATCH_FRAMES: Final = 3  # camera frame intervals: two frames may be lost or dropped
+WATCH_SLACK: Final = 1.0  # seconds of delivery and scheduling jitter
+# Assumed when no detector is online to announce its interval (the agents' default).
+DEFAULT_DETECTOR_INTERVAL: Final = 10.0
+# Assumed for a camera whose rate is unknown (it never announced one): the slowest allowed.
+UNKNOWN_FRAME_INTERVAL: Final = 10.0
+COVERAGE_WINDOW_HOURS: Final = 24
+# Not an MQTT channel: watching.py's signal that a camera's Watched or Coverage changed.
+COVERAGE_CHANNEL: Final = "coverage"

@@ -27,6 +27,7 @@ from . import protocol
 from .agent import Agent, agent_key
 from .bad_input import MQTT_CLIENT_LOGGER, BadInputLog, UndecodableFilter
 from .const import (
+    AGENT_CHANNELS,
     BROKER_GRACE,
     BROKER_SETTLE,
     CONF_BASE_TOPIC,
@@ -51,6 +52,7 @@ from .recording.index import HubLinks
 from .recording.manager import Recordings
 from .signals import Signals
 from .store import REMEMBERED_CHANNELS, HubStore
+from .watching import Watching
 
 type BobbyConfigEntry = ConfigEntry[BobbyHub]
 
@@ -102,6 +104,9 @@ class BobbyHub:
             fire=self.devices.async_fire,
             signals=self.signals,
         )
+        self.watching = Watching(
+            hass, agents=self.agents.values, devices=self.devices, signals=self.signals, clock=_now
+        )
         self.control = Control(
             hass,
             entry,
@@ -111,6 +116,7 @@ class BobbyHub:
             store=self.store,
             problems=self.problems,
             signals=self.signals,
+            on_desired=self.watching.update,
         )
         self.person = PersonEvents(
             hass, base_topic=self.base_topic, devices=self.devices, signals=self.signals
@@ -205,6 +211,7 @@ class BobbyHub:
                 )
             )
         self.recordings.async_start()
+        self.watching.async_start()
 
     @callback
     def async_stop(self) -> None:
@@ -216,6 +223,7 @@ class BobbyHub:
         self.recordings.async_stop()
         self.person.async_stop()
         self.problems.async_stop()
+        self.watching.async_stop()
         self.control.commands.async_cancel()
 
     # --- Home Assistant's own connection to the broker ----------------------------------
@@ -244,6 +252,7 @@ class BobbyHub:
             for agent in self.agents.values():
                 agent.health.suspend()
                 self.problems.async_report(agent)  # no deadline while cut off
+            self.watching.suspend()
             self._broker_timers["grace"] = async_call_later(self.hass, BROKER_GRACE, self._broker_lost)
         else:
             if self.cut_off_since is not None:
@@ -275,6 +284,7 @@ class BobbyHub:
             agent.health.resume()
             self.control.reconcile(agent)  # re-asserts what differs (once, then backs off)
             self.signals.refresh(agent)
+        self.watching.resume()
 
     # --- agents -----------------------------------------------------------------------
 
@@ -297,6 +307,7 @@ class BobbyHub:
         self.problems.async_watch(agent)
         if self.cut_off:
             agent.health.suspend()
+        self.watching.update(agent)
         return agent
 
     def _restore(self, agent: Agent) -> None:
@@ -312,6 +323,7 @@ class BobbyHub:
         if agent.info is not None:
             agent.health.info_received(agent.info["stats_interval"])
         self.problems.async_report(agent)
+        self.watching.update(agent)
 
     def _agent(self, kind: str, agent_id: str) -> Agent | None:
         """The agent of a topic; created if new and the cap allows (None: refused)."""
@@ -358,6 +370,7 @@ class BobbyHub:
         self.control.commands.async_cancel(agent)
         self.control.async_stop(agent)
         self.problems.async_clear(agent)
+        self.watching.forget(agent)
         self.store.forget(agent.key)
         for channel in sorted(protocol.RETAINED):
             if not agent.is_camera and channel in protocol.CAMERA_ONLY_CHANNELS:
@@ -398,6 +411,8 @@ class BobbyHub:
             return
         was_announced = agent.announced
         channel.handler(agent, data)
+        if channel.name in AGENT_CHANNELS and channel.name != "stats":
+            self.watching.update(agent)  # stats: its handler feeds the coverage itself
         if channel.name in REMEMBERED_CHANNELS:
             self.store.remember(agent.key, channel.name, data)
         # Entities appear once the agent's info names it, or (for a camera that only
@@ -417,6 +432,10 @@ class BobbyHub:
         agent.stats = stats
         agent.health.stats_received(stats.get("problems"))
         self.problems.async_report(agent)
+        if agent.is_camera:
+            self.watching.update(agent)
+        else:
+            self.watching.detector_stats(agent, stats)
 
     def _on_snapshot(self, agent: Agent, image: bytes) -> None:
         agent.snapshot = image

@@ -725,7 +725,7 @@ STATS_FIGURES: Final = (
 
 
 def _check_camera_reports(data: Mapping[str, Any], out: dict[str, Any]) -> None:
-    """A detector's `cameras`: at most MAX_STATS_CAMERAS camera ids, each {analysed, dropped, last_frame_time}."""
+    """A detector's `cameras`: up to MAX_STATS_CAMERAS ids, each {analysed, dropped, last_frame_time}."""
     if "cameras" not in data:
         return
     cameras = data["cameras"]

@@ -21,14 +21,14 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import EntityCategory, UnitOfTemperature, UnitOfTime
+from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfTemperature, UnitOfTime
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from . import protocol
 from .agent import Agent
-from .const import CLIP_CHANNEL, DETECTION_CHANNELS
+from .const import CLIP_CHANNEL, COVERAGE_CHANNEL, DETECTION_CHANNELS
 from .devices import resolution_text
 from .entity import BobbyEntity, BobbyEntityDescription, async_add_agent_entities
 from .hub import BobbyConfigEntry
@@ -236,6 +236,18 @@ DESCRIPTIONS: tuple[BobbySensorDescription, ...] = (
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda a: None if a.info is None else a.info.get("stream_codec"),
         exists_fn=_streaming_camera,
+    ),
+    # --- watched (issue 22): share of the last 24 h an enabled camera was watched ---
+    BobbySensorDescription(
+        key="coverage",
+        translation_key="coverage",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda a: None if a.watch is None else a.watch.percent,
+        exists_fn=lambda a: a.is_camera,
+        available_fn=lambda a: True,  # a day's figure: a camera offline now still has one
+        channels=frozenset({COVERAGE_CHANNEL}),
     ),
 )
 

@@ -28,9 +28,7 @@ def _stats(probe: Probe, detector_id: str) -> list[dict[str, Any]]:
 
 
 def _summed(probe: Probe, detector_ids: tuple[str, ...], cam: str, key: str) -> int:
-    return sum(
-        s.get("cameras", {}).get(cam, {}).get(key, 0) for d in detector_ids for s in _stats(probe, d)
-    )
+    return sum(s.get("cameras", {}).get(cam, {}).get(key, 0) for d in detector_ids for s in _stats(probe, d))
 
 
 def test_two_detectors_report_each_cameras_frames_and_the_sums_add_up(
