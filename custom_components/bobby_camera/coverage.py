@@ -6,7 +6,7 @@ gaps that ended), an injected clock and no timers. `watching.py` feeds it from t
 handlers and makes its decisions visible.
 
 **Watched** means: a detector reported analysing the camera's frames within the bound
-`2 × I + 3 × P + 1 s` (I: the longest stats interval of the detectors analysing; P: the
+`2 × I + 3 × P + 1 s` (I: the longest stats interval the detectors announced; P: the
 camera's frame interval). A detector reports once per I what it analysed in that interval,
 so a camera analysed without pause is reported at least every I + P; one lost report
 (stats are QoS 0) adds I, two lost or dropped frames add 2 P, and a second covers delivery
@@ -110,7 +110,8 @@ class Coverage:
         self._clock = clock
         self._window = timedelta(hours=COVERAGE_WINDOW_HOURS)
         self._cameras: dict[str, _Camera] = {}
-        self._detectors: dict[str, float] = {}  # stats interval of each detector analysing now
+        self._intervals: dict[str, float] = {}  # stats interval each known detector announced
+        self._analysing: set[str] = set()  # detectors online and switched on, reporting per camera
         self._ended: list[Gap] = []
         self.suspended = False
 
@@ -139,20 +140,32 @@ class Coverage:
         known.facts = facts
         self._evaluate(camera, known, now)
 
-    def detector(self, detector: str, interval: float | None) -> None:
-        """A detector analyses with this stats interval, or (None) no longer: offline or switched off."""
-        if interval is None:
-            self._detectors.pop(detector, None)
+    def detector(self, detector: str, *, interval: float | None, analysing: bool) -> None:
+        """A detector's announced stats interval (None: unknown), and whether it analyses now.
+
+        The interval of a detector that went away still counts for the bound: it says
+        how often reports come when all is well.
+        """
+        if interval is not None:
+            self._intervals[detector] = interval
+        if analysing:
+            self._analysing.add(detector)
         else:
-            self._detectors[detector] = interval
+            self._analysing.discard(detector)
         self.check()
+
+    def forget_detector(self, detector: str) -> None:
+        """The detector's device was removed."""
+        self._intervals.pop(detector, None)
+        self._analysing.discard(detector)
 
     def detector_report(
         self, detector: str, interval: float, cameras: Mapping[str, protocol.CameraReport]
     ) -> None:
         """A detector's stats: what it analysed and dropped of each camera in its last interval."""
         now = self._clock()
-        self._detectors[detector] = interval
+        self._intervals[detector] = interval
+        self._analysing.add(detector)
         for camera, report in cameras.items():
             if (known := self._cameras.get(camera)) is None:
                 continue  # not a camera of ours (yet): its own messages make it one
@@ -185,7 +198,7 @@ class Coverage:
     def bound(self, camera: str) -> float:
         """Seconds without an analysed frame after which the camera is not watched."""
         known = self._cameras.get(camera)
-        interval = max(self._detectors.values(), default=DEFAULT_DETECTOR_INTERVAL)
+        interval = max(self._intervals.values(), default=DEFAULT_DETECTOR_INTERVAL)
         frame = (known.facts.frame_interval if known else None) or UNKNOWN_FRAME_INTERVAL
         return WATCH_REPORTS * interval + WATCH_FRAMES * frame + WATCH_SLACK
 
@@ -309,7 +322,7 @@ class Coverage:
         dropped = known.last_dropped
         if dropped is not None and (now - dropped).total_seconds() < self.bound(camera):
             return GAP_DETECTOR_OVERLOADED
-        if facts.sending is None and self._detectors:
+        if facts.sending is None and self._analysing:
             # A camera that sends no stats (an ESP32-CAM): with a detector analysing and
             # none reporting its frames, the frames most likely do not come.
             return GAP_CAMERA_SILENT

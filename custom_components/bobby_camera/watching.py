@@ -69,6 +69,7 @@ class Watching:
         self.coverage = Coverage(clock)
         self._deadline = Alarm(hass, self._deadline_passed)
         self._tick: CALLBACK_TYPE | None = None
+        self._reporting: set[str] = set()  # detectors whose stats carry per-camera reports
 
     @callback
     def async_start(self) -> None:
@@ -92,8 +93,15 @@ class Watching:
             self.coverage.camera(agent.agent_id, camera_facts(agent))
             self._publish(agent)
             return
-        if not (agent.online and agent.enabled is not False and not agent.health.silent):
-            self.coverage.detector(agent.agent_id, None)  # it analyses nothing now
+        self.coverage.detector(
+            agent.agent_id,
+            interval=agent.health.stats_interval,
+            # Reporting what it analyses per camera is proven by its stats (detector_stats).
+            analysing=agent.online
+            and agent.enabled is not False
+            and not agent.health.silent
+            and agent.agent_id in self._reporting,
+        )
         self._publish()
 
     @callback
@@ -101,8 +109,10 @@ class Watching:
         """A detector's stats: its per-camera report is the proof that cameras are watched."""
         if "cameras" not in stats or agent.enabled is False:
             # An older detector reports no cameras: it cannot prove anything watched.
-            self.coverage.detector(agent.agent_id, None)
+            self._reporting.discard(agent.agent_id)
+            self.coverage.detector(agent.agent_id, interval=agent.health.stats_interval, analysing=False)
         else:
+            self._reporting.add(agent.agent_id)
             interval = agent.health.stats_interval or DEFAULT_DETECTOR_INTERVAL
             self.coverage.detector_report(agent.agent_id, interval, stats["cameras"])
         self._publish()
@@ -113,7 +123,8 @@ class Watching:
         if agent.is_camera:
             self.coverage.forget(agent.agent_id)
         else:
-            self.coverage.detector(agent.agent_id, None)
+            self._reporting.discard(agent.agent_id)
+            self.coverage.forget_detector(agent.agent_id)
         self._publish()
 
     @callback

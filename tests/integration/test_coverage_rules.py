@@ -8,7 +8,7 @@ import pytest
 
 from custom_components.bobby_camera.coverage import CameraFacts, Coverage, Gap
 
-from .common import START, Clock
+from .common import Clock
 
 SENDING = CameraFacts(online=True, sending=True, frame_interval=1.0)  # a camera agent at 1 fps
 # 2 × 10 s (the detector's stats interval) + 3 × 1 s (the camera's frame interval) + 1 s
@@ -39,9 +39,10 @@ def test_the_bound_follows_the_detectors_interval_and_the_cameras_rate(
     coverage: Coverage, clock: Clock
 ) -> None:
     assert coverage.bound("porch") == BOUND  # no detector yet: the agents' default 10 s reports
-    coverage.detector("slow", 30.0)  # the longest interval of the detectors analysing counts
-    assert coverage.bound("porch") == 2 * 30 + 3 + 1
-    coverage.detector("slow", None)
+    coverage.detector("slow", interval=30.0, analysing=False)  # the longest announced interval counts,
+    assert coverage.bound("porch") == 2 * 30 + 3 + 1  # also of a detector gone away
+    coverage.forget_detector("slow")
+    assert coverage.bound("porch") == BOUND
     coverage.camera("esp32", CameraFacts())  # rate unknown: the slowest allowed, 10 s between frames
     assert coverage.bound("esp32") == 2 * 10 + 3 * 10 + 1
 
@@ -174,6 +175,8 @@ def test_a_camera_that_only_streams(clock: Clock) -> None:
     assert coverage.cause("esp32") == "no_detector"  # no detector at all
     coverage.detector_report("pi4", 10.0, {})
     assert coverage.cause("esp32") == "camera_silent"  # a detector analyses, its frames do not come
+    coverage.detector("pi4", interval=10.0, analysing=False)  # switched off
+    assert coverage.cause("esp32") == "no_detector"
 
 
 def test_reports_of_unknown_cameras_and_forgotten_cameras(coverage: Coverage, clock: Clock) -> None:
