@@ -13,6 +13,7 @@ from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 from . import protocol
 from .compat import OptionsFlowBase
 from .const import (
+    CONF_ALLOW_DISARM_WITH_PERSON,
     CONF_BASE_TOPIC,
     CONF_CLEAR_AFTER,
     CONF_COMMAND_TIMEOUT,
@@ -68,6 +69,9 @@ def _options_schema(options: dict[str, Any]) -> vol.Schema:
             vol.Required(CONF_MAX_AGENTS, default=options[CONF_MAX_AGENTS]): selector.NumberSelector(
                 selector.NumberSelectorConfig(min=1, max=1024, step=1, mode=selector.NumberSelectorMode.BOX)
             ),
+            vol.Required(
+                CONF_ALLOW_DISARM_WITH_PERSON, default=options[CONF_ALLOW_DISARM_WITH_PERSON]
+            ): selector.BooleanSelector(),
         }
     )
 

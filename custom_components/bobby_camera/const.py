@@ -19,6 +19,7 @@ CONF_RETENTION_DAYS: Final = "retention_days"
 CONF_MAX_DISK_MB: Final = "max_disk_mb"
 CONF_MAX_AGENTS: Final = "max_agents"
 CONF_OFFLINE_GRACE: Final = "offline_grace"
+CONF_ALLOW_DISARM_WITH_PERSON: Final = "allow_disarm_with_person"
 
 DEFAULT_BASE_TOPIC: Final = protocol.DEFAULT_BASE_TOPIC
 DEFAULT_THRESHOLD: Final = 0.5
@@ -42,6 +43,7 @@ DEFAULT_OPTIONS: Final = {
     CONF_MAX_DISK_MB: DEFAULT_MAX_DISK_MB,
     CONF_MAX_AGENTS: DEFAULT_MAX_AGENTS,
     CONF_OFFLINE_GRACE: DEFAULT_OFFLINE_GRACE,
+    CONF_ALLOW_DISARM_WITH_PERSON: False,
 }
 
 # Channels whose messages change what the agents' own entities show. Entities list the
@@ -130,3 +132,7 @@ UNKNOWN_FRAME_INTERVAL: Final = 10.0
 COVERAGE_WINDOW_HOURS: Final = 24
 # Not an MQTT channel: watching.py's signal that a camera's Watched or Coverage changed.
 COVERAGE_CHANNEL: Final = "coverage"
+
+# --- Verified arming: the alarm panel (issue 22; arming.py) ------------------------------
+ARMED_MODES: Final = ("armed_away", "armed_home")
+ISSUE_ARMING_UNVERIFIED: Final = "arming_unverified"

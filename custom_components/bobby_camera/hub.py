@@ -25,11 +25,13 @@ from homeassistant.util import dt as dt_util
 
 from . import protocol
 from .agent import Agent, agent_key
+from .arming import Arming
 from .bad_input import MQTT_CLIENT_LOGGER, BadInputLog, UndecodableFilter
 from .const import (
     AGENT_CHANNELS,
     BROKER_GRACE,
     BROKER_SETTLE,
+    CONF_ALLOW_DISARM_WITH_PERSON,
     CONF_BASE_TOPIC,
     CONF_CLEAR_AFTER,
     CONF_COMMAND_TIMEOUT,
@@ -117,6 +119,15 @@ class BobbyHub:
             problems=self.problems,
             signals=self.signals,
             on_desired=self.watching.update,
+        )
+        self.arming = Arming(
+            hass,
+            agents=self.agents.values,
+            control=self.control,
+            store=self.store,
+            signals=self.signals,
+            command_timeout=self.command_timeout,
+            allow_disarm_with_person=bool(options[CONF_ALLOW_DISARM_WITH_PERSON]),
         )
         self.person = PersonEvents(
             hass, base_topic=self.base_topic, devices=self.devices, signals=self.signals
@@ -212,6 +223,7 @@ class BobbyHub:
             )
         self.recordings.async_start()
         self.watching.async_start()
+        self.arming.async_start()
 
     @callback
     def async_stop(self) -> None:
@@ -224,6 +236,7 @@ class BobbyHub:
         self.person.async_stop()
         self.problems.async_stop()
         self.watching.async_stop()
+        self.arming.async_stop()
         self.control.commands.async_cancel()
 
     # --- Home Assistant's own connection to the broker ----------------------------------
@@ -410,6 +423,8 @@ class BobbyHub:
         if (agent := self._agent(topic.kind, topic.agent_id)) is None:
             return
         was_announced = agent.announced
+        # A person seen or gone, a problem raised or cleared: the alarm panel judges again.
+        verified = (agent.person.on, agent.problems)
         channel.handler(agent, data)
         if channel.name in AGENT_CHANNELS and channel.name != "stats":
             self.watching.update(agent)  # stats: its handler feeds the coverage itself
@@ -420,7 +435,8 @@ class BobbyHub:
         if agent.announced != was_announced or (not agent.offered and channel.evidence):
             agent.offered = True
             self.signals.new(agent)
-        self.signals.refresh(agent, channel.name, hub_wide=channel.hub_wide)
+        hub_wide = channel.hub_wide or (agent.person.on, agent.problems) != verified
+        self.signals.refresh(agent, channel.name, hub_wide=hub_wide)
 
     def _on_info(self, agent: Agent, info: protocol.InfoPayload) -> None:
         agent.info = info

@@ -27,6 +27,11 @@ class Signals:
         """Sent on any change that the hub switch shows."""
         return f"{self._prefix}_update"
 
+    @property
+    def arming(self) -> str:
+        """Sent when the alarm panel's state or its culprits change."""
+        return f"{self._prefix}_arming"
+
     def update(self, agent: Agent) -> str:
         """Sent with the channel (None for timers) when the state of one agent changes."""
         return f"{self._prefix}_update_{agent.key}"
