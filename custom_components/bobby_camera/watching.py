@@ -39,7 +39,9 @@ def camera_facts(agent: Agent) -> CameraFacts:
     sending = None
     if agent.online and stats is not None:
         sending = not agent.health.silent and stats["fps"] > 0 and protocol.SOURCE_UNAVAILABLE not in reported
-    fps = (agent.state or {}).get("fps") or (stats or {}).get("fps_target")
+    fps = agent.state.get("fps") if agent.state is not None else None
+    if not fps and stats is not None:
+        fps = stats.get("fps_target")
     return CameraFacts(
         meant=meant,
         online=agent.online and agent.enabled is not False,
