@@ -84,7 +84,7 @@ class Arming:
         self._excused: set[str] = set()  # cameras with a person in view when it became armed
         self._unverified_timer: CALLBACK_TYPE | None = None
         self._issue_open = False
-        self._unsubscribe: CALLBACK_TYPE | None = None
+        self._unsubscribe: list[CALLBACK_TYPE] = []
 
     @property
     def mode(self) -> str | None:
@@ -94,15 +94,14 @@ class Arming:
     @callback
     def async_start(self) -> None:
         """Follow every change the hub reports (after the store is loaded)."""
-        self._unsubscribe = async_dispatcher_connect(self.hass, self._signals.hub_update, self.update)
+        self._unsubscribe.append(async_dispatcher_connect(self.hass, self._signals.hub_update, self.update))
         self.update()
 
     @callback
     def async_stop(self) -> None:
         """Stop following and cancel the timer (the hub stops)."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        while self._unsubscribe:
+            self._unsubscribe.pop()()
         self._cancel_timer()
 
     # --- the owner's commands ------------------------------------------------------------

@@ -131,8 +131,7 @@ class Coverage:
                 known.periods.append([now, None])
             else:
                 self._close(camera, known, now)
-                if known.periods:
-                    known.periods[-1][1] = now
+                known.periods[-1][1] = now  # it was meant: its period is the last one
         if facts.tampered and not known.facts.tampered:
             known.tampered_since = now
         elif not facts.tampered:

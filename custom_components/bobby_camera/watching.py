@@ -70,21 +70,20 @@ class Watching:
         self._signals = signals
         self.coverage = Coverage(clock)
         self._deadline = Alarm(hass, self._deadline_passed)
-        self._tick: CALLBACK_TYPE | None = None
+        self._timers: list[CALLBACK_TYPE] = []
         self._reporting: set[str] = set()  # detectors whose stats carry per-camera reports
 
     @callback
     def async_start(self) -> None:
         """Refresh the percentages once a minute."""
-        self._tick = async_track_time_interval(self.hass, self._refresh_percentages, PERCENT_REFRESH)
+        self._timers.append(async_track_time_interval(self.hass, self._refresh_percentages, PERCENT_REFRESH))
 
     @callback
     def async_stop(self) -> None:
         """Cancel the timers (the hub stops)."""
         self._deadline.cancel()
-        if self._tick is not None:
-            self._tick()
-            self._tick = None
+        while self._timers:
+            self._timers.pop()()
 
     # --- facts from the hub and from Control -------------------------------------------
 
@@ -166,8 +165,8 @@ class Watching:
         changed, ended = self.coverage.take_changes()
         by_id = {a.agent_id: a for a in self._agents() if a.is_camera}
         shown = set(by_id) if percentages else {*changed, *([about.agent_id] if about else [])}
-        for camera in shown:
-            if (agent := by_id.get(camera)) is None:
+        for camera, agent in by_id.items():
+            if camera not in shown:
                 continue
             before = agent.watch
             agent.watch = CameraWatch(
