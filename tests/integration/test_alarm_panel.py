@@ -213,6 +213,9 @@ async def test_unverified_arming_names_each_culprit_in_one_repair(
         await hass.async_block_till_done()
     issue = issue_registry.async_get_issue(DOMAIN, ISSUE_ARMING_UNVERIFIED)
     assert issue is not None
+    fire(hass, "bobby/camera/porch/state", {"v": 1, "enabled": True, "fps": 2.0})  # any report: judged again
+    await hass.async_block_till_done()
+    issue = issue_registry.async_get_issue(DOMAIN, ISSUE_ARMING_UNVERIFIED)
     assert issue.translation_placeholders["culprits"] == (
         "- camera Porch not watched (no_detector)\n- detector Pi 4 detector: blind"
     )
@@ -254,3 +257,16 @@ async def test_the_armed_mode_survives_a_restart(
     announce(hass, "detector_pi4")
     await _report(hass)
     assert _state(hass) == "armed_away"
+
+
+async def test_an_agent_that_does_not_confirm_the_arming_is_named(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, freezer: FrozenDateTimeFactory
+) -> None:
+    task = _call(hass, "alarm_arm_away")
+    await settle()
+    freezer.tick(timedelta(seconds=10.5))  # the command timeout: nobody answered
+    async_fire_time_changed(hass)
+    with pytest.raises(HomeAssistantError) as err:
+        await task
+    assert err.value.translation_key == "command_all_failed"
+    assert _state(hass) == "arming"  # the mode stays: re-asserted when the agents answer

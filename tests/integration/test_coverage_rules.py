@@ -215,3 +215,35 @@ def test_the_next_deadline_is_never_in_the_past(coverage: Coverage, clock: Clock
     assert coverage.next_check_at() is None  # due now: the check applies it
     coverage.check()
     assert coverage.next_check_at() is None  # the gap is open: nothing more is due
+
+
+def test_a_camera_known_switched_off_and_repeated_facts(clock: Clock) -> None:
+    coverage = Coverage(clock)
+    coverage.camera("attic", CameraFacts(meant=False))  # switched off from the start
+    assert coverage.percent("attic") is None
+    assert coverage.watched("attic") is False
+    covered = CameraFacts(online=True, sending=True, tampered=True, frame_interval=1.0)
+    coverage.camera("attic", covered)
+    coverage.camera("attic", covered)  # the same report again: the gap keeps its start
+    start = clock.now
+    clock.tick(5)
+    coverage.detector_report("pi4", 10.0, {"attic": {"analysed": 0, "dropped": 0}})  # nothing of it
+    coverage.detector_report("pi4", 10.0, {"attic": {"analysed": 1, "dropped": 0}})
+    coverage.camera("attic", SENDING)
+    assert coverage.take_changes()[1] == [Gap("attic", start, clock.now, "camera_tampered")]
+
+
+def test_old_periods_leave_the_window(coverage: Coverage, clock: Clock) -> None:
+    _report(coverage)
+    clock.tick(30)
+    coverage.check()  # a gap from the report
+    coverage.camera("porch", CameraFacts(meant=False))
+    coverage.camera("porch", SENDING)
+    _report(coverage)
+    for _ in range(25 * 360):  # a day and an hour watched
+        clock.tick(10)
+        _report(coverage)
+    assert coverage.percent("porch") == 100.0
+    camera = coverage._cameras["porch"]
+    assert len(camera.periods) == 1
+    assert not camera.gaps
