@@ -162,15 +162,18 @@ async def test_armed_toggle(
     assert len(notify_calls) == 1
 
 
+@pytest.mark.usefixtures("mqtt_mock", "media_dir")
 @pytest.mark.parametrize(("arm", "sent"), [("alarm_arm_away", 1), ("alarm_disarm", 0)])
 async def test_alarm_panel(
     hass: HomeAssistant,
-    init_integration: MockConfigEntry,
+    mock_config_entry: MockConfigEntry,
     notify_calls: list[ServiceCall],
     arm: str,
     sent: int,
 ) -> None:
     """An alarm panel counts as armed in any armed_* state, not when disarmed."""
+    # Before Bobby Camera: its own alarm panel sets up the alarm_control_panel component,
+    # and this configuration would not be read after it.
     assert await async_setup_component(
         hass,
         "alarm_control_panel",
@@ -185,10 +188,13 @@ async def test_alarm_panel(
         },
     )
     await hass.async_block_till_done()
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
     await hass.services.async_call(
         "alarm_control_panel", arm, {"entity_id": "alarm_control_panel.home"}, blocking=True
     )
-    await _automation(hass, init_integration, armed_entity="alarm_control_panel.home")
+    await _automation(hass, mock_config_entry, armed_entity="alarm_control_panel.home")
     await _person(hass)
     assert len(notify_calls) == sent
 
