@@ -18,6 +18,7 @@ from .services import async_setup_services
 from .store import HubStore
 
 PLATFORMS = [
+    Platform.ALARM_CONTROL_PANEL,
     Platform.BINARY_SENSOR,
     Platform.CAMERA,
     Platform.DATETIME,

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from . import protocol
+from .coverage import CameraWatch
 from .debounce import PersonDebounce
 from .desired import DesiredState
 from .monitoring import AgentHealth
@@ -43,6 +44,8 @@ class Agent:
     last_clip: dict[str, Any] | None = None
     # Whether the platforms were told it exists (its entities are created then).
     offered: bool = False
+    # Cameras: whether its frames are analysed (watching.py; None before it is judged).
+    watch: CameraWatch | None = None
 
     @classmethod
     def create(

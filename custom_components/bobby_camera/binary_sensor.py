@@ -23,7 +23,7 @@ from homeassistant.util import dt as dt_util
 
 from . import protocol
 from .agent import Agent, label_key, zone_key
-from .const import AGENT_CHANNELS, CLIP_CHANNEL, DETECTION_CHANNELS
+from .const import AGENT_CHANNELS, CLIP_CHANNEL, COVERAGE_CHANNEL, DETECTION_CHANNELS
 from .entity import BobbyEntity, BobbyEntityDescription, async_add_agent_entities
 from .hub import BobbyConfigEntry
 
@@ -74,6 +74,16 @@ HEALTH: tuple[BobbyBinarySensorDescription, ...] = (
         value_fn=lambda a: bool(a.problems),
         exists_fn=lambda a: a.announced,
         attributes_fn=lambda a: {"problems": list(a.problems), "failed_command": a.health.failed_command},
+    ),
+    # Issue 22: its frames are analysed within the bound (coverage.py); why not, and the bound.
+    BobbyBinarySensorDescription(
+        key="watched",
+        translation_key="watched",
+        value_fn=lambda a: None if a.watch is None else a.watch.watched,
+        exists_fn=lambda a: a.is_camera,
+        available_fn=lambda a: a.watch is not None,  # None inside it: not judged yet (unknown)
+        attributes_fn=lambda a: None if a.watch is None else {"cause": a.watch.cause, "bound": a.watch.bound},
+        channels=frozenset({COVERAGE_CHANNEL}),
     ),
 )
 

@@ -14,6 +14,7 @@ from . import protocol
 from .compat import OptionsFlowBase
 from .const import (
     CONF_ALLOW,
+    CONF_ALLOW_DISARM_WITH_PERSON,
     CONF_BASE_TOPIC,
     CONF_CAMERA,
     CONF_CLEAR_AFTER,
@@ -73,6 +74,9 @@ def _options_schema(options: dict[str, Any]) -> vol.Schema:
                 selector.NumberSelectorConfig(min=1, max=1024, step=1, mode=selector.NumberSelectorMode.BOX)
             ),
             vol.Required(CONF_LIVE_FPS, default=options[CONF_LIVE_FPS]): _box(1, 30, "fps"),
+            vol.Required(
+                CONF_ALLOW_DISARM_WITH_PERSON, default=options[CONF_ALLOW_DISARM_WITH_PERSON]
+            ): selector.BooleanSelector(),
         }
     )
 

@@ -24,6 +24,7 @@ CONF_LIVE_FPS: Final = "live_fps"
 CONF_NATIVE_VIDEO: Final = "native_video"
 CONF_CAMERA: Final = "camera"
 CONF_ALLOW: Final = "allow"
+CONF_ALLOW_DISARM_WITH_PERSON: Final = "allow_disarm_with_person"
 
 DEFAULT_BASE_TOPIC: Final = protocol.DEFAULT_BASE_TOPIC
 DEFAULT_THRESHOLD: Final = 0.5
@@ -55,6 +56,7 @@ DEFAULT_OPTIONS: Final = {
     CONF_MAX_AGENTS: DEFAULT_MAX_AGENTS,
     CONF_OFFLINE_GRACE: DEFAULT_OFFLINE_GRACE,
     CONF_LIVE_FPS: DEFAULT_LIVE_FPS,
+    CONF_ALLOW_DISARM_WITH_PERSON: False,
 }
 
 # Channels whose messages change what the agents' own entities show. Entities list the
@@ -121,3 +123,35 @@ BROKER_SETTLE: Final = 3.0
 ISSUE_BROKER: Final = "broker_unreachable"
 # The detectors cannot keep up with the cameras (capacity.py).
 ISSUE_CAPACITY: Final = "detection_capacity"
+
+# --- Coverage: is each camera watched (issue 22; coverage.py, watching.py) ---------------
+EVENT_COVERAGE_GAP: Final = "bobby_camera_coverage_gap"
+# Why a camera was not watched, most telling first: a gap that saw several reports the first.
+GAP_CAMERA_TAMPERED: Final = "camera_tampered"
+GAP_CAMERA_OFF: Final = "camera_off"
+GAP_CAMERA_SILENT: Final = "camera_silent"
+GAP_DETECTOR_OVERLOADED: Final = "detector_overloaded"
+GAP_NO_DETECTOR: Final = "no_detector"
+GAP_CAUSES: Final = (
+    GAP_CAMERA_TAMPERED,
+    GAP_CAMERA_OFF,
+    GAP_CAMERA_SILENT,
+    GAP_DETECTOR_OVERLOADED,
+    GAP_NO_DETECTOR,
+)
+# The bound (docs/home-assistant.md, "Watched"): frames analysed within
+# 2 × the detectors' stats interval + 3 × the camera's frame interval + 1 s.
+WATCH_REPORTS: Final = 2  # detector stats intervals: one report may be lost (QoS 0)
+WATCH_FRAMES: Final = 3  # camera frame intervals: two frames may be lost or dropped
+WATCH_SLACK: Final = 1.0  # seconds of delivery and scheduling jitter
+# Assumed when no detector is online to announce its interval (the agents' default).
+DEFAULT_DETECTOR_INTERVAL: Final = 10.0
+# Assumed for a camera whose rate is unknown (it never announced one): the slowest allowed.
+UNKNOWN_FRAME_INTERVAL: Final = 10.0
+COVERAGE_WINDOW_HOURS: Final = 24
+# Not an MQTT channel: watching.py's signal that a camera's Watched or Coverage changed.
+COVERAGE_CHANNEL: Final = "coverage"
+
+# --- Verified arming: the alarm panel (issue 22; arming.py) ------------------------------
+ARMED_MODES: Final = ("armed_away", "armed_home")
+ISSUE_ARMING_UNVERIFIED: Final = "arming_unverified"

@@ -50,9 +50,15 @@ class Control:
         store: HubStore,
         problems: ProblemReporter,
         signals: Signals,
+        on_desired: Callable[[Agent], None] | None = None,
     ) -> None:
-        """`agents()` lists the hub's agents; nothing is sent until a command or a report."""
+        """`agents()` lists the hub's agents; nothing is sent until a command or a report.
+
+        `on_desired(agent)` hears of every change of an agent's desired state (coverage
+        counts a camera as meant to be watched while the owner wants it enabled).
+        """
         self.hass = hass
+        self._on_desired = on_desired
         self.entry = entry
         self._agents = agents
         self._store = store
@@ -191,6 +197,8 @@ class Control:
         agent.desired.update(fields)
         self._store.async_schedule_save()
         self.reconcile(agent, reassert=False, source="desired")
+        if self._on_desired is not None:
+            self._on_desired(agent)
 
     async def async_set_zones(
         self, agent: Agent, zones: dict[str, list[list[float]]] | None, **fields: Any
@@ -236,6 +244,8 @@ class Control:
         for agent in agents:
             agent.desired.update({"enabled": enabled})
             self.reconcile(agent, reassert=False, source="desired")
+            if self._on_desired is not None:
+                self._on_desired(agent)
         self._store.async_schedule_save()
         targets = [a for a in agents if a.online]
         results = await asyncio.gather(

@@ -25,11 +25,14 @@ from homeassistant.util import dt as dt_util
 
 from . import protocol
 from .agent import Agent, agent_key
+from .arming import Arming
 from .bad_input import MQTT_CLIENT_LOGGER, BadInputLog, UndecodableFilter
 from .capacity import CapacityWatch
 from .const import (
+    AGENT_CHANNELS,
     BROKER_GRACE,
     BROKER_SETTLE,
+    CONF_ALLOW_DISARM_WITH_PERSON,
     CONF_BASE_TOPIC,
     CONF_CLEAR_AFTER,
     CONF_COMMAND_TIMEOUT,
@@ -55,6 +58,7 @@ from .recording.index import HubLinks
 from .recording.manager import Recordings
 from .signals import Signals
 from .store import REMEMBERED_CHANNELS, HubStore
+from .watching import Watching
 
 type BobbyConfigEntry = ConfigEntry[BobbyHub]
 
@@ -110,6 +114,9 @@ class BobbyHub:
             fire=self.devices.async_fire,
             signals=self.signals,
         )
+        self.watching = Watching(
+            hass, agents=self.agents.values, devices=self.devices, signals=self.signals, clock=_now
+        )
         self.control = Control(
             hass,
             entry,
@@ -119,6 +126,16 @@ class BobbyHub:
             store=self.store,
             problems=self.problems,
             signals=self.signals,
+            on_desired=self.watching.update,
+        )
+        self.arming = Arming(
+            hass,
+            agents=self.agents.values,
+            control=self.control,
+            store=self.store,
+            signals=self.signals,
+            command_timeout=self.command_timeout,
+            allow_disarm_with_person=bool(options[CONF_ALLOW_DISARM_WITH_PERSON]),
         )
         self.person = PersonEvents(
             hass, base_topic=self.base_topic, devices=self.devices, signals=self.signals
@@ -227,6 +244,8 @@ class BobbyHub:
                 )
             )
         self.recordings.async_start()
+        self.watching.async_start()
+        self.arming.async_start()
 
     @callback
     def async_stop(self) -> None:
@@ -238,6 +257,8 @@ class BobbyHub:
         self.recordings.async_stop()
         self.person.async_stop()
         self.problems.async_stop()
+        self.watching.async_stop()
+        self.arming.async_stop()
         self.control.commands.async_cancel()
 
     # --- Home Assistant's own connection to the broker ----------------------------------
@@ -266,6 +287,7 @@ class BobbyHub:
             for agent in self.agents.values():
                 agent.health.suspend()
                 self.problems.async_report(agent)  # no deadline while cut off
+            self.watching.suspend()
             self._broker_timers["grace"] = async_call_later(self.hass, BROKER_GRACE, self._broker_lost)
         else:
             if self.cut_off_since is not None:
@@ -297,6 +319,7 @@ class BobbyHub:
             agent.health.resume()
             self.control.reconcile(agent)  # re-asserts what differs (once, then backs off)
             self.signals.refresh(agent)
+        self.watching.resume()
 
     # --- agents -----------------------------------------------------------------------
 
@@ -319,6 +342,7 @@ class BobbyHub:
         self.problems.async_watch(agent)
         if self.cut_off:
             agent.health.suspend()
+        self.watching.update(agent)
         return agent
 
     def _restore(self, agent: Agent) -> None:
@@ -334,6 +358,7 @@ class BobbyHub:
         if agent.info is not None:
             agent.health.info_received(agent.info["stats_interval"])
         self.problems.async_report(agent)
+        self.watching.update(agent)
 
     def _agent(self, kind: str, agent_id: str) -> Agent | None:
         """The agent of a topic; created if new and the cap allows (None: refused)."""
@@ -381,6 +406,7 @@ class BobbyHub:
         self.control.async_stop(agent)
         self.problems.async_clear(agent)
         self.capacity.forget(agent)
+        self.watching.forget(agent)
         self.store.forget(agent.key)
         for channel in sorted(protocol.RETAINED):
             if not agent.is_camera and channel in protocol.CAMERA_ONLY_CHANNELS:
@@ -420,7 +446,11 @@ class BobbyHub:
         if (agent := self._agent(topic.kind, topic.agent_id)) is None:
             return
         was_announced = agent.announced
+        # A person seen or gone, a problem raised or cleared: the alarm panel judges again.
+        verified = (agent.person.on, agent.problems)
         channel.handler(agent, data)
+        if channel.name in AGENT_CHANNELS and channel.name != "stats":
+            self.watching.update(agent)  # stats: its handler feeds the coverage itself
         if channel.name in REMEMBERED_CHANNELS:
             self.store.remember(agent.key, channel.name, data)
         # Entities appear once the agent's info names it, or (for a camera that only
@@ -428,7 +458,8 @@ class BobbyHub:
         if agent.announced != was_announced or (not agent.offered and channel.evidence):
             agent.offered = True
             self.signals.new(agent)
-        self.signals.refresh(agent, channel.name, hub_wide=channel.hub_wide)
+        hub_wide = channel.hub_wide or (agent.person.on, agent.problems) != verified
+        self.signals.refresh(agent, channel.name, hub_wide=hub_wide)
         if channel.name in FLEET_CHANNELS:
             self.capacity.update()
 
@@ -443,6 +474,10 @@ class BobbyHub:
         agent.health.stats_received(stats.get("problems"))
         self.problems.async_report(agent)
         self.capacity.on_stats(agent)
+        if agent.is_camera:
+            self.watching.update(agent)
+        else:
+            self.watching.detector_stats(agent, stats)
 
     def _on_snapshot(self, agent: Agent, image: bytes) -> None:
         agent.snapshot = image

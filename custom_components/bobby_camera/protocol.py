@@ -154,6 +154,9 @@ EXPIRES: Final = "expires"
 # A problem an agent reports in its stats (`problems`): a stable code HA can key on.
 PROBLEM_CODE_RE: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
 MAX_PROBLEMS: Final = 32
+# A detector's stats name at most this many cameras (`cameras`: what it analysed of each in
+# the interval); the others are counted in `cameras_omitted`. 128 entries stay under 20 KB.
+MAX_STATS_CAMERAS: Final = 128
 
 ID_RULE: Final = "1-64 characters of A-Z a-z 0-9 _ -"
 BASE_TOPIC_RULE: Final = (
@@ -259,6 +262,14 @@ class Problem(TypedDict):
     detail: NotRequired[str]
 
 
+class CameraReport(TypedDict):
+    """One camera in a detector's stats `cameras`: its frames that reached this detector in the interval."""
+
+    analysed: int  # run through the model (a result was published where a person was found)
+    dropped: int  # replaced by a newer frame of the same camera before analysis (latest wins)
+    last_frame_time: NotRequired[float | None]  # newest analysed frame's `frame_time`; null: none
+
+
 class StatsPayload(TypedDict):
     """`stats`: counters and rates; its arrival is the heartbeat."""
 
@@ -298,6 +309,8 @@ class StatsPayload(TypedDict):
     events_dropped: NotRequired[int]
     chunks_dropped: NotRequired[int]
     record_frames_dropped: NotRequired[int]
+    cameras: NotRequired[dict[str, CameraReport]]
+    cameras_omitted: NotRequired[int]
 
 
 RECORDING_COUNTERS: Final = (
@@ -827,6 +840,27 @@ STATS_FIGURES: Final = (
 )
 
 
+def _check_camera_reports(data: Mapping[str, Any], out: dict[str, Any]) -> None:
+    """A detector's `cameras`: up to MAX_STATS_CAMERAS ids, each {analysed, dropped, last_frame_time}."""
+    if "cameras" not in data:
+        return
+    cameras = data["cameras"]
+    if not isinstance(cameras, dict) or len(cameras) > MAX_STATS_CAMERAS:
+        raise ProtocolError(f"'cameras' must be an object of up to {MAX_STATS_CAMERAS} camera ids")
+    reports: dict[str, Any] = {}
+    for camera, report in cameras.items():
+        if not is_valid_agent_id(camera):
+            raise ProtocolError(f"'cameras' key {_show(camera)} is not a camera id of {ID_RULE}")
+        if not isinstance(report, dict):
+            raise ProtocolError(f"'cameras' entry {camera!r} must be an object, got {_show(report)}")
+        checked: dict[str, Any] = {}
+        for key in ("analysed", "dropped"):
+            _take(report, checked, key, _is_counter, f"a whole number 0-{MAX_INTEGER}")
+        _take_number(report, checked, "last_frame_time", 0, required=False, nullable=True)
+        reports[camera] = checked
+    out["cameras"] = reports
+
+
 def _check_stats(kind: str, data: Mapping[str, Any]) -> StatsPayload:
     out: dict[str, Any] = {"v": SCHEMA_VERSION}
     _take_number(data, out, "uptime", 0)
@@ -853,6 +887,8 @@ def _check_stats(kind: str, data: Mapping[str, Any]) -> StatsPayload:
     _take(data, out, "recording", _is_bool, "a bool", required=False)
     for key in RECORDING_COUNTERS:
         _take(data, out, key, _is_counter, f"a whole number 0-{MAX_INTEGER}", required=False)
+    _check_camera_reports(data, out)
+    _take(data, out, "cameras_omitted", _is_counter, f"a whole number 0-{MAX_INTEGER}", required=False)
     return cast(StatsPayload, out)
 
 

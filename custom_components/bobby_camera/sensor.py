@@ -22,7 +22,7 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import EntityCategory, UnitOfTemperature, UnitOfTime
+from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfTemperature, UnitOfTime
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
@@ -32,7 +32,7 @@ from homeassistant.util import dt as dt_util
 from . import protocol
 from .agent import Agent, label_key
 from .capacity import Fleet
-from .const import CLIP_CHANNEL, DETECTION_CHANNELS, DOMAIN
+from .const import CLIP_CHANNEL, COVERAGE_CHANNEL, DETECTION_CHANNELS, DOMAIN
 from .devices import resolution_text
 from .entity import BobbyEntity, BobbyEntityDescription, async_add_agent_entities
 from .hub import BobbyConfigEntry, BobbyHub
@@ -264,6 +264,18 @@ DESCRIPTIONS: tuple[BobbySensorDescription, ...] = (
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda a: None if a.info is None else a.info.get("stream_codec"),
         exists_fn=_streaming_camera,
+    ),
+    # --- watched (issue 22): share of the last 24 h an enabled camera was watched ---
+    BobbySensorDescription(
+        key="coverage",
+        translation_key="coverage",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda a: None if a.watch is None else a.watch.percent,
+        exists_fn=lambda a: a.is_camera,
+        available_fn=lambda a: True,  # a day's figure: a camera offline now still has one
+        channels=frozenset({COVERAGE_CHANNEL}),
     ),
 )
 

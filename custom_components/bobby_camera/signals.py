@@ -32,6 +32,11 @@ class Signals:
         """Sent when detection demand or capacity changes (capacity.py)."""
         return f"{self._prefix}_fleet"
 
+    @property
+    def arming(self) -> str:
+        """Sent when the alarm panel's state or its culprits change."""
+        return f"{self._prefix}_arming"
+
     def update(self, agent: Agent) -> str:
         """Sent with the channel (None for timers) when the state of one agent changes."""
         return f"{self._prefix}_update_{agent.key}"

@@ -4,7 +4,8 @@
 - the last valid `status`, `info` and `state` of every agent, so that retained garbage
   on the broker cannot take a known agent's entities away after a restart;
 - the agents the owner removed, so their echoes and stray messages do not bring them
-  back (only the agent coming back `online` does).
+  back (only the agent coming back `online` does);
+- the alarm panel's armed mode (arming.py).
 
 What is read back is checked again by the protocol module: the file is ours, but a
 hand-edited or older file must not put anything unvalidated into the registries.
@@ -20,7 +21,7 @@ from homeassistant.helpers.storage import Store
 
 from . import protocol
 from .agent import parse_agent_key
-from .const import DOMAIN, LOGGER
+from .const import ARMED_MODES, DOMAIN, LOGGER
 from .desired import CORE_ONLY, DesiredState
 from .zones import check_zones
 
@@ -40,6 +41,7 @@ class HubStore:
         self.desired: dict[str, DesiredState] = {}
         self.last_good: dict[str, dict[str, Any]] = {}
         self._forgotten: dict[str, None] = {}  # ordered set
+        self.armed: str | None = None  # the alarm panel's mode the owner chose (None: disarmed)
 
     async def async_load(self) -> None:
         """Read the file, keeping only what still passes the protocol's checks."""
@@ -53,6 +55,7 @@ class HubStore:
         for key in data.get("forgotten") or ():
             if isinstance(key, str) and parse_agent_key(key) is not None:
                 self._forgotten[key] = None
+        self.armed = data.get("armed") if data.get("armed") in ARMED_MODES else None
 
     # --- desired state ----------------------------------------------------------------
 
@@ -113,6 +116,7 @@ class HubStore:
             "desired": {k: d.stored_fields() for k, d in self.desired.items() if d.stored_fields()},
             "last_good": self.last_good,
             "forgotten": list(self._forgotten),
+            "armed": self.armed,
         }
 
 

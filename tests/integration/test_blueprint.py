@@ -459,8 +459,8 @@ async def test_alarm_panel(
 ) -> None:
     """An alarm panel counts as armed in any armed_* state and when triggered; not while
     still arming (not verified) nor disarmed."""
-    hass.states.async_set("alarm_control_panel.bobby_camera", state)
-    await _person_automation(hass, armed_entity="alarm_control_panel.bobby_camera", clip_wait=0)
+    hass.states.async_set("alarm_control_panel.house", state)  # a panel of another integration
+    await _person_automation(hass, armed_entity="alarm_control_panel.house", clip_wait=0)
     await _seen(hass, _porch(hass, init_integration))
     assert len(notify_calls) == sent
 

@@ -43,6 +43,9 @@ _LOGGER = logging.getLogger(__name__)
 
 WAKE_INTERVAL = 0.25  # how often an idle worker checks for shutdown
 SAMPLES = 10_000  # per-interval timing samples kept at most (stats thread late: no growth)
+# Cameras counted per stats interval at most (`cameras` in stats; a flood of made-up ids
+# must not grow memory): the rest are counted as omitted.
+TRACKED_CAMERAS = 4 * protocol.MAX_STATS_CAMERAS
 
 
 @dataclass(slots=True, frozen=True)
@@ -84,6 +87,65 @@ def _user_properties(message: mqtt.MQTTMessage) -> dict[str, str]:
         if key in _READ_PROPERTIES and key not in found:
             found[key] = value
     return found
+
+
+@dataclass(slots=True)
+class CameraCounts:
+    """What this detector did with one camera's frames in the current stats interval."""
+
+    analysed: int = 0
+    dropped: int = 0
+    last_frame_time: float | None = None  # newest analysed frame's time
+
+    def report(self) -> dict[str, Any]:
+        last = None if self.last_frame_time is None else round(self.last_frame_time, 3)
+        return {"analysed": self.analysed, "dropped": self.dropped, "last_frame_time": last}
+
+
+class PerCamera:
+    """Per-camera counts of one stats interval, bounded (not thread-safe: the agent's lock guards it).
+
+    HA sums them over the detectors of the group to tell, per camera, whether its frames
+    are analysed (docs/protocol.md, stats `cameras`).
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[str, CameraCounts] = {}
+        self._omitted: set[str] = set()  # ids past TRACKED_CAMERAS (bounded the same way)
+
+    def _of(self, camera: str) -> CameraCounts | None:
+        counts = self._counts.get(camera)
+        if counts is None:
+            if len(self._counts) >= TRACKED_CAMERAS:
+                if len(self._omitted) < TRACKED_CAMERAS:
+                    self._omitted.add(camera)
+                return None
+            counts = self._counts[camera] = CameraCounts()
+        return counts
+
+    def analysed(self, camera: str, frame_time: float) -> None:
+        if (counts := self._of(camera)) is not None:
+            counts.analysed += 1
+            counts.last_frame_time = max(frame_time, counts.last_frame_time or frame_time)
+
+    def dropped(self, camera: str) -> None:
+        if (counts := self._of(camera)) is not None:
+            counts.dropped += 1
+
+    def take(self) -> dict[str, Any]:
+        """The interval's `cameras` (and `cameras_omitted` when any), and start a new interval.
+
+        Past MAX_STATS_CAMERAS the cameras with the most frames are named: a camera left
+        out shows as not watched in HA (a false alarm, never a false all-clear).
+        """
+        ranked = sorted(self._counts.items(), key=lambda item: -(item[1].analysed + item[1].dropped))
+        kept = ranked[: protocol.MAX_STATS_CAMERAS]
+        omitted = len(ranked) - len(kept) + len(self._omitted)
+        self._counts, self._omitted = {}, set()
+        report: dict[str, Any] = {"cameras": {camera: counts.report() for camera, counts in kept}}
+        if omitted:
+            report["cameras_omitted"] = omitted
+        return report
 
 
 def _mean(values: list[int]) -> float | None:
@@ -139,6 +201,7 @@ class DetectorAgent(Agent):
         self._busy_seconds = 0.0
         self._busy_frames = 0
         self._frame_cost: float | None = None
+        self._per_camera = PerCamera()
         frames = protocol.frame_subscription(config.base_topic, config.group)
         self.mqtt.subscribe(frames, self._on_frame, qos=0)
 
@@ -188,6 +251,7 @@ class DetectorAgent(Agent):
                 samples.clear()
             self._region_crops.clear()
             self._tile_crops.clear()
+            per_camera = self._per_camera.take()
             fps = (analysed - self._analysed_at_last_stats) / interval if interval > 0 else 0.0
             self._analysed_at_last_stats = analysed
             load, capacity = self._load_and_capacity(interval)
@@ -210,6 +274,7 @@ class DetectorAgent(Agent):
             "workers": len(self.pipelines),
             "load": load,
             "capacity_fps": capacity,
+            **per_camera,
         }
 
     def _load_and_capacity(self, interval: float) -> tuple[float | None, float | None]:
@@ -309,6 +374,7 @@ class DetectorAgent(Agent):
         with self._wake:
             if camera in self._pending:
                 self.frames_dropped += 1
+                self._per_camera.dropped(camera)
             self._pending[camera] = frame
             self._wake.notify()
 
@@ -378,6 +444,7 @@ class DetectorAgent(Agent):
             self.frames_analysed += 1
             self._busy_seconds += busy  # with the count: fps = load × capacity, exactly
             self._busy_frames += 1
+            self._per_camera.analysed(camera, frame.frame_time)
             self._inference_ms.append(analysis.inference_ms)
             self._queue_age_ms.append(queue_age_ms)
             self._frame_ms.append(analysis.total_ms)
