@@ -88,7 +88,7 @@ def running_agent(broker: Mosquitto, source: str, **options: Any) -> Iterator[Ca
 TOPIC = "bobby/camera/cam1"
 
 
-def send_command(probe: Probe, payload: dict[str, Any] | bytes, timeout: float = 5.0) -> dict[str, Any]:
+def send_command(probe: Probe, payload: dict[str, Any] | bytes, timeout: float = 30.0) -> dict[str, Any]:
     """Publish a `set` and return the next ack (as a dict)."""
     since = probe.mark()
     body = payload if isinstance(payload, bytes) else json.dumps({"v": 1, **payload}).encode()

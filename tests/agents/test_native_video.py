@@ -15,7 +15,7 @@ import pytest
 
 from bobby_edge import protocol
 from bobby_edge.camera.sources.base import SourceOptions
-from bobby_edge.camera.sources.rtsp import RtspSource
+from bobby_edge.camera.sources.rtsp import RtspOptions, RtspSource
 from tests.agents.camera_support import TOPIC, running_agent
 from tests.support.mosquitto import Mosquitto
 from tests.support.probe import Probe
@@ -67,5 +67,5 @@ def test_the_info_names_the_stream_without_its_login(
     ],
 )
 def test_which_url_is_offered(source: str, record: str | None, offered: str | None) -> None:
-    rtsp = RtspSource(source, SourceOptions(320, 240, 2.0, 80, record_url=record))
+    rtsp = RtspSource(source, SourceOptions(320, 240, 2.0, 80, own=(RtspOptions(record_stream=record),)))
     assert rtsp.stream_info().get("stream_url") == offered
