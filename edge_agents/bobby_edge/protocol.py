@@ -1017,9 +1017,9 @@ def parse_message(
     """Parse and validate one message.
 
     Returns the topic and the payload: `status` as text, `frame`/`snapshot`/`preview` as
-    JPEG bytes, `chunk` as (header, video bytes), `selftest` as (header, JPEG bytes), JSON channels as their typed payload
-    holding only the keys the contract defines (unknown keys are ignored, as
-    docs/protocol.md says).
+    JPEG bytes, `chunk` as (header, video bytes), `selftest` as (header, JPEG bytes), JSON
+    channels as their typed payload holding only the keys the contract defines (unknown
+    keys are ignored, as docs/protocol.md says).
     """
     t = parse_topic(full_topic, base)
     if t.channel in BINARY_CHANNELS:

@@ -2,7 +2,9 @@
 
     paho thread:     _on_frame   keep the newest undecoded frame per camera (latest wins),
                                  with its motion regions (MQTT v5 user property)
-    worker threads:  _work       _next_frame → Pipeline.analyse → _publish
+                     _on_selftest  keep the core's newest self-test picture
+    worker threads:  _work       a self-test first (selftest.py), else
+                                 _next_frame → Pipeline.analyse → _publish
                                  (decode and inference never run on paho's network thread)
 
 `workers` threads each own a Pipeline with its own LiteRT interpreter: LiteRT releases
@@ -35,7 +37,7 @@ from ..agent import Agent
 from ..config import DetectorConfig, resolve_workers
 from ..errors import CommandError
 from ..logthrottle import BAD_INPUT_EVERY, LogThrottle
-from . import decode, snapshot
+from . import decode, selftest, snapshot
 from .models import Person
 from .pipeline import Analysis, Pipeline
 
@@ -122,8 +124,16 @@ class DetectorAgent(Agent):
         self._frame_ms: deque[float] = deque(maxlen=SAMPLES)
         self._region_crops: deque[int] = deque(maxlen=SAMPLES)
         self._tile_crops: deque[int] = deque(maxlen=SAMPLES)
+        # The core's self-test (selftest.py): apart from the frames, counted apart.
+        self.selftests = selftest.SelfTests(
+            self._wake,
+            max_payload=config.max_payload,
+            limits=self._limits,
+            answer=lambda result: self.publish(protocol.SELFTEST_RESULT_CHANNEL, result),
+        )
         frames = protocol.frame_subscription(config.base_topic, config.group)
         self.mqtt.subscribe(frames, self._on_frame, qos=0)
+        self.mqtt.subscribe(self.topic(protocol.SELFTEST_CHANNEL), self.selftests.on_message, qos=1)
 
     # --- Agent ----------------------------------------------------------------------
 
@@ -132,7 +142,14 @@ class DetectorAgent(Agent):
         return {
             "model": self.pipeline.model.describe(),
             "resolution": [width, height],
-            "capabilities": ["threshold", "min_area", protocol.EXPIRES, "regions", "tiles"],
+            "capabilities": [
+                "threshold",
+                "min_area",
+                protocol.EXPIRES,
+                "regions",
+                "tiles",
+                protocol.SELFTEST_CAPABILITY,
+            ],
         }
 
     def configured_settings(self) -> dict[str, Any]:
@@ -182,6 +199,7 @@ class DetectorAgent(Agent):
             "regions_per_frame": _mean(region_crops),
             "tiles_per_frame": _mean(tile_crops),
             "workers": len(self.pipelines),
+            **self.selftests.counters(),
         }
 
     def work(self) -> None:
@@ -206,9 +224,15 @@ class DetectorAgent(Agent):
 
     def _work(self, pipeline: Pipeline) -> None:
         while not self.stop_event.is_set():
+            if self.selftests.run_next(pipeline):
+                continue  # before the frames: answered within the core's timeout, even when busy
             picked = self._next_frame()
             if picked is not None:
                 self.process(*picked, pipeline=pipeline)
+
+    def _limits(self) -> tuple[float, float]:
+        with self.lock:
+            return self.threshold, self.min_area
 
     def tiles_for(self, camera: str) -> bool:
         tiles = self.settings.tiles
@@ -272,7 +296,7 @@ class DetectorAgent(Agent):
     def _next_frame(self) -> tuple[str, Frame] | None:
         """The longest-waiting camera's newest frame (fair across cameras), or None."""
         with self._wake:
-            if not self._pending and not self._wake.wait(WAKE_INTERVAL):
+            if not self._pending and not self.selftests.waiting and not self._wake.wait(WAKE_INTERVAL):
                 return None
             if not self._pending:
                 return None
@@ -306,9 +330,7 @@ class DetectorAgent(Agent):
                 analysis.region_crops,
                 key=("capped", camera),
             )
-        with self.lock:
-            threshold, min_area = self.threshold, self.min_area
-        people = analysis.select(threshold, min_area)
+        people = analysis.select(*self._limits())
         if people:
             self._publish(camera, frame, analysis, people)
         # Counted after publishing: a frame counted as analysed has had its result sent.
