@@ -68,7 +68,15 @@ PROBLEM_OFFLINE: Final = "offline"
 PROBLEM_SILENT: Final = "silent"
 PROBLEM_COMMAND_TIMEOUT: Final = "command_timeout"
 PROBLEM_STATE_MISMATCH: Final = "state_mismatch"
-PROBLEMS: Final = (PROBLEM_OFFLINE, PROBLEM_SILENT, PROBLEM_COMMAND_TIMEOUT, PROBLEM_STATE_MISMATCH)
+# A detector that failed the core's self-test (selftest.py): it does not see a known person.
+PROBLEM_BLIND: Final = "blind"
+PROBLEMS: Final = (
+    PROBLEM_OFFLINE,
+    PROBLEM_SILENT,
+    PROBLEM_COMMAND_TIMEOUT,
+    PROBLEM_STATE_MISMATCH,
+    PROBLEM_BLIND,
+)
 # Problems an agent reports itself (stats `problems`, docs/protocol.md) come after these,
 # keyed by their code; the problem event entity fires them as this one event type.
 PROBLEM_REPORTED: Final = "reported"
@@ -100,3 +108,17 @@ REASSERT_BACKOFF_MAX: Final = 300.0
 BROKER_GRACE: Final = 30.0
 BROKER_SETTLE: Final = 3.0
 ISSUE_BROKER: Final = "broker_unreachable"
+
+# The detector self-test (selftest.py, docs/protocol.md "selftest"): every this many seconds
+# while a detector is online and enabled (and at once when it becomes so). One test costs a
+# detector one frame's analysis: ~28 ms of CPU here, so 0.05 % of one core (docs/performance.md).
+SELFTEST_INTERVAL: Final = 60.0
+# A box passes when it overlaps the placed person by at least this intersection over union
+# (PASCAL VOC's criterion for a correct detection; the default model reaches 0.76-0.95).
+SELFTEST_MIN_IOU: Final = 0.5
+# Why a self-test failed: the suffix of the `blind_<cause>` repair issue's translation key.
+BLIND_NO_ANSWER: Final = "no_answer"
+BLIND_NO_PERSON: Final = "no_person"
+BLIND_WRONG_PLACE: Final = "wrong_place"
+BLIND_FAILED: Final = "failed"
+BLIND_CAUSES: Final = (BLIND_NO_ANSWER, BLIND_NO_PERSON, BLIND_WRONG_PLACE, BLIND_FAILED)

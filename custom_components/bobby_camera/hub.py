@@ -42,6 +42,7 @@ from .const import (
     ISSUE_BROKER,
     LOGGER,
     MISMATCH_MARGIN,
+    SELFTEST_INTERVAL,
 )
 from .control import Control
 from .devices import AgentDevices, agent_key_of
@@ -49,6 +50,7 @@ from .person import PersonEvents
 from .problems import ProblemReporter, create_issue, delete_issue
 from .recording.index import HubLinks
 from .recording.manager import Recordings
+from .selftest import SelfTests
 from .signals import Signals
 from .store import REMEMBERED_CHANNELS, HubStore
 
@@ -123,6 +125,15 @@ class BobbyHub:
             background=self._background,
         )
         self.recordings = Recordings(hass, links, options)
+        self.selftests = SelfTests(
+            hass,
+            base_topic=self.base_topic,
+            timeout=self.command_timeout,
+            interval=SELFTEST_INTERVAL,
+            problems=self.problems,
+            signals=self.signals,
+            background=self._background,
+        )
         self.channels: dict[str, Channel] = {}
         for channel in (
             # ack first: Home Assistant subscribes wildcard topics one at a time, each after
@@ -144,6 +155,13 @@ class BobbyHub:
                 self.recordings.on_chunk,
                 kind=protocol.KIND_CAMERA,
                 unknown=self.recordings.gate.unknown_camera,
+            ),
+            # A detector's answer to the self-test: from a known detector only.
+            Channel(
+                protocol.SELFTEST_RESULT_CHANNEL,
+                self.selftests.on_result,
+                kind=protocol.KIND_DETECTOR,
+                unknown=lambda _agent_id: None,
             ),
         ):
             self.add_channel(channel)
@@ -214,6 +232,7 @@ class BobbyHub:
         self._cancel_broker_timers()
         self.control.async_stop()
         self.recordings.async_stop()
+        self.selftests.async_stop()
         self.person.async_stop()
         self.problems.async_stop()
         self.control.commands.async_cancel()
@@ -254,6 +273,7 @@ class BobbyHub:
                 agent.health.reconnected()
             self._broker_timers["settle"] = async_call_later(self.hass, BROKER_SETTLE, self._settled)
         for agent in self.agents.values():
+            self.selftests.follow(agent)  # none while cut off: a missing answer is not the detector's
             self.signals.refresh(agent)
 
     @callback
@@ -274,6 +294,7 @@ class BobbyHub:
         for agent in self.agents.values():
             agent.health.resume()
             self.control.reconcile(agent)  # re-asserts what differs (once, then backs off)
+            self.selftests.follow(agent)
             self.signals.refresh(agent)
 
     # --- agents -----------------------------------------------------------------------
@@ -357,6 +378,7 @@ class BobbyHub:
         self.person.async_forget(agent)
         self.control.commands.async_cancel(agent)
         self.control.async_stop(agent)
+        self.selftests.async_forget(agent)
         self.problems.async_clear(agent)
         self.store.forget(agent.key)
         for channel in sorted(protocol.RETAINED):
@@ -398,6 +420,8 @@ class BobbyHub:
             return
         was_announced = agent.announced
         channel.handler(agent, data)
+        if not agent.is_camera:
+            self.selftests.follow(agent)  # online and enabled: tested; switched off: not
         if channel.name in REMEMBERED_CHANNELS:
             self.store.remember(agent.key, channel.name, data)
         # Entities appear once the agent's info names it, or (for a camera that only
