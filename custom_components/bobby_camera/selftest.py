@@ -219,8 +219,8 @@ class SelfTests:
                     "selftest_topic": topic,
                     "interval": f"{self.interval:g}",
                     "answer_timeout": f"{self.timeout:g}",
-                    "threshold": f"{(agent.state or {}).get('threshold', '?')}",
-                    "min_area": f"{(agent.state or {}).get('min_area', '?')}",
+                    "threshold": str(agent.state.get("threshold", "?") if agent.state else "?"),
+                    "min_area": str(agent.state.get("min_area", "?") if agent.state else "?"),
                 },
             )
         agent.health.selftest_done(failure)

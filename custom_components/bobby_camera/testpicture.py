@@ -59,7 +59,8 @@ def iou(a: Coords, b: Coords) -> float:
 @cache
 def _person() -> Image.Image:
     with Image.open(PERSON) as image:
-        return image.convert("RGB")
+        person: Image.Image = image.convert("RGB")
+        return person
 
 
 def _placement(rng: random.Random, previous: Coords | None) -> tuple[int, int, int, int]:
