@@ -69,8 +69,8 @@ class _Test:
     """The self-test in flight for one detector."""
 
     request_id: str
-    person: testpicture.Coords
-    cancel_timeout: CALLBACK_TYPE | None = None
+    cancel_timeout: CALLBACK_TYPE = lambda: None  # the answer timeout's, once set
+    person: testpicture.Coords = (0.0, 0.0, 0.0, 0.0)  # once the picture is made
 
 
 class SelfTests:
@@ -144,8 +144,7 @@ class SelfTests:
             LOGGER.debug("Self-test result from %s answers no test in flight", agent.key)
             return
         del self._running[agent.key]
-        if test.cancel_timeout is not None:
-            test.cancel_timeout()
+        test.cancel_timeout()
         failure = judge(test.person, result)
         if failure is not None:
             LOGGER.info("%s failed its self-test: %s %s", agent.key, failure.cause, failure.figures)
@@ -171,10 +170,9 @@ class SelfTests:
 
     @callback
     def _due(self, agent: Agent, _now: datetime | None = None) -> None:
+        # Testable still: follow() cancels this timer when the detector stops being so.
         self._next.pop(agent.key, None)
-        if not self.testable(agent):
-            return  # follow() hears of it with the report that changed it
-        test = self._running[agent.key] = _Test(uuid4().hex[:16], (0.0, 0.0, 0.0, 0.0))
+        test = self._running[agent.key] = _Test(uuid4().hex[:16])
         test.cancel_timeout = async_call_later(self.hass, self.timeout, partial(self._timed_out, agent, test))
         self._background(self._async_send(agent, test), f"self-test {agent.key}")
 
@@ -196,13 +194,11 @@ class SelfTests:
 
     @callback
     def _timed_out(self, agent: Agent, test: _Test, _now: datetime) -> None:
-        if self._running.get(agent.key) is not test:
-            return
+        # Still the test in flight, to a testable detector: an answer, or follow() when
+        # the detector (or Home Assistant's broker connection) goes, cancels this timer.
         del self._running[agent.key]
-        test.cancel_timeout = None
-        if self.testable(agent):  # not cut off from the broker: the silence is the detector's
-            LOGGER.info("%s did not answer its self-test within %g s", agent.key, self.timeout)
-            self._done(agent, SelfTestFailure(BLIND_NO_ANSWER, {"expected": _box(test.person)}))
+        LOGGER.info("%s did not answer its self-test within %g s", agent.key, self.timeout)
+        self._done(agent, SelfTestFailure(BLIND_NO_ANSWER, {"expected": _box(test.person)}))
         self._schedule(agent, self.interval)
 
     def _done(self, agent: Agent, failure: SelfTestFailure | None) -> None:
@@ -236,6 +232,5 @@ class SelfTests:
     def _cancel(self, key: str) -> None:
         if (cancel := self._next.pop(key, None)) is not None:
             cancel()
-        if (test := self._running.pop(key, None)) is not None and test.cancel_timeout is not None:
+        if (test := self._running.pop(key, None)) is not None:
             test.cancel_timeout()
-            test.cancel_timeout = None

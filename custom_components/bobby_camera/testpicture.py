@@ -64,21 +64,19 @@ def _person() -> Image.Image:
 
 
 def _placement(rng: random.Random, previous: Coords | None) -> tuple[int, int, int, int]:
-    """(x, y, width, height) in pixels, away from the previous test's box."""
+    """(x, y, width, height) in pixels: the first of PLACEMENT_TRIES random placements away
+    from the previous test's box, else the one that overlaps it least."""
     person = _person()
     frame_w, frame_h = FRAME
-    best: tuple[float, tuple[int, int, int, int]] | None = None
+    candidates = []
     for _ in range(PLACEMENT_TRIES):
         height = round(rng.uniform(*HEIGHTS) * frame_h)
         width = round(height * person.width / person.height)
-        x, y = rng.randint(0, frame_w - width), rng.randint(0, frame_h - height)
-        overlap = 0.0 if previous is None else iou(_normalised(x, y, width, height), previous)
-        if best is None or overlap < best[0]:
-            best = (overlap, (x, y, width, height))
-        if overlap < MAX_IOU_WITH_PREVIOUS:
-            break
-    assert best is not None
-    return best[1]
+        candidates.append((rng.randint(0, frame_w - width), rng.randint(0, frame_h - height), width, height))
+    if previous is None:
+        return candidates[0]
+    # min() keeps the first of equals: every placement far enough counts as MAX_IOU_WITH_PREVIOUS.
+    return min(candidates, key=lambda c: max(MAX_IOU_WITH_PREVIOUS, iou(_normalised(*c), previous)))
 
 
 def _normalised(x: int, y: int, width: int, height: int) -> Coords:

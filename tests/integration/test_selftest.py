@@ -304,6 +304,21 @@ async def test_a_test_in_flight_when_switched_off_is_not_judged(
     assert hass.states.get(PROBLEM).attributes["problems"] == []
 
 
+async def test_a_detector_switched_off_while_its_picture_is_made_gets_none(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """The picture is made in the executor; the detector is switched off meanwhile."""
+    info = {**INFO, "id": "pi5", "name": "pi5"}
+    fire(hass, "bobby/detector/pi5/status", "online")
+    fire(hass, "bobby/detector/pi5/info", info)
+    fire(hass, "bobby/detector/pi5/state", payload("detector_pi4", "state"))
+    fire(hass, "bobby/detector/pi5/state", {**payload("detector_pi4", "state"), "enabled": False})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert not [
+        c for c in mqtt_mock.async_publish.call_args_list if c.args[0] == "bobby/detector/pi5/selftest"
+    ]
+
+
 async def test_removing_the_detector_stops_its_tests(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
@@ -370,6 +385,8 @@ def test_the_person_is_never_where_the_last_test_put_her() -> None:
             assert testpicture.iou(picture.person, previous) < testpicture.MAX_IOU_WITH_PREVIOUS
         assert testpicture.iou(person_in(picture.jpeg), picture.person) > 0.8
         previous = picture.person
+    # Nowhere far enough from a box as big as the frame: the least overlapping of the tries.
+    assert testpicture.make(rng, (0.0, 0.0, 1.0, 1.0)).jpeg.startswith(b"\xff\xd8")
 
 
 def test_json_of_a_result_is_what_the_protocol_checks() -> None:
