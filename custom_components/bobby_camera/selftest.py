@@ -99,7 +99,15 @@ class SelfTests:
         self._running: dict[str, _Test] = {}  # per agent key
         self._next: dict[str, CALLBACK_TYPE] = {}  # the timer of the next test, per agent key
         self._previous: dict[str, testpicture.Coords] = {}  # where the last test's person was
+        self._passed: set[str] = set()  # agent keys whose last test, while testable, passed
         self.sent = 0  # self-tests sent since start
+
+    def verified(self, agent: Agent) -> bool:
+        """Whether the detector passed its last self-test and is still testable: it sees now.
+
+        False before its first answer (a detector that just came online is not proven yet).
+        """
+        return agent.key in self._passed
 
     @staticmethod
     def capable(agent: Agent) -> bool:
@@ -146,7 +154,10 @@ class SelfTests:
         del self._running[agent.key]
         test.cancel_timeout()
         failure = judge(test.person, result)
-        if failure is not None:
+        if failure is None:
+            self._passed.add(agent.key)
+        else:
+            self._passed.discard(agent.key)
             LOGGER.info("%s failed its self-test: %s %s", agent.key, failure.cause, failure.figures)
         self._done(agent, failure)
         self._schedule(agent, self.interval)
@@ -197,6 +208,7 @@ class SelfTests:
         # Still the test in flight, to a testable detector: an answer, or follow() when
         # the detector (or Home Assistant's broker connection) goes, cancels this timer.
         del self._running[agent.key]
+        self._passed.discard(agent.key)
         LOGGER.info("%s did not answer its self-test within %g s", agent.key, self.timeout)
         self._done(agent, SelfTestFailure(BLIND_NO_ANSWER, {"expected": _box(test.person)}))
         self._schedule(agent, self.interval)
@@ -230,6 +242,7 @@ class SelfTests:
         self._cancel(agent.key)
 
     def _cancel(self, key: str) -> None:
+        self._passed.discard(key)
         if (cancel := self._next.pop(key, None)) is not None:
             cancel()
         if (test := self._running.pop(key, None)) is not None:

@@ -108,11 +108,15 @@ async def test_a_detector_is_tested_at_once_then_every_interval_with_a_new_pictu
     mqtt_mock: MqttMockHAClient,
     init_integration: MockConfigEntry,
 ) -> None:
+    hub = init_integration.runtime_data
+    agent = hub.agents["detector_pi4"]
     requests = _requests(mqtt_mock)
     assert len(requests) == 1  # at once when it came online
+    assert not hub.selftests.verified(agent)  # not proven before its answer
     _right(hass, requests[0])
     await hass.async_block_till_done(wait_background_tasks=True)
     assert hass.states.get(PROBLEM).state == "off"
+    assert hub.selftests.verified(agent)
     await _tick(hass, freezer, SELFTEST_INTERVAL - 1)
     assert len(_requests(mqtt_mock)) == 1
     await _tick(hass, freezer, 1)
@@ -124,8 +128,11 @@ async def test_a_detector_is_tested_at_once_then_every_interval_with_a_new_pictu
     assert testpicture.iou(person_in(requests[0][1]), person_in(requests[1][1])) < 0.5
     call = next(c for c in mqtt_mock.async_publish.call_args_list if c.args[0] == TOPIC)
     assert call.args[2:] == (1, False)  # QoS 1, not retained
-    hub = init_integration.runtime_data
     assert hub.selftests.sent == 2
+    # No answer to the second: blind, and no longer verified.
+    await _tick(hass, freezer, 11)
+    assert not hub.selftests.verified(agent)
+    assert hass.states.get(PROBLEM).attributes["problems"] == ["blind"]
 
 
 @pytest.mark.parametrize(
@@ -152,6 +159,8 @@ async def test_a_wrong_answer_makes_the_detector_blind_until_a_test_passes(  # n
     assert state.state == "on"
     assert state.attributes["problems"] == ["blind"]
     issue = issue_registry.async_get_issue(DOMAIN, ISSUE)
+    hub = hass.config_entries.async_entries(DOMAIN)[0].runtime_data
+    assert not hub.selftests.verified(hub.agents["detector_pi4"])
     assert issue.translation_key == f"blind_{cause}"
     assert figures.items() <= issue.translation_placeholders.items()
     assert issue.translation_placeholders["selftest_topic"] == TOPIC
@@ -163,6 +172,11 @@ async def test_a_wrong_answer_makes_the_detector_blind_until_a_test_passes(  # n
     await hass.async_block_till_done(wait_background_tasks=True)
     assert hass.states.get(PROBLEM).state == "off"
     assert issue_registry.async_get_issue(DOMAIN, ISSUE) is None
+    assert hub.selftests.verified(hub.agents["detector_pi4"])
+    # Switched off, it is not verified any more (it does not watch).
+    fire(hass, "bobby/detector/pi4/state", {**payload("detector_pi4", "state"), "enabled": False})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert not hub.selftests.verified(hub.agents["detector_pi4"])
     assert [(e.data["problem"], e.data["active"]) for e in events] == [("blind", True), ("blind", False)]
 
 
