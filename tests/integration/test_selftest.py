@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from datetime import timedelta
 from typing import Any
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -33,7 +35,7 @@ from custom_components.bobby_camera.const import (
     SELFTEST_INTERVAL,
 )
 
-from .common import fire, payload
+from .common import fire, payload, settle
 
 PROBLEM = "binary_sensor.pi_4_detector_problem"
 ISSUE = "detector_pi4_blind"
@@ -322,12 +324,25 @@ async def test_a_detector_switched_off_while_its_picture_is_made_gets_none(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient
 ) -> None:
     """The picture is made in the executor; the detector is switched off meanwhile."""
+    made = threading.Event()
+    real_make = testpicture.make
+
+    def slow_make(*args: Any) -> testpicture.TestPicture:
+        made.wait(10)
+        return real_make(*args)
+
     info = {**INFO, "id": "pi5", "name": "pi5"}
-    fire(hass, "bobby/detector/pi5/status", "online")
-    fire(hass, "bobby/detector/pi5/info", info)
-    fire(hass, "bobby/detector/pi5/state", payload("detector_pi4", "state"))
-    fire(hass, "bobby/detector/pi5/state", {**payload("detector_pi4", "state"), "enabled": False})
-    await hass.async_block_till_done(wait_background_tasks=True)
+    with patch.object(testpicture, "make", slow_make):
+        fire(hass, "bobby/detector/pi5/status", "online")
+        fire(hass, "bobby/detector/pi5/info", info)
+        fire(hass, "bobby/detector/pi5/state", payload("detector_pi4", "state"))
+        await settle()
+        fire(hass, "bobby/detector/pi5/state", {**payload("detector_pi4", "state"), "enabled": False})
+        await settle()
+        made.set()
+        await hass.async_block_till_done(wait_background_tasks=True)
+    hub = hass.config_entries.async_entries(DOMAIN)[0].runtime_data
+    assert hub.agents["detector_pi5"].enabled is False
     assert not [
         c for c in mqtt_mock.async_publish.call_args_list if c.args[0] == "bobby/detector/pi5/selftest"
     ]
