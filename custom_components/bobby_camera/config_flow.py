@@ -20,6 +20,7 @@ from .const import (
     CONF_MAX_DISK_MB,
     CONF_OFFLINE_GRACE,
     CONF_RETENTION_DAYS,
+    CONF_SELFTEST_INTERVAL,
     CONF_THRESHOLD,
     CONF_TRIGGER_AFTER,
     DEFAULT_BASE_TOPIC,
@@ -68,6 +69,8 @@ def _options_schema(options: dict[str, Any]) -> vol.Schema:
             vol.Required(CONF_MAX_AGENTS, default=options[CONF_MAX_AGENTS]): selector.NumberSelector(
                 selector.NumberSelectorConfig(min=1, max=1024, step=1, mode=selector.NumberSelectorMode.BOX)
             ),
+            # Every 10 s at most: a test costs a detector one frame's analysis.
+            vol.Required(CONF_SELFTEST_INTERVAL, default=options[CONF_SELFTEST_INTERVAL]): _seconds(10, 3600),
         }
     )
 

@@ -19,6 +19,7 @@ CONF_RETENTION_DAYS: Final = "retention_days"
 CONF_MAX_DISK_MB: Final = "max_disk_mb"
 CONF_MAX_AGENTS: Final = "max_agents"
 CONF_OFFLINE_GRACE: Final = "offline_grace"
+CONF_SELFTEST_INTERVAL: Final = "selftest_interval"
 
 DEFAULT_BASE_TOPIC: Final = protocol.DEFAULT_BASE_TOPIC
 DEFAULT_THRESHOLD: Final = 0.5
@@ -31,6 +32,10 @@ DEFAULT_MAX_DISK_MB: Final = 10240.0
 DEFAULT_MAX_AGENTS: Final = 64
 # An `offline` lasting this long becomes a problem (a Wi-Fi blip pages nobody).
 DEFAULT_OFFLINE_GRACE: Final = 30.0
+# The detector self-test, every this many seconds while a detector is online and enabled
+# (and at once when it becomes so). One test costs a detector one frame's analysis: 26 ms of
+# CPU on the test machine, so 0.044 % of one core (docs/performance.md).
+DEFAULT_SELFTEST_INTERVAL: Final = 60.0
 
 # The base topic is connection data (entry.data, changed by reconfigure); these are options.
 DEFAULT_OPTIONS: Final = {
@@ -42,6 +47,7 @@ DEFAULT_OPTIONS: Final = {
     CONF_MAX_DISK_MB: DEFAULT_MAX_DISK_MB,
     CONF_MAX_AGENTS: DEFAULT_MAX_AGENTS,
     CONF_OFFLINE_GRACE: DEFAULT_OFFLINE_GRACE,
+    CONF_SELFTEST_INTERVAL: DEFAULT_SELFTEST_INTERVAL,
 }
 
 # Channels whose messages change what the agents' own entities show. Entities list the
@@ -109,10 +115,7 @@ BROKER_GRACE: Final = 30.0
 BROKER_SETTLE: Final = 3.0
 ISSUE_BROKER: Final = "broker_unreachable"
 
-# The detector self-test (selftest.py, docs/protocol.md "selftest"): every this many seconds
-# while a detector is online and enabled (and at once when it becomes so). One test costs a
-# detector one frame's analysis: ~28 ms of CPU here, so 0.05 % of one core (docs/performance.md).
-SELFTEST_INTERVAL: Final = 60.0
+# The detector self-test (selftest.py, docs/protocol.md "selftest"); its period is an option.
 # A box passes when it overlaps the placed person by at least this intersection over union
 # (PASCAL VOC's criterion for a correct detection; the default model reaches 0.76-0.95).
 SELFTEST_MIN_IOU: Final = 0.5

@@ -34,6 +34,7 @@ from .const import (
     CONF_COMMAND_TIMEOUT,
     CONF_MAX_AGENTS,
     CONF_OFFLINE_GRACE,
+    CONF_SELFTEST_INTERVAL,
     CONF_THRESHOLD,
     CONF_TRIGGER_AFTER,
     DEFAULT_OPTIONS,
@@ -42,7 +43,6 @@ from .const import (
     ISSUE_BROKER,
     LOGGER,
     MISMATCH_MARGIN,
-    SELFTEST_INTERVAL,
 )
 from .control import Control
 from .devices import AgentDevices, agent_key_of
@@ -129,7 +129,7 @@ class BobbyHub:
             hass,
             base_topic=self.base_topic,
             timeout=self.command_timeout,
-            interval=SELFTEST_INTERVAL,
+            interval=float(options[CONF_SELFTEST_INTERVAL]),
             problems=self.problems,
             signals=self.signals,
             background=self._background,

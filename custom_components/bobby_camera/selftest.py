@@ -2,7 +2,7 @@
 
 While a detector that lists the `selftest` capability is online and enabled (and Home
 Assistant is on the broker), `SelfTests` sends it a new picture of a known person
-(`testpicture.py`) at once, then every SELFTEST_INTERVAL seconds, and checks its
+(`testpicture.py`) at once, then every `selftest_interval` seconds (an option), and checks its
 `selftest_result`: a box must overlap the person with an IoU of at least SELFTEST_MIN_IOU.
 No answer within the command timeout, no person, a person elsewhere, or a picture the
 detector could not analyse makes the `blind` problem (`monitoring.AgentHealth.blind`,

@@ -30,9 +30,9 @@ from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 from custom_components.bobby_camera import protocol, testpicture
 from custom_components.bobby_camera.const import (
+    DEFAULT_SELFTEST_INTERVAL,
     DOMAIN,
     EVENT_AGENT_PROBLEM,
-    SELFTEST_INTERVAL,
 )
 
 from .common import fire, payload, settle
@@ -119,7 +119,7 @@ async def test_a_detector_is_tested_at_once_then_every_interval_with_a_new_pictu
     await hass.async_block_till_done(wait_background_tasks=True)
     assert hass.states.get(PROBLEM).state == "off"
     assert hub.selftests.verified(agent)
-    await _tick(hass, freezer, SELFTEST_INTERVAL - 1)
+    await _tick(hass, freezer, DEFAULT_SELFTEST_INTERVAL - 1)
     assert len(_requests(mqtt_mock)) == 1
     await _tick(hass, freezer, 1)
     requests = _requests(mqtt_mock)
@@ -166,10 +166,10 @@ async def test_a_wrong_answer_makes_the_detector_blind_until_a_test_passes(  # n
     assert issue.translation_key == f"blind_{cause}"
     assert figures.items() <= issue.translation_placeholders.items()
     assert issue.translation_placeholders["selftest_topic"] == TOPIC
-    assert issue.translation_placeholders["interval"] == f"{SELFTEST_INTERVAL:g}"
+    assert issue.translation_placeholders["interval"] == f"{DEFAULT_SELFTEST_INTERVAL:g}"
     assert [(e.data["problem"], e.data["active"]) for e in events] == [("blind", True)]
     # The next test passes: all clear.
-    await _tick(hass, freezer, SELFTEST_INTERVAL)
+    await _tick(hass, freezer, DEFAULT_SELFTEST_INTERVAL)
     _right(hass, _requests(mqtt_mock)[-1])
     await hass.async_block_till_done(wait_background_tasks=True)
     assert hass.states.get(PROBLEM).state == "off"
@@ -231,7 +231,7 @@ async def test_no_answer_within_the_timeout_is_blind_and_the_cause_follows_the_l
     await hass.async_block_till_done(wait_background_tasks=True)
     assert hass.states.get(PROBLEM).state == "on"
     # The next test answers, wrongly: still blind, the repair now says why.
-    await _tick(hass, freezer, SELFTEST_INTERVAL)
+    await _tick(hass, freezer, DEFAULT_SELFTEST_INTERVAL)
     _answer(hass, _requests(mqtt_mock)[-1][0], boxes=[])
     await hass.async_block_till_done(wait_background_tasks=True)
     assert issue_registry.async_get_issue(DOMAIN, ISSUE).translation_key == "blind_no_person"
@@ -270,7 +270,7 @@ async def test_a_switched_off_detector_is_not_tested_nor_blind_and_is_tested_whe
     await hass.async_block_till_done(wait_background_tasks=True)
     assert hass.states.get(PROBLEM).attributes["problems"] == []
     assert issue_registry.async_get_issue(DOMAIN, ISSUE) is None
-    await _tick(hass, freezer, 3 * SELFTEST_INTERVAL)
+    await _tick(hass, freezer, 3 * DEFAULT_SELFTEST_INTERVAL)
     assert len(_requests(mqtt_mock)) == 1
     fire(hass, "bobby/detector/pi4/state", payload("detector_pi4", "state"))
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -286,7 +286,7 @@ async def test_an_offline_detector_stays_blind_until_it_passes_again(
     _answer(hass, _requests(mqtt_mock)[0][0], boxes=[])
     await hass.async_block_till_done(wait_background_tasks=True)
     fire(hass, "bobby/detector/pi4/status", "offline")
-    await _tick(hass, freezer, 3 * SELFTEST_INTERVAL)
+    await _tick(hass, freezer, 3 * DEFAULT_SELFTEST_INTERVAL)
     assert len(_requests(mqtt_mock)) == 1  # not tested while offline
     assert hass.states.get(PROBLEM).attributes["problems"] == ["offline"]
     fire(hass, "bobby/detector/pi4/status", "online")
@@ -307,7 +307,7 @@ async def test_an_older_detector_without_the_capability_is_never_tested(
     fire(hass, "bobby/detector/pi4/info", payload("detector_pi4", "info"))
     await hass.async_block_till_done(wait_background_tasks=True)
     assert hass.states.get(PROBLEM).attributes["problems"] == []
-    await _tick(hass, freezer, 3 * SELFTEST_INTERVAL)
+    await _tick(hass, freezer, 3 * DEFAULT_SELFTEST_INTERVAL)
     assert len(_requests(mqtt_mock)) == 1
 
 
@@ -356,7 +356,7 @@ async def test_removing_the_detector_stops_its_tests(
 ) -> None:
     hub = init_integration.runtime_data
     await hub.async_forget(hub.agents["detector_pi4"])
-    await _tick(hass, freezer, 3 * SELFTEST_INTERVAL)
+    await _tick(hass, freezer, 3 * DEFAULT_SELFTEST_INTERVAL)
     assert len(_requests(mqtt_mock)) == 1
 
 
