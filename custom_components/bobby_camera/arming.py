@@ -37,8 +37,9 @@ TRIGGERED: Final = "triggered"
 DEFAULT_BOUND: Final = 20 + 3 * UNKNOWN_FRAME_INTERVAL + WATCH_SLACK
 
 
-def culprits(agents: Iterable[Agent]) -> list[str]:
-    """What keeps the system from being verified, one line each; [] when it is."""
+def culprits(agents: Iterable[Agent], proven: Callable[[Agent], bool] = lambda _: True) -> list[str]:
+    """What keeps the system from being verified, one line each; [] when it is. `proven`:
+    whether a detector passed its latest self-test (one that has just come online has not)."""
     found: list[str] = []
     cameras = [a for a in agents if a.is_camera and camera_facts(a).meant]
     detectors = [a for a in agents if not a.is_camera and a.announced and a.online]
@@ -50,6 +51,8 @@ def culprits(agents: Iterable[Agent]) -> list[str]:
     for detector in sorted(detectors, key=lambda a: a.name):
         if detector.problems:
             found.append(f"detector {detector.name}: {', '.join(detector.problems)}")
+        elif detector.enabled is not False and not proven(detector):
+            found.append(f"detector {detector.name}: self-test not passed yet")
     if not any(d.enabled is not False for d in detectors):
         found.append("no detector online")
     if not cameras:
@@ -70,6 +73,7 @@ class Arming:
         signals: Signals,
         command_timeout: float,
         allow_disarm_with_person: bool,
+        proven: Callable[[Agent], bool] = lambda _: True,
     ) -> None:
         """Nothing is judged until `async_start`."""
         self.hass = hass
@@ -79,6 +83,7 @@ class Arming:
         self._signals = signals
         self._command_timeout = command_timeout
         self.allow_disarm_with_person = allow_disarm_with_person
+        self._proven = proven
         self.state = DISARMED
         self.culprits: list[str] = []
         self._excused: set[str] = set()  # cameras with a person in view when it became armed
@@ -138,7 +143,7 @@ class Arming:
     def update(self) -> None:
         """Judge the state from the facts now; tell the panel when it or its culprits change."""
         before = (self.state, self.culprits)
-        self.culprits = culprits(list(self._agents())) if self.mode is not None else []
+        self.culprits = culprits(list(self._agents()), self._proven) if self.mode is not None else []
         present = set(self.people_present())
         self._excused &= present  # once their person state clears, they are seen anew
         if self.mode is None:

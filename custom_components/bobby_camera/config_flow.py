@@ -25,6 +25,7 @@ from .const import (
     CONF_NATIVE_VIDEO,
     CONF_OFFLINE_GRACE,
     CONF_RETENTION_DAYS,
+    CONF_SELFTEST_INTERVAL,
     CONF_THRESHOLD,
     CONF_TRIGGER_AFTER,
     DEFAULT_BASE_TOPIC,
@@ -77,6 +78,8 @@ def _options_schema(options: dict[str, Any]) -> vol.Schema:
             vol.Required(
                 CONF_ALLOW_DISARM_WITH_PERSON, default=options[CONF_ALLOW_DISARM_WITH_PERSON]
             ): selector.BooleanSelector(),
+            # Every 10 s at most: a test costs a detector one frame's analysis.
+            vol.Required(CONF_SELFTEST_INTERVAL, default=options[CONF_SELFTEST_INTERVAL]): _seconds(10, 3600),
         }
     )
 

@@ -40,6 +40,7 @@ from .const import (
     CONF_MAX_AGENTS,
     CONF_NATIVE_VIDEO,
     CONF_OFFLINE_GRACE,
+    CONF_SELFTEST_INTERVAL,
     CONF_THRESHOLD,
     CONF_TRIGGER_AFTER,
     DEFAULT_OPTIONS,
@@ -56,6 +57,7 @@ from .person import PersonEvents
 from .problems import ProblemReporter, create_issue, delete_issue
 from .recording.index import HubLinks
 from .recording.manager import Recordings
+from .selftest import SelfTests
 from .signals import Signals
 from .store import REMEMBERED_CHANNELS, HubStore
 from .watching import Watching
@@ -136,6 +138,8 @@ class BobbyHub:
             signals=self.signals,
             command_timeout=self.command_timeout,
             allow_disarm_with_person=bool(options[CONF_ALLOW_DISARM_WITH_PERSON]),
+            # A detector that answers self-tests counts once it passed one (selftest.py).
+            proven=lambda agent: not SelfTests.capable(agent) or self.selftests.verified(agent),
         )
         self.person = PersonEvents(
             hass, base_topic=self.base_topic, devices=self.devices, signals=self.signals
@@ -158,6 +162,15 @@ class BobbyHub:
         )
         # The cameras whose RTSP stream HA may play, with the owner's login for each (options).
         self.native_video: dict[str, Any] = dict(options.get(CONF_NATIVE_VIDEO, {}))
+        self.selftests = SelfTests(
+            hass,
+            base_topic=self.base_topic,
+            timeout=self.command_timeout,
+            interval=float(options[CONF_SELFTEST_INTERVAL]),
+            problems=self.problems,
+            signals=self.signals,
+            background=self._background,
+        )
         self.channels: dict[str, Channel] = {}
         for channel in (
             # ack first: Home Assistant subscribes wildcard topics one at a time, each after
@@ -183,6 +196,13 @@ class BobbyHub:
                 self.recordings.on_chunk,
                 kind=protocol.KIND_CAMERA,
                 unknown=self.recordings.gate.unknown_camera,
+            ),
+            # A detector's answer to the self-test: from a known detector only.
+            Channel(
+                protocol.SELFTEST_RESULT_CHANNEL,
+                self.selftests.on_result,
+                kind=protocol.KIND_DETECTOR,
+                unknown=lambda _agent_id: None,
             ),
         ):
             self.add_channel(channel)
@@ -255,6 +275,7 @@ class BobbyHub:
         self._cancel_broker_timers()
         self.control.async_stop()
         self.recordings.async_stop()
+        self.selftests.async_stop()
         self.person.async_stop()
         self.problems.async_stop()
         self.watching.async_stop()
@@ -298,6 +319,7 @@ class BobbyHub:
                 agent.health.reconnected()
             self._broker_timers["settle"] = async_call_later(self.hass, BROKER_SETTLE, self._settled)
         for agent in self.agents.values():
+            self.selftests.follow(agent)  # none while cut off: a missing answer is not the detector's
             self.signals.refresh(agent)
 
     @callback
@@ -318,6 +340,7 @@ class BobbyHub:
         for agent in self.agents.values():
             agent.health.resume()
             self.control.reconcile(agent)  # re-asserts what differs (once, then backs off)
+            self.selftests.follow(agent)
             self.signals.refresh(agent)
         self.watching.resume()
 
@@ -404,6 +427,7 @@ class BobbyHub:
         self.person.async_forget(agent)
         self.control.commands.async_cancel(agent)
         self.control.async_stop(agent)
+        self.selftests.async_forget(agent)
         self.problems.async_clear(agent)
         self.capacity.forget(agent)
         self.watching.forget(agent)
@@ -451,6 +475,8 @@ class BobbyHub:
         channel.handler(agent, data)
         if channel.name in AGENT_CHANNELS and channel.name != "stats":
             self.watching.update(agent)  # stats: its handler feeds the coverage itself
+        if not agent.is_camera:
+            self.selftests.follow(agent)  # online and enabled: tested; switched off: not
         if channel.name in REMEMBERED_CHANNELS:
             self.store.remember(agent.key, channel.name, data)
         # Entities appear once the agent's info names it, or (for a camera that only

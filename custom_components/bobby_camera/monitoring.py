@@ -14,6 +14,7 @@ from typing import Any
 from . import protocol
 from .const import (
     MISSED_HEARTBEATS,
+    PROBLEM_BLIND,
     PROBLEM_COMMAND_TIMEOUT,
     PROBLEM_OFFLINE,
     PROBLEM_REPORTED,
@@ -25,6 +26,14 @@ from .const import (
 
 # The problem event entity's event type when no problem is left.
 RECOVERED = "recovered"
+
+
+@dataclass(frozen=True, slots=True)
+class SelfTestFailure:
+    """Why a detector's last self-test failed: a BLIND_CAUSES cause and its figures (as text)."""
+
+    cause: str
+    figures: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +97,9 @@ class AgentHealth:
         self._ack_agreed = False
         self.lying = False
         self.resent = 0  # times the desired state was sent again while it differed
+        # A detector's last self-test failed (None: passed, or not tested): it stays blind
+        # across a restart, until a test passes or the detector is no longer tested.
+        self.blind: SelfTestFailure | None = None
 
     @property
     def online(self) -> bool:
@@ -110,6 +122,7 @@ class AgentHealth:
             PROBLEM_COMMAND_TIMEOUT: self.failed_command is not None,
             # An unanswered command says it already: one cause, one problem.
             PROBLEM_STATE_MISMATCH: self.online and self._mismatch_lasting and self.failed_command is None,
+            PROBLEM_BLIND: self.online and self.blind is not None,
         }
         own = sorted(self.reported) if self.online else []
         return (*(p for p in PROBLEMS if active[p]), *own)
@@ -246,6 +259,10 @@ class AgentHealth:
     def command_answered(self) -> None:
         """An ack (ok or not, in time or late) proves the agent listens again."""
         self.failed_command = None
+
+    def selftest_done(self, failure: SelfTestFailure | None) -> None:
+        """A detector's self-test passed (None), failed, or is no longer run (None)."""
+        self.blind = failure
 
     # --- decisions --------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from .const import (
     ISSUE_MANY_PREFIX,
     LOGGER,
     MISSED_HEARTBEATS,
+    PROBLEM_BLIND,
     PROBLEM_STATE_MISMATCH,
     PROBLEMS,
     UNANNOUNCED_STATS_INTERVAL,
@@ -78,6 +79,8 @@ def issue_placeholders(agent: Agent, base_topic: str, command_timeout: float) ->
         "desired": ", ".join(f"{k}={v}" for k, v in agent.health.mismatch.items()),
         "reported": ", ".join(f"{k}={reported.get(k)}" for k in agent.health.mismatch),
         "resent": str(agent.health.resent),
+        # A failed self-test's figures (selftest.py): what was expected, what came back.
+        **(agent.health.blind.figures if agent.health.blind is not None else {}),
     }
 
 
@@ -113,6 +116,8 @@ def reported_translation(code: str) -> tuple[str, str]:
 def _issue_translation(
     agent: Agent, problem: str, placeholders: dict[str, str]
 ) -> tuple[str, dict[str, str]]:
+    if problem == PROBLEM_BLIND and agent.health.blind is not None:
+        return f"{problem}_{agent.health.blind.cause}", placeholders
     if problem in PROBLEMS:
         return problem, placeholders
     key, channel = reported_translation(problem)
@@ -207,7 +212,9 @@ class ProblemReporter:
         holders = self._holders.get(problem, {})
         if agent.key in holders and len(holders) < FOLD_AT:
             placeholders = issue_placeholders(agent, self.base_topic, self.command_timeout)
-            create_issue(self.hass, issue_id(agent, problem), problem, placeholders)
+            create_issue(
+                self.hass, issue_id(agent, problem), *_issue_translation(agent, problem, placeholders)
+            )
 
     def _fold(
         self, problem: str, placeholders: dict[str, str] | None = None, new: Agent | None = None
@@ -220,9 +227,13 @@ class ProblemReporter:
                 delete_issue(self.hass, summary)
                 for agent in holders.values():  # unfolded again: each its own issue
                     own = issue_placeholders(agent, self.base_topic, self.command_timeout)
-                    create_issue(self.hass, issue_id(agent, problem), problem, own)
+                    create_issue(
+                        self.hass, issue_id(agent, problem), *_issue_translation(agent, problem, own)
+                    )
             elif new is not None and placeholders is not None:
-                create_issue(self.hass, issue_id(new, problem), problem, placeholders)
+                create_issue(
+                    self.hass, issue_id(new, problem), *_issue_translation(new, problem, placeholders)
+                )
             return
         for agent in holders.values():
             delete_issue(self.hass, issue_id(agent, problem))

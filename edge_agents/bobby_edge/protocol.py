@@ -53,13 +53,26 @@ KINDS: Final = (KIND_CAMERA, KIND_DETECTOR)
 ONLINE: Final = "online"
 OFFLINE: Final = "offline"
 
-JSON_CHANNELS: Final = frozenset({"info", "state", "set", "ack", "stats", "detection", "chunk_ack"})
+JSON_CHANNELS: Final = frozenset(
+    {"info", "state", "set", "ack", "stats", "detection", "chunk_ack", "selftest_result"}
+)
 BINARY_CHANNELS: Final = frozenset({"frame", "snapshot", "preview", "live"})  # JPEG
 CHUNK_CHANNEL: Final = "chunk"  # a JSON header line, then MPEG-TS video: see encode_chunk
 CAMERA_ONLY_CHANNELS: Final = frozenset(
     {"frame", "snapshot", "preview", "detection", "chunk", "chunk_ack", "live"}
 )
-CHANNELS: Final = frozenset({"status", CHUNK_CHANNEL}) | JSON_CHANNELS | BINARY_CHANNELS
+# The detector self-test (docs/protocol.md, "selftest"): the core sends one detector a known
+# picture (a JSON header line, then a JPEG) and the detector answers with what it found.
+SELFTEST_CHANNEL: Final = "selftest"
+SELFTEST_RESULT_CHANNEL: Final = "selftest_result"
+DETECTOR_ONLY_CHANNELS: Final = frozenset({SELFTEST_CHANNEL, SELFTEST_RESULT_CHANNEL})
+CHANNELS: Final = (
+    frozenset({"status", CHUNK_CHANNEL}) | JSON_CHANNELS | BINARY_CHANNELS | DETECTOR_ONLY_CHANNELS
+)
+# The info capability of a detector that answers self-tests (the core tests only those).
+SELFTEST_CAPABILITY: Final = "selftest"
+MAX_SELFTEST_BYTES: Final = 1024 * 1024  # the whole payload; the core sends ~20-40 KB
+MAX_SELFTEST_HEADER_BYTES: Final = 1024
 
 # MQTT v5 user property a camera agent adds to each frame (Unix time, decimal string).
 FRAME_TIME_PROPERTY: Final = "frame_time"
@@ -118,6 +131,8 @@ QOS: Final = {
     "chunk": 1,
     "chunk_ack": 1,
     "live": 0,
+    SELFTEST_CHANNEL: 1,
+    SELFTEST_RESULT_CHANNEL: 1,
 }
 RETAINED: Final = frozenset({"status", "info", "state", "snapshot", "preview"})
 
@@ -310,6 +325,8 @@ class StatsPayload(TypedDict):
     record_frames_dropped: NotRequired[int]
     cameras: NotRequired[dict[str, CameraReport]]
     cameras_omitted: NotRequired[int]
+    selftests: NotRequired[int]
+    selftests_invalid: NotRequired[int]
 
 
 RECORDING_COUNTERS: Final = (
@@ -374,6 +391,26 @@ class DetectionPayload(TypedDict):
     boxes: list[Box]
     inference_ms: float
     snapshot: NotRequired[bool]
+
+
+class SelfTestHeader(TypedDict):
+    """The header line of a `selftest`: the request id the answer echoes."""
+
+    v: int
+    id: str
+
+
+class SelfTestResult(TypedDict):
+    """`selftest_result`: the people a detector found in a self-test picture (or why it could not look)."""
+
+    v: int
+    id: str
+    ok: bool
+    boxes: NotRequired[list[Box]]  # with ok: what it would report for a camera frame, best first
+    person_count: NotRequired[int]
+    inference_ms: NotRequired[float]
+    frame_ms: NotRequired[float]
+    error: NotRequired[str]  # without ok: why, in words
 
 
 # --- ids and topics ----------------------------------------------------------------------
@@ -461,6 +498,8 @@ def parse_topic(full_topic: str, base: str | None = None) -> Topic:
         raise ProtocolError(f"topic {_show(full_topic)}: unknown channel {_show(channel)}")
     if channel in CAMERA_ONLY_CHANNELS and kind != KIND_CAMERA:
         raise ProtocolError(f"topic {_show(full_topic)}: {channel} exists only for cameras")
+    if channel in DETECTOR_ONLY_CHANNELS and kind != KIND_DETECTOR:
+        raise ProtocolError(f"topic {_show(full_topic)}: {channel} exists only for detectors")
     return Topic(topic_base, kind, agent_id, channel)
 
 
@@ -825,6 +864,8 @@ def _is_problem_list(value: object) -> bool:
     return isinstance(value, list) and len(value) <= MAX_PROBLEMS and all(_is_problem(p) for p in value)
 
 
+# A detector's self-tests since start: answered (run through the pipeline), and refused unread.
+SELFTEST_COUNTERS: Final = ("selftests", "selftests_invalid")
 # Optional stats figures: a number ≥ 0, or null when the interval had no sample.
 STATS_FIGURES: Final = (
     "inference_ms_p50",
@@ -865,7 +906,7 @@ def _check_stats(kind: str, data: Mapping[str, Any]) -> StatsPayload:
     _take_number(data, out, "uptime", 0)
     _take_number(data, out, "fps", 0)
     counters = ("frames_sent", "capture_errors", "source_reconnects", "frames_received", "frames_analysed")
-    for key in (*counters, "frames_dropped", "frames_invalid", "workers"):
+    for key in (*counters, "frames_dropped", "frames_invalid", "workers", *SELFTEST_COUNTERS):
         _take(data, out, key, _is_counter, f"a whole number 0-{MAX_INTEGER}", required=False)
     for key in STATS_FIGURES:
         _take_number(data, out, key, 0, required=False, nullable=True)
@@ -904,6 +945,11 @@ def _check_detection(t: Topic, data: Mapping[str, Any]) -> DetectionPayload:
     _take_number(data, out, "inference_ms", 0)
     _take(data, out, "snapshot", _is_bool, "a bool", required=False)
     _take(data, out, "person_count", _is_counter, f"a whole number 0-{MAX_INTEGER}", required=False)
+    _take_boxes(data, out)
+    return cast(DetectionPayload, out)
+
+
+def _take_boxes(data: Mapping[str, Any], out: dict[str, Any]) -> None:
     boxes = data.get("boxes")
     if not isinstance(boxes, list) or len(boxes) > MAX_LIST_LENGTH:
         raise ProtocolError(f"'boxes' must be a list of up to {MAX_LIST_LENGTH} boxes")
@@ -916,7 +962,46 @@ def _check_detection(t: Topic, data: Mapping[str, Any]) -> DetectionPayload:
         _take(box, checked, "box", _is_box, "[xmin, ymin, xmax, ymax] within 0-1")
         _take(box, checked, "label", _is_label, "a label of 1-32 characters a-z 0-9 _", required=False)
         out["boxes"].append(checked)
-    return cast(DetectionPayload, out)
+
+
+# --- detector self-test ---------------------------------------------------------------------
+
+
+def encode_selftest(request_id: str, jpeg: bytes) -> bytes:
+    """A `selftest` payload: the header line (request id), a newline, the JPEG."""
+    return encode({"id": request_id}) + b"\n" + jpeg
+
+
+def split_selftest(payload: bytes | bytearray | memoryview | str) -> tuple[SelfTestHeader, bytes]:
+    """The checked header and the JPEG of a `selftest` payload (ProtocolError if unusable)."""
+    raw = _as_bytes(payload)
+    if len(raw) > MAX_SELFTEST_BYTES:
+        raise ProtocolError(f"selftest of {len(raw)} bytes is over the {MAX_SELFTEST_BYTES}-byte limit")
+    end = raw.find(b"\n", 0, MAX_SELFTEST_HEADER_BYTES + 1)
+    if end < 0:
+        raise ProtocolError(
+            f"selftest has no JSON header line within its first {MAX_SELFTEST_HEADER_BYTES} bytes"
+        )
+    data = decode_json(raw[:end])
+    out: dict[str, Any] = {"v": SCHEMA_VERSION}
+    _take(data, out, "id", is_valid_request_id, f"a request id of {ID_RULE}")
+    image = raw[end + 1 :]
+    check_jpeg(image, MAX_SELFTEST_BYTES)
+    return cast(SelfTestHeader, out), image
+
+
+def _check_selftest_result(data: Mapping[str, Any]) -> SelfTestResult:
+    out: dict[str, Any] = {"v": SCHEMA_VERSION}
+    _take(data, out, "id", is_valid_request_id, f"a request id of {ID_RULE}")
+    _take(data, out, "ok", _is_bool, "a bool")
+    if out["ok"]:
+        _take_boxes(data, out)
+        _take(data, out, "person_count", _is_counter, f"a whole number 0-{MAX_INTEGER}", required=False)
+        _take_number(data, out, "inference_ms", 0, required=False)
+        _take_number(data, out, "frame_ms", 0, required=False)
+    else:
+        _take(data, out, "error", _is_error, f"text of up to {MAX_STRING_LENGTH} characters")
+    return cast(SelfTestResult, out)
 
 
 # --- recording chunks ---------------------------------------------------------------------
@@ -1081,14 +1166,16 @@ def parse_message(
     | StatsPayload
     | DetectionPayload
     | ChunkAckPayload
-    | tuple[ChunkHeader, bytes],
+    | tuple[ChunkHeader, bytes]
+    | tuple[SelfTestHeader, bytes]
+    | SelfTestResult,
 ]:
     """Parse and validate one message.
 
     Returns the topic and the payload: `status` as text, `frame`/`snapshot`/`preview` as
-    JPEG bytes, `chunk` as (header, video bytes), JSON channels as their typed payload
-    holding only the keys the contract defines (unknown keys are ignored, as
-    docs/protocol.md says).
+    JPEG bytes, `chunk` as (header, video bytes), `selftest` as (header, JPEG bytes), JSON
+    channels as their typed payload holding only the keys the contract defines (unknown
+    keys are ignored, as docs/protocol.md says).
     """
     t = parse_topic(full_topic, base)
     if t.channel in BINARY_CHANNELS:
@@ -1104,6 +1191,8 @@ def parse_message(
     if t.channel == CHUNK_CHANNEL:
         header, media = split_chunk(payload)
         return t, (_check_chunk_header(t, header, len(media)), media)
+    if t.channel == SELFTEST_CHANNEL:
+        return t, split_selftest(payload)
     data = decode_json(payload)
     match t.channel:
         case "info":
@@ -1118,6 +1207,8 @@ def parse_message(
             return t, _check_stats(t.kind, data)
         case "chunk_ack":
             return t, _check_chunk_ack(data)
+        case "selftest_result":
+            return t, _check_selftest_result(data)
         case _:
             return t, _check_detection(t, data)
 

@@ -28,6 +28,7 @@ model_path = fx.model_path
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_ACL = REPO / "docs" / "mosquitto" / "acl"
+JPEG_HEADER = b"\xff\xd8\xff"  # what a refused publish carries does not matter
 SHIPPED_CONF = REPO / "docs" / "mosquitto" / "bobby.conf"
 
 # username = agent id; `pi4-a` is the detector listed in the shipped ACL.
@@ -146,6 +147,12 @@ def test_frames_detections_and_commands_flow_with_one_login_per_agent(
         ha.publish("bobby/detector/pi4-a/set", protocol.encode({"id": "d1", "threshold": 0.6}))
         ack = ha.on_topic("bobby/detector/pi4-a/ack", since=mark)
         assert json.loads(ack.payload)["ok"] is True
+        # The core's self-test reaches the detector and its answer reaches the core.
+        mark = ha.mark()
+        ha.publish("bobby/detector/pi4-a/selftest", protocol.encode_selftest("s1", scene("astronaut")))
+        result = ha.on_topic("bobby/detector/pi4-a/selftest_result", timeout=30, since=mark)
+        assert json.loads(result.payload)["id"] == "s1"
+        assert json.loads(result.payload)["boxes"]
         assert _stats(ha, "detector", "pi4-a")["problems"] == []
         assert _stats(ha, "camera", "cam1")["problems"] == []
         assert detector.frames_received > 0
@@ -247,6 +254,19 @@ def test_a_forged_chunk_ack_does_not_delete_a_chunk(
         # Live view: a camera streams only its own live topic.
         ("cam2", "bobby/camera/cam1/live", b"\xff\xd8\xff"),
         ("pi4-a", "bobby/camera/cam1/live", b"\xff\xd8\xff"),
+        # Only the core's login sends a detector its self-test; only that detector answers.
+        ("cam2", "bobby/detector/pi4-a/selftest", protocol.encode_selftest("x", JPEG_HEADER)),
+        ("pi4-a", "bobby/detector/pi4-a/selftest", protocol.encode_selftest("x", JPEG_HEADER)),
+        (
+            "cam2",
+            "bobby/detector/pi4-a/selftest_result",
+            protocol.encode({"id": "x", "ok": True, "boxes": []}),
+        ),
+        (
+            "pi4-a",
+            "bobby/detector/det-limited/selftest_result",
+            protocol.encode({"id": "x", "ok": False, "error": "e"}),
+        ),
     ],
 )
 def test_an_agent_cannot_write_another_agents_topics(

@@ -20,9 +20,11 @@ from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
+from custom_components.bobby_camera import protocol
 from custom_components.bobby_camera.const import DOMAIN, ISSUE_ARMING_UNVERIFIED
 
 from .common import announce, detection, fire, payload, settle
+from .test_selftest import person_in
 
 PANEL = "alarm_control_panel.bobby_camera_alarm"
 HUB_SWITCH = "switch.bobby_camera_all_agents_enabled"
@@ -270,3 +272,32 @@ async def test_an_agent_that_does_not_confirm_the_arming_is_named(
         await task
     assert err.value.translation_key == "command_all_failed"
     assert _state(hass) == "arming"  # the mode stays: re-asserted when the agents answer
+
+
+async def test_a_detector_that_takes_self_tests_counts_once_it_passed_one(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """A detector that has just come online is not proven yet: the panel stays arming until
+    its first self-test passes, though no problem is open (test_selftest.py judges answers)."""
+    info = payload("detector_pi4", "info")
+    info["capabilities"] = [*info.get("capabilities", []), "selftest"]
+    fire(hass, "bobby/detector/pi4/info", info)  # live, as a restarted agent announces itself
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await _arm(hass, mqtt_mock)
+    await _report(hass)
+    assert _state(hass) == "arming"
+    assert _culprits(hass) == ["detector Pi 4 detector: self-test not passed yet"]
+    requests = [
+        protocol.split_selftest(c.args[1])
+        for c in mqtt_mock.async_publish.call_args_list
+        if c.args[0] == "bobby/detector/pi4/selftest"
+    ]
+    assert requests, "the core tests a detector that announces the capability"
+    header, jpeg = requests[-1]
+    fire(
+        hass,
+        "bobby/detector/pi4/selftest_result",
+        {"v": 1, "id": header["id"], "ok": True, "boxes": [{"score": 0.9, "box": list(person_in(jpeg))}]},
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert _state(hass) == "armed_away"

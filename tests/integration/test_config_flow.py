@@ -63,6 +63,7 @@ async def test_options_flow_reloads_with_new_options(
         "command_timeout": 5,
         "offline_grace": 120,
         "max_agents": 10,
+        "selftest_interval": 300,
     }
     result = await hass.config_entries.options.async_configure(result["flow_id"], new_options)
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -77,6 +78,7 @@ async def test_options_flow_reloads_with_new_options(
         5,
     )
     assert (hub.offline_grace, hub.max_agents) == (120, 10)
+    assert hub.selftests.interval == 300
 
 
 @pytest.mark.parametrize("new_base", ["garden/bobby"])

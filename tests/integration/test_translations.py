@@ -12,9 +12,11 @@ import yaml
 from custom_components.bobby_camera import binary_sensor, camera, event, sensor, switch
 from custom_components.bobby_camera import datetime as datetime_platform
 from custom_components.bobby_camera.const import (
+    BLIND_CAUSES,
     DEFAULT_OPTIONS,
     ISSUE_AGENT_LIMIT,
     ISSUE_COMMAND_ALL,
+    PROBLEM_BLIND,
     PROBLEMS,
 )
 from custom_components.bobby_camera.problems import reported_translation
@@ -70,12 +72,13 @@ REPORTED_CODES = (
 def test_repair_issues_are_translated() -> None:
     """Each problem, each kind of reported problem and each hub issue has a title and description."""
     keys = {
-        *PROBLEMS,
+        *(p for p in PROBLEMS if p != PROBLEM_BLIND),
+        *(f"{PROBLEM_BLIND}_{cause}" for cause in BLIND_CAUSES),  # one issue per cause
         *(reported_translation(c)[0] for c in REPORTED_CODES),
         ISSUE_AGENT_LIMIT,
         ISSUE_COMMAND_ALL,
     }
-    assert len(keys) == len(PROBLEMS) + 12
+    assert len(keys) == len(PROBLEMS) - 1 + len(BLIND_CAUSES) + 12
     for key in keys:
         assert {"title", "description"} <= set(EN["issues"][key]), key
 

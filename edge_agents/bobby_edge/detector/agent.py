@@ -2,7 +2,9 @@
 
     paho thread:     _on_frame   keep the newest undecoded frame per camera (latest wins),
                                  with its motion regions (MQTT v5 user property)
-    worker threads:  _work       _next_frame → Pipeline.analyse → _publish
+                     _on_selftest  keep the core's newest self-test picture
+    worker threads:  _work       a self-test first (selftest.py), else
+                                 _next_frame → Pipeline.analyse → _publish
                                  (decode and inference never run on paho's network thread)
 
 `workers` threads each own a Pipeline with its own LiteRT interpreter: LiteRT releases
@@ -35,7 +37,7 @@ from ..agent import Agent
 from ..config import DetectorConfig, resolve_workers
 from ..errors import CommandError
 from ..logthrottle import BAD_INPUT_EVERY, LogThrottle
-from . import decode, masks, snapshot
+from . import decode, masks, selftest, snapshot
 from .models import Person
 from .pipeline import Analysis, Pipeline
 
@@ -202,8 +204,16 @@ class DetectorAgent(Agent):
         self._busy_frames = 0
         self._frame_cost: float | None = None
         self._per_camera = PerCamera()
+        # The core's self-test (selftest.py): apart from the frames, counted apart.
+        self.selftests = selftest.SelfTests(
+            self._wake,
+            max_payload=config.max_payload,
+            limits=self._limits,
+            answer=lambda result: self.publish(protocol.SELFTEST_RESULT_CHANNEL, result),
+        )
         frames = protocol.frame_subscription(config.base_topic, config.group)
         self.mqtt.subscribe(frames, self._on_frame, qos=0)
+        self.mqtt.subscribe(self.topic(protocol.SELFTEST_CHANNEL), self.selftests.on_message, qos=1)
 
     # --- Agent ----------------------------------------------------------------------
 
@@ -220,6 +230,7 @@ class DetectorAgent(Agent):
                 "tiles",
                 "masks",
                 "objects",
+                protocol.SELFTEST_CAPABILITY,
             ],
         }
 
@@ -275,6 +286,7 @@ class DetectorAgent(Agent):
             "load": load,
             "capacity_fps": capacity,
             **per_camera,
+            **self.selftests.counters(),
         }
 
     def _load_and_capacity(self, interval: float) -> tuple[float | None, float | None]:
@@ -312,9 +324,15 @@ class DetectorAgent(Agent):
 
     def _work(self, pipeline: Pipeline) -> None:
         while not self.stop_event.is_set():
+            if self.selftests.run_next(pipeline):
+                continue  # before the frames: answered within the core's timeout, even when busy
             picked = self._next_frame()
             if picked is not None:
                 self.process(*picked, pipeline=pipeline)
+
+    def _limits(self) -> tuple[float, float]:
+        with self.lock:
+            return self.threshold, self.min_area
 
     def tiles_for(self, camera: str) -> bool:
         tiles = self.settings.tiles
@@ -396,7 +414,7 @@ class DetectorAgent(Agent):
     def _next_frame(self) -> tuple[str, Frame] | None:
         """The longest-waiting camera's newest frame (fair across cameras), or None."""
         with self._wake:
-            if not self._pending and not self._wake.wait(WAKE_INTERVAL):
+            if not self._pending and not self.selftests.waiting and not self._wake.wait(WAKE_INTERVAL):
                 return None
             if not self._pending:
                 return None
@@ -432,10 +450,8 @@ class DetectorAgent(Agent):
                 analysis.region_crops,
                 key=("capped", camera),
             )
-        with self.lock:
-            threshold, min_area = self.threshold, self.min_area
         # The owner's masks last: an object mostly inside one is not reported at all.
-        people = masks.unmasked(analysis.select(threshold, min_area), frame.masking.table)
+        people = masks.unmasked(analysis.select(*self._limits()), frame.masking.table)
         if people:
             self._publish(camera, frame, analysis, people)
         # Counted after publishing: a frame counted as analysed has had its result sent.
