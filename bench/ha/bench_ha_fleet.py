@@ -99,12 +99,17 @@ def _expected(hass: HomeAssistant) -> dict[str, str] | None:
     return expected
 
 
-def _wrong(hass: HomeAssistant, expected: dict[str, str]) -> int:
-    return sum(
-        1
+def _wrong_states(hass: HomeAssistant, expected: dict[str, str]) -> dict[str, str | None]:
+    """entity id → its state, for those not (yet) right."""
+    return {
+        entity_id: None if s is None else s.state
         for entity_id, state in expected.items()
         if (s := hass.states.get(entity_id)) is None or s.state != state
-    )
+    }
+
+
+def _wrong(hass: HomeAssistant, expected: dict[str, str]) -> int:
+    return len(_wrong_states(hass, expected))
 
 
 async def _until_right(hass: HomeAssistant, started: float) -> tuple[float | None, int]:
@@ -225,7 +230,7 @@ async def _measure(hass: HomeAssistant, broker: Mosquitto, probe: Probe) -> dict
     cpu_after = process.cpu_times()
     rss_after = process.memory_info().rss
     recorded = await recording
-    wrong_at_end = _wrong(hass, _expected(hass) or {})
+    wrong_at_end = _wrong_states(hass, _expected(hass) or {})
     await hass.config_entries.async_unload(entry.entry_id)
     cpu = (cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system) / seconds
     return {
@@ -234,7 +239,8 @@ async def _measure(hass: HomeAssistant, broker: Mosquitto, probe: Probe) -> dict
         "person_cameras": PERSON_CAMERAS,
         "entities_checked": entities,
         "entities_right_s": right_s,
-        "entities_wrong_at_end": wrong_at_end,
+        "entities_wrong_at_end": len(wrong_at_end),
+        "wrong_at_end": dict(list(wrong_at_end.items())[:5]),
         "window_s": round(seconds, 1),
         "ha_cpu_percent": round(100 * cpu, 1),
         "loop_lag_ms": {"p50": _pct(lags, 50), "p99": _pct(lags, 99), "max": round(max(lags), 2)},

@@ -180,6 +180,9 @@ def main() -> None:
                             "frames_received": received,
                             "frames_analysed": received,
                             "frames_dropped": 0,
+                            "workers": 2,
+                            "load": 0.6,
+                            "capacity_fps": DETECTOR_CAPACITY,
                         }
                     )
                 else:

@@ -80,9 +80,13 @@ def test_load_and_capacity_are_reported_and_plausible(
             assert capacity is not None
             assert capacity > 0
             # The same frames over the same interval: fps = load × capacity, up to rounding and
-            # the frames that straddle two intervals (booked where they end; then load is held
-            # at 1): at most one frame per worker per 1 s interval.
-            assert abs(fps - load * capacity) <= stats["workers"] / 1.0 + 0.2
+            # the frames that straddle two intervals (booked where they end): at most one frame
+            # per worker per 1 s interval. Held at 1 (a saturated detector, its busy time
+            # stretched by other processes on the cores), load × capacity can only fall short.
+            slack = stats["workers"] / 1.0 + 0.2
+            assert load * capacity <= fps + slack
+            if load < 0.99:
+                assert fps <= load * capacity + slack
             # Busy time per frame is the analysis (frame_ms) plus publishing: capacity can
             # only be below what frame_ms alone allows, and not far below.
             allowed = stats["workers"] * 1000 / stats["frame_ms_p50"]
