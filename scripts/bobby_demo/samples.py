@@ -18,7 +18,7 @@ EMPTY_SCENES = ("chelsea", "coffee", "rocket")
 SIZE = (640, 480)
 
 
-def _scene(name: str):  # type: ignore[no-untyped-def]  # -> PIL.Image.Image
+def scene(name: str):  # type: ignore[no-untyped-def]  # -> PIL.Image.Image
     from PIL import Image
     from skimage import data
 
@@ -50,13 +50,13 @@ def make_samples(
         old.unlink()
     person_frames = max(1, round(person_seconds * fps))
     empty_frames = max(1, round(empty_seconds * fps))
-    scenes = {name: _scene(name) for name in (*PERSON_SCENES, *EMPTY_SCENES)}
+    scenes = {name: scene(name) for name in (*PERSON_SCENES, *EMPTY_SCENES)}
     plan = [(PERSON_SCENES[i * len(PERSON_SCENES) // person_frames], True) for i in range(person_frames)]
     plan += [(EMPTY_SCENES[i * len(EMPTY_SCENES) // empty_frames], False) for i in range(empty_frames)]
     written = []
-    for index, (scene, person) in enumerate(plan):
-        name = f"{index:04d}-{scene}.jpg"
-        _numbered(scenes[scene], index).save(dest / name, quality=85)
+    for index, (name_of_scene, person) in enumerate(plan):
+        name = f"{index:04d}-{name_of_scene}.jpg"
+        _numbered(scenes[name_of_scene], index).save(dest / name, quality=85)
         written.append((name, person))
     _LOGGER.info("sample source: %d frames (%d with a person) in %s", len(plan), person_frames, dest)
     return written
