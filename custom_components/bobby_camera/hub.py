@@ -20,7 +20,6 @@ from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
 
 from . import protocol
@@ -28,10 +27,9 @@ from .agent import Agent, agent_key
 from .arming import Arming
 from .bad_input import MQTT_CLIENT_LOGGER, BadInputLog, UndecodableFilter
 from .capacity import CapacityWatch
+from .connection import BrokerConnection
 from .const import (
     AGENT_CHANNELS,
-    BROKER_GRACE,
-    BROKER_SETTLE,
     CONF_ALLOW_DISARM_WITH_PERSON,
     CONF_BASE_TOPIC,
     CONF_CLEAR_AFTER,
@@ -46,7 +44,6 @@ from .const import (
     DEFAULT_OPTIONS,
     DOMAIN,
     ISSUE_AGENT_LIMIT,
-    ISSUE_BROKER,
     LOGGER,
     MISMATCH_MARGIN,
 )
@@ -207,10 +204,13 @@ class BobbyHub:
         ):
             self.add_channel(channel)
         self._unsubscribe: list[CALLBACK_TYPE] = []
-        # Home Assistant's own MQTT connection (`_on_connection`): when it went down, and
-        # the timers of the outage's repair issue and of the settling after it returns.
-        self.cut_off_since: datetime | None = None
-        self._broker_timers: dict[str, CALLBACK_TYPE] = {}
+        self.connection = BrokerConnection(
+            hass,
+            clock=_now,
+            on_lost=self._broker_lost,
+            on_back=self._broker_back,
+            on_settled=self._broker_settled,
+        )
 
     def add_channel(self, channel: Channel) -> None:
         """Handle one more channel (call before async_start).
@@ -247,12 +247,14 @@ class BobbyHub:
         for kind, agent_id in self.devices.known_agents():
             agent = self._add_agent(kind, agent_id)
             self._restore(agent)
-        self._unsubscribe.append(mqtt.async_subscribe_connection_status(self.hass, self._on_connection))
+        self._unsubscribe.append(
+            mqtt.async_subscribe_connection_status(self.hass, self.connection.on_connection)
+        )
         undecodable = UndecodableFilter(self.base_topic)
         logging.getLogger(MQTT_CLIENT_LOGGER).addFilter(undecodable)
         self._unsubscribe.append(lambda: logging.getLogger(MQTT_CLIENT_LOGGER).removeFilter(undecodable))
         if not mqtt.is_connected(self.hass):
-            self._on_connection(False)  # started during an outage: nothing is known yet
+            self.connection.on_connection(False)  # started during an outage: nothing is known yet
         for channel in self.channels.values():
             self._unsubscribe.append(
                 await mqtt.async_subscribe(
@@ -272,7 +274,7 @@ class BobbyHub:
         """Unsubscribe, cancel timers and fail pending commands."""
         while self._unsubscribe:
             self._unsubscribe.pop()()
-        self._cancel_broker_timers()
+        self.connection.async_stop()
         self.control.async_stop()
         self.recordings.async_stop()
         self.selftests.async_stop()
@@ -282,67 +284,41 @@ class BobbyHub:
         self.arming.async_stop()
         self.control.commands.async_cancel()
 
-    # --- Home Assistant's own connection to the broker ----------------------------------
+    # --- Home Assistant's own connection to the broker (connection.py) -------------------
 
     @property
     def cut_off(self) -> bool:
         """Whether Home Assistant itself has no connection to the broker now."""
-        return self.cut_off_since is not None
-
-    def _cancel_broker_timers(self) -> None:
-        while self._broker_timers:
-            self._broker_timers.popitem()[1]()
+        return self.connection.cut_off
 
     @callback
-    def _on_connection(self, connected: bool) -> None:
-        """One hub problem for an outage of Home Assistant's own connection, never one per agent.
-
-        While it lasts nothing is known about the agents (connectivity unknown) and none
-        of their deadlines runs. When it returns, HA subscribes again and the retained
-        reports arrive; the deadlines run again BROKER_SETTLE s later, counted from then.
-        """
-        self._cancel_broker_timers()
-        if not connected:
-            if self.cut_off_since is None:
-                self.cut_off_since = _now()
-            for agent in self.agents.values():
-                agent.health.suspend()
-                self.problems.async_report(agent)  # no deadline while cut off
-            self.watching.suspend()
-            self._broker_timers["grace"] = async_call_later(self.hass, BROKER_GRACE, self._broker_lost)
-        else:
-            if self.cut_off_since is not None:
-                LOGGER.info("Back on the MQTT broker after %s", _now() - self.cut_off_since)
-            self.cut_off_since = None
-            delete_issue(self.hass, ISSUE_BROKER)
-            for agent in self.agents.values():
-                agent.health.reconnected()
-            self._broker_timers["settle"] = async_call_later(self.hass, BROKER_SETTLE, self._settled)
+    def _broker_lost(self) -> None:
+        """Nothing is known about the agents (connectivity unknown), none of their deadlines runs."""
         for agent in self.agents.values():
-            self.selftests.follow(agent)  # none while cut off: a missing answer is not the detector's
-            self.signals.refresh(agent)
+            agent.health.suspend()
+            self.problems.async_report(agent)
+        self.watching.suspend()
+        self._refresh_all()
 
     @callback
-    def _broker_lost(self, _now_: datetime) -> None:
-        self._broker_timers.pop("grace", None)
-        if self.cut_off_since is not None:
-            create_issue(
-                self.hass,
-                ISSUE_BROKER,
-                ISSUE_BROKER,
-                {"since": dt_util.as_local(self.cut_off_since).strftime("%Y-%m-%d %H:%M:%S")},
-            )
+    def _broker_back(self) -> None:
+        for agent in self.agents.values():
+            agent.health.reconnected()
+        self._refresh_all()
 
     @callback
-    def _settled(self, _now_: datetime) -> None:
+    def _broker_settled(self) -> None:
         """The retained reports are in: watch every agent again, and assert what the owner set once."""
-        self._broker_timers.pop("settle", None)
         for agent in self.agents.values():
             agent.health.resume()
             self.control.reconcile(agent)  # re-asserts what differs (once, then backs off)
-            self.selftests.follow(agent)
-            self.signals.refresh(agent)
+        self._refresh_all()
         self.watching.resume()
+
+    def _refresh_all(self) -> None:
+        for agent in self.agents.values():
+            self.selftests.follow(agent)  # none while cut off: a missing answer is not the detector's
+            self.signals.refresh(agent)
 
     # --- agents -----------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
-from custom_components.bobby_camera import hub as hub_module
+from custom_components.bobby_camera import connection as connection_module
 from custom_components.bobby_camera.const import DOMAIN, EVENT_AGENT_PROBLEM, ISSUE_BROKER
 from tests.support.mosquitto import Mosquitto
 
@@ -127,7 +127,7 @@ async def _outage(
     assert right - reconnected <= 5.0
     assert issue_registry.async_get_issue(DOMAIN, ISSUE_BROKER) is None
     # Past the settling and three heartbeats: nothing armed before the outage fires.
-    await asyncio.sleep(hub_module.BROKER_SETTLE + 3.5)
+    await asyncio.sleep(connection_module.BROKER_SETTLE + 3.5)
     assert _agent_issues(issue_registry) == []
     assert [e.data for e in events] == []
     assert _state(hass, PROBLEM) == "off"
@@ -155,7 +155,7 @@ async def test_broker_outage_blames_no_agent(
     kill: bool,
 ) -> None:
     """Killed or stopped: one hub issue, no agent repair, entities right ≤ 5 s after reconnect."""
-    monkeypatch.setattr(hub_module, "BROKER_GRACE", GRACE)
+    monkeypatch.setattr(connection_module, "BROKER_GRACE", GRACE)
     log = tmp_path / "camera.log"
     agent = camera_agent()
     await _until(lambda: _state(hass, SWITCH) == "on", "the agent's switch shows on", log)
@@ -179,7 +179,7 @@ async def test_hub_started_during_an_outage(
     tmp_path: Path,
 ) -> None:
     """The hub reloads (HA restarts) while the broker is down: it starts cut off, blames nobody."""
-    monkeypatch.setattr(hub_module, "BROKER_GRACE", GRACE)
+    monkeypatch.setattr(connection_module, "BROKER_GRACE", GRACE)
     log = tmp_path / "camera.log"
     agent = camera_agent()
     await _until(lambda: _state(hass, CONNECTIVITY) == "on", "the agent is connected", log)

@@ -168,10 +168,10 @@ async def test_cut_off_from_the_broker_watched_is_unknown(
 ) -> None:
     await _report(hass)
     hub = init_integration.runtime_data
-    hub._on_connection(False)
+    hub.connection.on_connection(False)
     await hass.async_block_till_done()
     assert _state(hass, WATCHED) == "unknown"
-    hub._on_connection(True)
+    hub.connection.on_connection(True)
     await _tick(hass, freezer, 3)  # BROKER_SETTLE
     await _report(hass)
     assert _state(hass, WATCHED) == "on"

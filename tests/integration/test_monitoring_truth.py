@@ -198,7 +198,7 @@ async def test_ha_cut_off_from_the_broker_blames_no_agent(
     await hass.async_block_till_done()
     events = async_capture_events(hass, EVENT_AGENT_PROBLEM)
     hub = init_integration.runtime_data
-    hub._on_connection(False)  # what mqtt.async_subscribe_connection_status calls
+    hub.connection.on_connection(False)  # what mqtt.async_subscribe_connection_status calls
     await hass.async_block_till_done()
     assert hass.states.get("binary_sensor.porch_connectivity").state == "unknown"
     assert hass.states.get(SWITCH).state == "unavailable"
@@ -206,8 +206,8 @@ async def test_ha_cut_off_from_the_broker_blames_no_agent(
     assert _issues(issue_registry) == set()
     await _tick(hass, freezer, 31)
     assert _issues(issue_registry) == {ISSUE_BROKER}
-    hub._on_connection(False)  # a second report of the same outage changes nothing
-    hub._on_connection(True)
+    hub.connection.on_connection(False)  # a second report of the same outage changes nothing
+    hub.connection.on_connection(True)
     await hass.async_block_till_done()
     assert _issues(issue_registry) == set()
     assert hass.states.get("binary_sensor.porch_connectivity").state == "on"
