@@ -261,8 +261,9 @@ def test_slow_capture_is_reported(broker: Mosquitto, probe: Probe, tmp_path: Pat
         stats = json.loads(probe.on_topic(f"{TOPIC}/stats", since=probe.mark()).payload)
     assert stats["capture_slow"] is True
     assert stats["fps_target"] == 10.0
-    # The real rate (~1/0.15 s, lower on a loaded machine), not the target.
-    assert 0 < stats["fps"] <= 7.5, stats
+    # The real rate (~1/0.15 s, lower on a loaded machine), not the target: a 1 s interval
+    # may count one frame captured in the one before (7.53 fps seen), never 10.
+    assert 0 < stats["fps"] <= 9.0, stats
     assert stats["capture_ms"] >= 140
 
 
