@@ -9,10 +9,8 @@ when a detector analyses them again.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Generator
 from pathlib import Path
@@ -23,8 +21,9 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from custom_components.bobby_camera.const import EVENT_COVERAGE_GAP
 from tests.support.mosquitto import Mosquitto
+from tests.support.processes import start_agent, stop_all
 
-from .test_real_broker import REPO, _state, _until, camera_agent
+from .test_real_broker import _state, _until, camera_agent
 
 __all__ = ["camera_agent"]  # the fixture, shared with test_real_broker
 
@@ -34,47 +33,21 @@ WATCHED = "binary_sensor.yard_watched"
 @pytest.fixture
 def detector_agent(broker: Mosquitto, tmp_path: Path) -> Generator[Callable[[], subprocess.Popen[bytes]]]:
     """Start `bobby-edge detector` (id det1, the default model, stats every 0.5 s) as a process."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO / "edge_agents"), os.environ.get("PYTHONPATH", "")]),
-    }
     processes: list[subprocess.Popen[bytes]] = []
-    log = (tmp_path / "detector.log").open("ab")
 
     def start() -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bobby_edge",
-                "detector",
-                "--broker",
-                broker.url,
-                "--id",
-                "det1",
-                "--threads",
-                "1",
-                "--workers",
-                "1",
-                "--stats-interval",
-                "0.5",
-                "--state-dir",
-                str(tmp_path / "detector-state"),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=tmp_path,
+        process = start_agent(
+            "detector",
+            broker.url,
+            tmp_path / "detector.log",
+            *("--id", "det1", "--threads", "1", "--workers", "1", "--stats-interval", "0.5"),
+            *("--state-dir", str(tmp_path / "detector-state")),
         )
         processes.append(process)
         return process
 
     yield start
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
-    log.close()
+    stop_all(processes)
 
 
 async def test_frames_nobody_analyses_turn_watched_off_and_the_gap_is_reported(

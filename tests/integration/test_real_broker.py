@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Generator
 from pathlib import Path
@@ -29,10 +27,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.bobby_camera.const import DOMAIN
 from tests.support.mosquitto import Mosquitto
+from tests.support.processes import start_agent, stop_all
 
 from .common import detection
 
-REPO = Path(__file__).resolve().parents[2]
 DEADLINE = 30.0
 
 
@@ -42,56 +40,22 @@ def camera_agent(broker: Mosquitto, tmp_path: Path) -> Generator[Callable[[], su
     images = tmp_path / "images"
     images.mkdir()
     Image.new("RGB", (64, 48), (40, 120, 200)).save(images / "frame.jpg")
-    log = (tmp_path / "camera.log").open("ab")
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO / "edge_agents"), os.environ.get("PYTHONPATH", "")]),
-    }
     processes: list[subprocess.Popen[bytes]] = []
 
     def start() -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bobby_edge",
-                "camera",
-                "--broker",
-                broker.url,
-                "--id",
-                "cam1",
-                "--name",
-                "Yard",
-                "--no-record",
-                "--source",
-                f"images:{images}",
-                "--fps",
-                "2",
-                "--width",
-                "64",
-                "--height",
-                "48",
-                "--stats-interval",
-                "1",
-                "--preview-interval",
-                "1",
-                "--state-dir",
-                str(tmp_path / "agent-state"),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=tmp_path,
+        process = start_agent(
+            "camera",
+            broker.url,
+            tmp_path / "camera.log",
+            *("--id", "cam1", "--name", "Yard", "--no-record", "--source", f"images:{images}"),
+            *("--fps", "2", "--width", "64", "--height", "48", "--stats-interval", "1"),
+            *("--preview-interval", "1", "--state-dir", str(tmp_path / "agent-state")),
         )
         processes.append(process)
         return process
 
     yield start
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
-    log.close()
+    stop_all(processes)
 
 
 def _read(path: Path | None) -> str:

@@ -9,9 +9,7 @@ The tests run the self-test every 3 s instead of every 60 s, so recovery shows q
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Generator
 from pathlib import Path
@@ -26,11 +24,11 @@ from custom_components.bobby_camera import protocol
 from custom_components.bobby_camera.const import DOMAIN
 from tests.support.mosquitto import Mosquitto
 from tests.support.probe import Probe
+from tests.support.processes import start_agent, stop_all
 
 from .recording_helpers import until
 from .test_selftest import person_in
 
-REPO = Path(__file__).resolve().parents[2]
 INTERVAL = 3.0
 
 
@@ -46,26 +44,18 @@ def detector(broker: Mosquitto, tmp_path: Path) -> Generator[Callable[..., subpr
     processes: list[subprocess.Popen[bytes]] = []
 
     def start(agent_id: str, *args: str) -> subprocess.Popen[bytes]:
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(REPO / "edge_agents"), os.environ.get("PYTHONPATH", "")]),
-        }
-        argv = [sys.executable, "-m", "bobby_edge", "detector", "--broker", broker.url, "--id", agent_id]
-        argv += ["--threads", "1", "--stats-interval", "1", "--state-dir", str(tmp_path / "state"), *args]
-        with (tmp_path / f"{agent_id}.log").open("ab") as log:
-            process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+        process = start_agent(
+            "detector",
+            broker.url,
+            tmp_path / f"{agent_id}.log",
+            *("--id", agent_id, "--threads", "1", "--stats-interval", "1"),
+            *("--state-dir", str(tmp_path / "state"), *args),
+        )
         processes.append(process)
         return process
 
     yield start
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+    stop_all(processes)
 
 
 def _issue(issue_registry: ir.IssueRegistry, agent_id: str) -> ir.IssueEntry | None:
